@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs on a fresh Debian machine: setfacl/getfacl and the Unix users
+# the runas and chown tests use. Idempotent. As non-root outside CI it only reports what is
+# missing (those tests then skip); under CI=true anything missing is a failure.
+set -euo pipefail
+
+packages=(acl)
+users=(slipway-test:/bin/sh slipway-nologin:/usr/sbin/nologin)
+
+missing_pkgs=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing_pkgs+=("$p")
+done
+missing_users=()
+for u in "${users[@]}"; do
+  getent passwd "${u%%:*}" >/dev/null || missing_users+=("$u")
+done
+
+if [ ${#missing_pkgs[@]} -eq 0 ] && [ ${#missing_users[@]} -eq 0 ]; then
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "test-deps: missing packages: ${missing_pkgs[*]:-none}; missing users: ${missing_users[*]:-none}" >&2
+  if [ "${CI:-}" = "true" ]; then
+    echo "test-deps: CI=true and not root: cannot install them" >&2
+    exit 1
+  fi
+  echo "test-deps: not root: the tests that need them will skip" >&2
+  exit 0
+fi
+
+if [ ${#missing_pkgs[@]} -gt 0 ]; then
+  echo "test-deps: apt-get install ${missing_pkgs[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing_pkgs[@]}" >/dev/null
+fi
+for u in "${missing_users[@]}"; do
+  name=${u%%:*} shell=${u#*:}
+  echo "test-deps: useradd $name"
+  useradd --create-home --shell "$shell" "$name"
+done
