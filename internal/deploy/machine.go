@@ -1,0 +1,657 @@
+package deploy
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Input is something that happened to a deployment, fed to Decide.
+type Input interface{ isInput() }
+
+// Enqueue records that the group is busy and the deployment waits its turn (see Admit).
+type Enqueue struct{}
+
+// Start begins the deployment on the group's instances as they are now: the targets are taken
+// when the deployment starts, not when it was created, so hosts that joined while it was queued
+// are included.
+type Start struct {
+	Instances []Instance
+}
+
+// EventReported is a host's result for one lifecycle event.
+type EventReported struct {
+	Instance string
+	Event    string
+	Attempt  int
+	// Status is EventSucceeded or EventFailed.
+	Status      EventStatus
+	Diagnostics Diagnostics
+}
+
+// Heartbeat is a host saying it is still running an event; it renews the event's lease.
+type Heartbeat struct {
+	Instance string
+	Event    string
+	Attempt  int
+}
+
+// Tick tells the machine that time has passed (at NextDeadline), so leases may have run out.
+type Tick struct{}
+
+// StopRequested asks the deployment to stop: no new commands; events already running may
+// report until their lease runs out; hosts not started are skipped.
+type StopRequested struct {
+	// Alarm says an alarm fired (ALARM_ACTIVE) rather than a person asked (MANUAL_STOP).
+	Alarm   bool
+	Message string
+	// Rollback asks for a rollback once stopped, on top of the group's AutoRollback settings.
+	Rollback bool
+}
+
+// InstanceGone says a target left the group (deregistered, tags changed, terminated).
+type InstanceGone struct {
+	Instance string
+}
+
+func (Enqueue) isInput()       {}
+func (Start) isInput()         {}
+func (EventReported) isInput() {}
+func (Heartbeat) isInput()     {}
+func (Tick) isInput()          {}
+func (StopRequested) isInput() {}
+func (InstanceGone) isInput()  {}
+
+// Effect is something the runtime must do after it has stored the deployment Decide returned.
+type Effect interface{ isEffect() }
+
+// SendCommand asks a host to run one lifecycle event. The agent must report or heartbeat
+// before LeaseDeadline.
+type SendCommand struct {
+	Deployment    string
+	Instance      string
+	Event         string
+	Attempt       int
+	LeaseDeadline time.Time
+}
+
+// SetInstanceHealth updates the group's record of a host the deployment attempted.
+type SetInstanceHealth struct {
+	Instance string
+	Health   Health
+	// Revision is the revision now installed, set only when the host's deployment succeeded;
+	// empty means leave the recorded revision as it is.
+	Revision string
+}
+
+// SetGroupRevision moves the group's current revision after a successful deployment.
+type SetGroupRevision struct {
+	Group    string
+	Revision string
+}
+
+// Finished says the deployment reached a final status: release the group (see Release),
+// update GitHub, wake waiters.
+type Finished struct {
+	Deployment string
+	Status     Status
+	Error      ErrorInfo
+}
+
+// StartRollback asks for a new deployment (creator rollback) of the group's last good revision,
+// reusing that deployment's content options. Admit it before releasing the group, so that it
+// runs ahead of anything already queued.
+type StartRollback struct {
+	// Deployment is the one being rolled back.
+	Deployment string
+	Group      string
+	Revision   string
+}
+
+func (SendCommand) isEffect()       {}
+func (SetInstanceHealth) isEffect() {}
+func (SetGroupRevision) isEffect()  {}
+func (Finished) isEffect()          {}
+func (StartRollback) isEffect()     {}
+
+// Decide applies one input to a deployment at time now. It never changes d: it returns the new
+// deployment and the effects to carry out, in order. On error the returned deployment is d and
+// there are no effects; errors.Is(err, ErrStale) or ErrFinished means the input was a duplicate
+// or came late and was ignored.
+func Decide(d Deployment, in Input, now time.Time) (Deployment, []Effect, error) {
+	if d.Status.Finished() {
+		return d, nil, fmt.Errorf("deployment %s is %v: %w", d.ID, d.Status, ErrFinished)
+	}
+	m := &machine{d: d.clone(), now: now}
+	var err error
+	switch in := in.(type) {
+	case Enqueue:
+		err = m.enqueue()
+	case Start:
+		err = m.start(in)
+	case EventReported:
+		err = m.report(in)
+	case Heartbeat:
+		err = m.heartbeat(in)
+	case Tick:
+		m.tick()
+	case StopRequested:
+		err = m.stop(in)
+	case InstanceGone:
+		err = m.gone(in)
+	default:
+		err = fmt.Errorf("%w: input %T", ErrInvalidInput, in)
+	}
+	if err != nil {
+		return d, nil, fmt.Errorf("deployment %s: %w", d.ID, err)
+	}
+	return m.d, m.effects, nil
+}
+
+type machine struct {
+	d       Deployment
+	now     time.Time
+	effects []Effect
+}
+
+func (m *machine) emit(e Effect) { m.effects = append(m.effects, e) }
+
+func (m *machine) started() bool { return m.d.Status == StatusInProgress }
+
+func (m *machine) enqueue() error {
+	switch m.d.Status {
+	case StatusCreated:
+		m.d.Status = StatusQueued
+		return nil
+	case StatusQueued:
+		return fmt.Errorf("enqueue: %w", ErrStale)
+	}
+	return fmt.Errorf("enqueue: %w (status %v)", ErrWrongStatus, m.d.Status)
+}
+
+func (m *machine) start(in Start) error {
+	d := &m.d
+	if d.Status != StatusCreated && d.Status != StatusQueued {
+		return fmt.Errorf("start: %w (status %v)", ErrWrongStatus, d.Status)
+	}
+	if err := d.Config.MinimumHealthyHosts.Validate(); err != nil {
+		return fmt.Errorf("start: config %s: %w", d.Config.Name, err)
+	}
+	seen := make(map[string]bool, len(in.Instances))
+	for _, inst := range in.Instances {
+		if inst.ID == "" {
+			return fmt.Errorf("start: %w: instance with an empty id", ErrInvalidInput)
+		}
+		if seen[inst.ID] {
+			return fmt.Errorf("start: %w: instance %s given twice", ErrInvalidInput, inst.ID)
+		}
+		seen[inst.ID] = true
+	}
+	d.Status = StatusInProgress
+	d.StartTime = m.now
+	if len(in.Instances) == 0 {
+		// CodeDeploy fails a deployment that finds no instances (NO_INSTANCES) rather than
+		// calling an empty run a success.
+		m.finish(StatusFailed, ErrorInfo{Code: ErrorNoInstances,
+			Message: "no instances match the deployment group's tags; tag the hosts or change the group's tag filters"})
+		return nil
+	}
+
+	names := LifecycleEvents(d.HasTrafficRouter)
+	d.Targets = make([]Target, 0, len(in.Instances))
+	upToDate := 0
+	for _, inst := range in.Instances {
+		t := Target{
+			Instance:          inst.ID,
+			HealthAtStart:     inst.Health,
+			RevisionAtStart:   ClassifyRevision(inst.Revision, d.GroupRevision),
+			InstalledRevision: inst.Revision,
+			Events:            make([]Event, len(names)),
+		}
+		for i, name := range names {
+			t.Events[i] = Event{Name: name}
+		}
+		// Only a healthy host is trusted to really run the revision its record names: an
+		// unhealthy one may hold a half-installed later revision.
+		if d.UpdateOutdatedInstancesOnly && inst.Health == Healthy && inst.Revision == d.Revision {
+			t.UpToDate = true
+			m.endTarget(&t, 0, InstanceSkipped, "already runs revision "+d.Revision)
+			upToDate++
+		}
+		d.Targets = append(d.Targets, t)
+	}
+	// CodeDeploy's user guide: instances are deployed in the order unhealthy, then unknown
+	// revision, then old revision, then current revision. Instance id breaks ties so the order
+	// does not depend on how the caller listed them.
+	slices.SortFunc(d.Targets, func(a, b Target) int {
+		return cmp.Or(cmp.Compare(orderClass(a), orderClass(b)), cmp.Compare(a.Instance, b.Instance))
+	})
+
+	n := len(d.Targets)
+	d.Minimum = d.Config.MinimumHealthyHosts.Minimum(n)
+	d.Batch = max(n-d.Minimum, 0)
+	if upToDate == n {
+		m.finish(StatusSucceeded, ErrorInfo{})
+		return nil
+	}
+	m.advance(true)
+	return nil
+}
+
+func orderClass(t Target) int {
+	if t.HealthAtStart == Unhealthy {
+		return 0
+	}
+	return 1 + int(t.RevisionAtStart)
+}
+
+func (m *machine) target(id string) (*Target, error) {
+	for i := range m.d.Targets {
+		if m.d.Targets[i].Instance == id {
+			return &m.d.Targets[i], nil
+		}
+	}
+	return nil, fmt.Errorf("instance %s: %w", id, ErrUnknownInstance)
+}
+
+// running finds the event a report or heartbeat is about; anything but the event in progress,
+// with the attempt it was sent with, is stale.
+func (m *machine) running(instance, event string, attempt int) (*Target, int, error) {
+	if !m.started() {
+		return nil, 0, fmt.Errorf("%w (status %v)", ErrWrongStatus, m.d.Status)
+	}
+	t, err := m.target(instance)
+	if err != nil {
+		return nil, 0, err
+	}
+	i := t.current()
+	if i < 0 || t.Events[i].Name != event || t.Events[i].Attempt != attempt {
+		return nil, 0, fmt.Errorf("%s %s attempt %d: %w", instance, event, attempt, ErrStale)
+	}
+	return t, i, nil
+}
+
+func (m *machine) report(in EventReported) error {
+	if in.Status != EventSucceeded && in.Status != EventFailed {
+		return fmt.Errorf("report: %w: status %v; want Succeeded or Failed", ErrInvalidInput, in.Status)
+	}
+	t, i, err := m.running(in.Instance, in.Event, in.Attempt)
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	m.complete(t, i, in.Status == EventSucceeded, in.Diagnostics, false)
+	m.advance(false)
+	return nil
+}
+
+func (m *machine) heartbeat(in Heartbeat) error {
+	t, i, err := m.running(in.Instance, in.Event, in.Attempt)
+	if err != nil {
+		return fmt.Errorf("heartbeat: %w", err)
+	}
+	// A heartbeat that arrives after the deadline but before the Tick that would expire the
+	// lease still counts: the first thing the server receives wins.
+	t.Events[i].LeaseDeadline = m.now.Add(m.d.lease())
+	return nil
+}
+
+func (m *machine) tick() {
+	if !m.started() {
+		return
+	}
+	expired := false
+	for k := range m.d.Targets {
+		t := &m.d.Targets[k]
+		i := t.current()
+		if i < 0 || m.now.Before(t.Events[i].LeaseDeadline) {
+			continue
+		}
+		expired = true
+		// Forced: a silent host cannot be asked to carry on, even past an ignorable event.
+		m.complete(t, i, false, Diagnostics{
+			ErrorCode: DiagnosticHostUnresponsive,
+			Message:   "host stopped answering: no report within " + seconds(m.d.lease()),
+		}, true)
+	}
+	if expired {
+		m.advance(false)
+	}
+}
+
+func (m *machine) stop(in StopRequested) error {
+	d := &m.d
+	info := ErrorInfo{Code: ErrorManualStop, Message: in.Message}
+	rollback := in.Rollback || d.AutoRollback.OnStopRequested
+	if in.Alarm {
+		info.Code = ErrorAlarmActive
+		rollback = in.Rollback || d.AutoRollback.OnAlarm
+	}
+	if info.Message == "" {
+		info.Message = "stopped on request"
+		if in.Alarm {
+			info.Message = "stopped because an alarm fired"
+		}
+	}
+	switch d.Status {
+	case StatusCreated, StatusQueued:
+		d.Stop = StopInfo{Requested: true, Time: m.now, Error: info, Rollback: rollback}
+		m.finish(StatusStopped, info)
+		return nil
+	}
+	if d.Stop.Requested {
+		return fmt.Errorf("stop: already stopping: %w", ErrStale)
+	}
+	d.Stop = StopInfo{Requested: true, Time: m.now, Error: info, Rollback: rollback}
+	m.skipPending("deployment stopped before this instance started")
+	m.advance(false)
+	return nil
+}
+
+func (m *machine) gone(in InstanceGone) error {
+	if !m.started() {
+		return fmt.Errorf("instance gone: %w (status %v)", ErrWrongStatus, m.d.Status)
+	}
+	t, err := m.target(in.Instance)
+	if err != nil {
+		return fmt.Errorf("instance gone: %w", err)
+	}
+	if t.Gone {
+		return fmt.Errorf("instance gone: %s: %w", in.Instance, ErrStale)
+	}
+	t.Gone = true
+	const why = "instance left the deployment group"
+	switch t.Status {
+	case InstancePending:
+		m.endTarget(t, 0, InstanceSkipped, why)
+	case InstanceInProgress:
+		m.complete(t, t.current(), false, Diagnostics{ErrorCode: DiagnosticInstanceGone, Message: why}, true)
+	}
+	m.advance(false)
+	return nil
+}
+
+// complete records the end of event i on t and moves the host on: the next event, or the end.
+// force makes a failure end the host even where IgnoreApplicationStopFailures would continue.
+func (m *machine) complete(t *Target, i int, ok bool, diag Diagnostics, force bool) {
+	e := &t.Events[i]
+	e.EndTime = m.now
+	e.LeaseDeadline = time.Time{}
+	e.Diagnostics = diag
+	e.Status = EventSucceeded
+	if !ok {
+		e.Status = EventFailed
+		ignorable := m.d.IgnoreApplicationStopFailures && stopFailureIgnorable(e.Name)
+		if force || !ignorable {
+			m.endTarget(t, i+1, InstanceFailed, "")
+			return
+		}
+	}
+	switch {
+	case i+1 == len(t.Events):
+		m.endTarget(t, i+1, InstanceSucceeded, "")
+	case m.d.Stop.Requested:
+		m.endTarget(t, i+1, InstanceUnknown, "deployment stopped after "+e.Name)
+	default:
+		m.send(t, i+1)
+	}
+}
+
+func (m *machine) send(t *Target, i int) {
+	t.Attempt++
+	e := &t.Events[i]
+	e.Status = EventInProgress
+	e.Attempt = t.Attempt
+	e.StartTime = m.now
+	e.LeaseDeadline = m.now.Add(m.d.lease())
+	m.emit(SendCommand{Deployment: m.d.ID, Instance: t.Instance, Event: e.Name, Attempt: e.Attempt, LeaseDeadline: e.LeaseDeadline})
+}
+
+// endTarget gives t its final status; events from i on will not run.
+func (m *machine) endTarget(t *Target, i int, s InstanceStatus, msg string) {
+	for j := i; j < len(t.Events); j++ {
+		t.Events[j].Status = EventSkipped
+	}
+	t.Status = s
+	t.Message = msg
+	t.EndTime = m.now
+}
+
+func (m *machine) skipPending(msg string) {
+	for k := range m.d.Targets {
+		if t := &m.d.Targets[k]; t.Status == InstancePending {
+			m.endTarget(t, 0, InstanceSkipped, msg)
+		}
+	}
+}
+
+// healthy counts the targets serving now: untouched hosts that were healthy, and hosts that
+// succeeded. A host in progress is out of service; a failed one is unhealthy (CodeDeploy's
+// user guide: a failed deployment makes an instance unhealthy, and a stopped instance weighs
+// like a failed one).
+func (m *machine) healthy() int {
+	n := 0
+	for _, t := range m.d.Targets {
+		if t.Gone {
+			continue
+		}
+		switch t.Status {
+		case InstancePending, InstanceSkipped:
+			if t.HealthAtStart == Healthy {
+				n++
+			}
+		case InstanceSucceeded:
+			n++
+		}
+	}
+	return n
+}
+
+func (m *machine) count(s InstanceStatus) int {
+	n := 0
+	for _, t := range m.d.Targets {
+		if t.Status == s {
+			n++
+		}
+	}
+	return n
+}
+
+// canStart applies the two limits on taking a host: no more than Batch in progress, and taking
+// a healthy host must leave at least Minimum healthy. An unhealthy host serves nothing, so
+// deploying it costs no health: CodeDeploy deploys unhealthy instances first and, when a group
+// starts with fewer healthy instances than the minimum, only refuses to lower the count further.
+func (m *machine) canStart(t Target) bool {
+	if m.count(InstanceInProgress) >= m.d.Batch {
+		return false
+	}
+	return t.HealthAtStart == Unhealthy || m.healthy()-1 >= m.d.Minimum
+}
+
+// advance starts what may start, in order, and finishes the deployment when nothing is left
+// to wait for.
+func (m *machine) advance(atStart bool) {
+	d := &m.d
+	if d.Stop.Requested {
+		if m.count(InstanceInProgress) == 0 {
+			m.finish(StatusStopped, d.Stop.Error)
+		}
+		return
+	}
+	var blocked *Target
+	for k := range d.Targets {
+		t := &d.Targets[k]
+		if t.Status != InstancePending {
+			continue
+		}
+		// Strictly in order: a later host never jumps a blocked one.
+		if !m.canStart(*t) {
+			blocked = t
+			break
+		}
+		t.Status = InstanceInProgress
+		t.StartTime = m.now
+		m.send(t, 0)
+	}
+	if m.count(InstanceInProgress) > 0 {
+		return
+	}
+	if blocked == nil {
+		m.verdict()
+		return
+	}
+	var info ErrorInfo
+	// At the start only the minimum itself can block the first host (Minimum >= targets): the
+	// static case CodeDeploy calls HEALTH_CONSTRAINTS_INVALID. A start with fewer healthy hosts
+	// than the minimum is not refused, because hosts never deployed to count as unhealthy and a
+	// fleet's first deployment would never run; those hosts go first and cost no health.
+	if atStart {
+		info = ErrorInfo{Code: ErrorHealthConstraintsInvalid, Message: fmt.Sprintf(
+			"a minimum of %d healthy instances out of %d leaves no instance to deploy to; lower the deployment config's minimum healthy hosts or add instances",
+			d.Minimum, len(d.Targets))}
+	} else {
+		info = ErrorInfo{Code: m.failureCode(), Message: fmt.Sprintf(
+			"%d instances failed and %d are healthy: deploying %s would leave fewer than the minimum of %d healthy%s",
+			m.count(InstanceFailed), m.healthy(), blocked.Instance, d.Minimum, m.firstFailure())}
+	}
+	m.skipPending("deployment failed before this instance started")
+	m.finish(StatusFailed, info)
+}
+
+// verdict decides a deployment with every target done. The minimum is checked at the end rather
+// than during the run so that a failure on the very last host still succeeds when the rest meet
+// it, and at least one host must be on the revision even with a minimum of 0 (both from
+// CodeDeploy's user guide on instance health).
+func (m *machine) verdict() {
+	d := &m.d
+	onRevision := 0
+	for _, t := range d.Targets {
+		if !t.Gone && (t.Status == InstanceSucceeded || t.UpToDate) {
+			onRevision++
+		}
+	}
+	h := m.healthy()
+	switch {
+	case onRevision >= 1 && h >= d.Minimum:
+		m.finish(StatusSucceeded, ErrorInfo{})
+	case onRevision == 0:
+		m.finish(StatusFailed, ErrorInfo{Code: m.failureCode(), Message: fmt.Sprintf(
+			"no instance succeeded (%d failed); at least one must, whatever the minimum%s",
+			m.count(InstanceFailed), m.firstFailure())})
+	default:
+		m.finish(StatusFailed, ErrorInfo{Code: m.failureCode(), Message: fmt.Sprintf(
+			"%d instances failed: %d healthy at the end, below the minimum of %d%s",
+			m.count(InstanceFailed), h, d.Minimum, m.firstFailure())})
+	}
+}
+
+// failureCode is AGENT_ISSUE when every failed host failed by silence, so the user looks at the
+// agents rather than at scripts; otherwise HEALTH_CONSTRAINTS.
+func (m *machine) failureCode() ErrorCode {
+	silent, failed := 0, 0
+	for _, t := range m.d.Targets {
+		if t.Status != InstanceFailed {
+			continue
+		}
+		failed++
+		if e, ok := failedEvent(t); ok && e.Diagnostics.ErrorCode == DiagnosticHostUnresponsive {
+			silent++
+		}
+	}
+	if failed > 0 && silent == failed {
+		return ErrorAgentIssue
+	}
+	return ErrorHealthConstraints
+}
+
+// firstFailure describes the first failed host in deployment order, for the error message.
+func (m *machine) firstFailure() string {
+	for _, t := range m.d.Targets {
+		if t.Status != InstanceFailed {
+			continue
+		}
+		e, ok := failedEvent(t)
+		if !ok {
+			return "; first failure: " + t.Instance
+		}
+		s := fmt.Sprintf("; first failure: %s %s", t.Instance, e.Name)
+		if e.Diagnostics.ErrorCode != "" {
+			s += ": " + e.Diagnostics.ErrorCode
+		}
+		if e.Diagnostics.Message != "" {
+			s += ": " + e.Diagnostics.Message
+		}
+		return s
+	}
+	return ""
+}
+
+// failedEvent is the event that ended a failed host: its last failed event.
+func failedEvent(t Target) (Event, bool) {
+	for i := len(t.Events) - 1; i >= 0; i-- {
+		if t.Events[i].Status == EventFailed {
+			return t.Events[i], true
+		}
+	}
+	return Event{}, false
+}
+
+// finish gives the deployment its final status and emits, in order: the health of each attempted
+// host, the group's new revision on success, Finished, and a rollback if one is due. CodeDeploy's
+// user guide: on success the group's revision moves and succeeded hosts become healthy and
+// current; on failure or stop, attempted hosts become healthy or unhealthy by their result,
+// untouched hosts keep theirs, and the group's revision stays.
+func (m *machine) finish(s Status, info ErrorInfo) {
+	d := &m.d
+	d.Status = s
+	d.Error = info
+	d.EndTime = m.now
+	attempted := false
+	for _, t := range d.Targets {
+		if t.Attempt == 0 {
+			continue
+		}
+		attempted = true
+		if t.Gone {
+			continue
+		}
+		switch t.Status {
+		case InstanceSucceeded:
+			m.emit(SetInstanceHealth{Instance: t.Instance, Health: Healthy, Revision: d.Revision})
+		case InstanceFailed, InstanceUnknown:
+			m.emit(SetInstanceHealth{Instance: t.Instance, Health: Unhealthy})
+		}
+	}
+	if s == StatusSucceeded {
+		m.emit(SetGroupRevision{Group: d.Group, Revision: d.Revision})
+	}
+	m.emit(Finished{Deployment: d.ID, Status: s, Error: info})
+	if m.rollbackDue(s, attempted) {
+		d.RollbackRevision = d.GroupRevision
+		m.emit(StartRollback{Deployment: d.ID, Group: d.Group, Revision: d.GroupRevision})
+	}
+}
+
+// rollbackDue: only when a host was touched (otherwise nothing changed), when there is a last
+// good revision that differs from this one, and never for a rollback itself, so a broken last
+// good revision cannot start an endless chain.
+func (m *machine) rollbackDue(s Status, attempted bool) bool {
+	d := m.d
+	if !attempted || d.Creator == CreatorRollback || d.GroupRevision == "" || d.GroupRevision == d.Revision {
+		return false
+	}
+	switch s {
+	case StatusFailed:
+		return d.AutoRollback.OnFailure
+	case StatusStopped:
+		return d.Stop.Rollback
+	}
+	return false
+}
+
+func seconds(d time.Duration) string {
+	if d%time.Second == 0 {
+		return fmt.Sprintf("%ds", int64(d/time.Second))
+	}
+	return d.String()
+}
