@@ -1,0 +1,13 @@
+// Package script runs one lifecycle hook script on a host the way CodeDeploy's agent does, and
+// reports the outcome with the agent's error codes (ScriptMissing, ScriptNotExecutable,
+// ScriptTimedOut, ScriptFailed, OutputsLeftOpen, UnknownError).
+//
+// A script runs with stdin on /dev/null, in its own process group so a timeout or an agent
+// shutdown can stop everything it started, optionally as another user, and with every line it
+// prints copied to the deployment's scripts.log; a tail of that output is kept for the failure
+// diagnostics.
+//
+// The package must not know about AppSpec parsing, installs, deployment roots or servers: the
+// caller resolves the script's path, builds its environment and opens the log; this package only
+// runs the file it is given and says what happened.
+package script
