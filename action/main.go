@@ -48,7 +48,17 @@ const usage = `usage: slipway <command> [arguments]
 
 commands:
   validate   check AppSpec files (exit 0 valid, 1 invalid, 2 usage)
+  app        create an application
+  group      create a deployment group
+  config     create or list deployment configs
+  deploy     bundle, upload and deploy a revision; --wait follows it to the end
+  deployment get, list or stop deployments
+  rollback   redeploy a group's last good revision
+  instance   list or deregister instances
   version    print the version
+
+The server commands take --server URL and --token T, or SLIPWAY_SERVER and SLIPWAY_TOKEN;
+add -h to any of them for its usage.
 `
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -59,6 +69,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	switch args[0] {
 	case "validate":
 		return runValidate(args[1:], stdout, stderr)
+	case "app", "group", "config", "deploy", "deployment", "rollback", "instance":
+		return runAPICommand(ctx, args, getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "slipway", version)
 		return nil

@@ -1,0 +1,292 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"time"
+
+	"github.com/slipway-deploy/slipway/internal/api"
+	"github.com/slipway-deploy/slipway/internal/appspec"
+	"github.com/slipway-deploy/slipway/internal/bundle"
+)
+
+const deployUsage = `usage: slipway deploy --app A --group G --bundle DIR|ARCHIVE [--config NAME]
+       [--description D] [--file-exists-behavior DISALLOW|OVERWRITE|RETAIN]
+       [--update-outdated-only] [--wait [--timeout DURATION]] [--json]
+
+Uploads a revision and deploys it to a deployment group, then prints the deployment id.
+
+A DIR is checked first (its appspec must be valid; warnings are printed) and bundled as a
+deterministic tgz without any .git. An ARCHIVE (zip, tar or tgz, recognised by its content) is
+uploaded as it is; its appspec is checked by the agents, not here.
+
+With --wait, slipway follows the deployment, printing each host's lifecycle events on stderr
+as they change, and exits 0 only when it Succeeded (1 if it Failed, was Stopped, or --timeout
+passed).
+With --json, the deployment is printed as JSON instead of its id (after waiting, with --wait).
+`
+
+func (c *cli) deploy(ctx context.Context, args []string) error {
+	cmd := c.command("deploy", deployUsage)
+	app := cmd.fs.String("app", "", "application `NAME` (required)")
+	group := cmd.fs.String("group", "", "deployment group `NAME` (required)")
+	bundlePath := cmd.fs.String("bundle", "", "bundle `DIR or ARCHIVE` (zip, tar or tgz) (required)")
+	config := cmd.fs.String("config", "", "deployment config `NAME`, instead of the group's")
+	description := cmd.fs.String("description", "", "description of the deployment")
+	fileExists := cmd.fs.String("file-exists-behavior", "", "when a target file exists and the appspec does not say: DISALLOW (default), OVERWRITE or RETAIN")
+	outdatedOnly := cmd.fs.Bool("update-outdated-only", false, "skip instances already on this revision")
+	wf := cmd.waitFlags()
+	if _, err := cmd.args(args); err != nil {
+		return flagsDone(err)
+	}
+	if err := cmd.require("app", "group", "bundle"); err != nil {
+		return err
+	}
+	if *fileExists != "" {
+		if _, err := appspec.ParseFileExistsBehavior(*fileExists); err != nil {
+			return usageError{"deploy: --file-exists-behavior: " + err.Error()}
+		}
+	}
+	if err := wf.check(cmd); err != nil {
+		return err
+	}
+	client, err := cmd.client()
+	if err != nil {
+		return err
+	}
+	file, cleanup, err := c.prepareBundle(ctx, *bundlePath)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	rev, err := c.upload(ctx, client, *app, file)
+	if err != nil {
+		return err
+	}
+	d, err := client.CreateDeployment(ctx, api.CreateDeployment{
+		Application:                 *app,
+		Group:                       *group,
+		Revision:                    rev.Digest,
+		DeploymentConfig:            *config,
+		Description:                 *description,
+		FileExistsBehavior:          *fileExists,
+		UpdateOutdatedInstancesOnly: *outdatedOnly,
+	})
+	if err != nil {
+		return serverError(err)
+	}
+	return c.follow(ctx, client, d, wf)
+}
+
+const rollbackUsage = `usage: slipway rollback --app A --group G [--wait [--timeout DURATION]] [--json]
+
+Starts a deployment of the group's last good revision and prints its id (see 'slipway deploy -h'
+for --wait and --json).
+`
+
+func (c *cli) rollback(ctx context.Context, args []string) error {
+	cmd := c.command("rollback", rollbackUsage)
+	app := cmd.fs.String("app", "", "application `NAME` (required)")
+	group := cmd.fs.String("group", "", "deployment group `NAME` (required)")
+	wf := cmd.waitFlags()
+	if _, err := cmd.args(args); err != nil {
+		return flagsDone(err)
+	}
+	if err := cmd.require("app", "group"); err != nil {
+		return err
+	}
+	if err := wf.check(cmd); err != nil {
+		return err
+	}
+	client, err := cmd.client()
+	if err != nil {
+		return err
+	}
+	d, err := client.Rollback(ctx, *app, *group)
+	if err != nil {
+		return serverError(err)
+	}
+	return c.follow(ctx, client, d, wf)
+}
+
+// waitFlags are the flags of the commands that start a deployment.
+type waitFlags struct {
+	wait    *bool
+	timeout *time.Duration
+	json    *bool
+}
+
+func (c *command) waitFlags() waitFlags {
+	return waitFlags{
+		wait:    c.fs.Bool("wait", false, "follow the deployment until it ends; exit 0 only if it Succeeded"),
+		timeout: c.fs.Duration("timeout", 0, "with --wait, give up waiting after this `DURATION` (the deployment goes on)"),
+		json:    c.fs.Bool("json", false, "print the deployment as JSON instead of its id"),
+	}
+}
+
+func (w waitFlags) check(c *command) error {
+	if *w.timeout < 0 || (*w.timeout > 0 && !*w.wait) {
+		return usageError{fmt.Sprintf("%s: --timeout needs --wait and a positive duration", c.fs.Name())}
+	}
+	return nil
+}
+
+// follow prints a new deployment and, with --wait, follows it to its end.
+func (c *cli) follow(ctx context.Context, client *api.Client, d api.Deployment, w waitFlags) error {
+	if !*w.wait {
+		if *w.json {
+			return writeIndentedJSON(c.stdout, d)
+		}
+		fmt.Fprintln(c.stdout, d.ID)
+		return nil
+	}
+	if !*w.json {
+		// At once, so `id=$(slipway deploy --wait ...)` has it even when the wait fails.
+		fmt.Fprintln(c.stdout, d.ID)
+	}
+	waitCtx := ctx
+	if *w.timeout > 0 {
+		var cancel context.CancelFunc
+		waitCtx, cancel = context.WithTimeout(ctx, *w.timeout)
+		defer cancel()
+	}
+	final, err := waitDeployment(waitCtx, client, d.ID, c.stderr)
+	if err != nil {
+		switch {
+		case ctx.Err() != nil:
+			return fmt.Errorf("interrupted; deployment %s continues on the server (stop it with 'slipway deployment stop %s')", d.ID, d.ID)
+		case waitCtx.Err() != nil:
+			return fmt.Errorf("timed out after %v waiting for deployment %s (last seen %s); it continues on the server", *w.timeout, d.ID, orDash(final.Status))
+		}
+		return serverError(err)
+	}
+	fmt.Fprintln(c.stderr, waitSummary(final))
+	if final.RolledBackBy != "" {
+		fmt.Fprintf(c.stderr, "rollback started: deployment %s (follow it with 'slipway deployment get %s')\n", final.RolledBackBy, final.RolledBackBy)
+	}
+	if *w.json {
+		if err := writeIndentedJSON(c.stdout, final); err != nil {
+			return err
+		}
+	}
+	if final.Status != statusSucceeded {
+		return exitError{1}
+	}
+	return nil
+}
+
+// waitSummary is the last line of a wait: the outcome and the instance counts.
+func waitSummary(d api.Deployment) string {
+	s := fmt.Sprintf("deployment %s %s", d.ID, d.Status)
+	if msg := deploymentError(d); msg != "" {
+		s += ": " + msg
+	}
+	if d.Overview != (api.Overview{}) {
+		s += " (" + formatOverview(d.Overview) + ")"
+	}
+	return s
+}
+
+func deploymentError(d api.Deployment) string {
+	switch {
+	case d.ErrorCode != "" && d.ErrorMessage != "":
+		return d.ErrorCode + ": " + d.ErrorMessage
+	case d.ErrorCode != "":
+		return d.ErrorCode
+	}
+	return d.ErrorMessage
+}
+
+// prepareBundle returns the file to upload: the archive given, or a tgz built from a directory
+// after its appspec passed validation. cleanup removes what was built.
+func (c *cli) prepareBundle(ctx context.Context, p string) (file string, cleanup func(), err error) {
+	noop := func() {}
+	fi, err := os.Stat(p)
+	if err != nil {
+		return "", noop, fmt.Errorf("bundle: %w", err)
+	}
+	if !fi.IsDir() {
+		format, err := detectArchive(p)
+		if err != nil {
+			return "", noop, err
+		}
+		if format == bundle.FormatUnknown {
+			return "", noop, fmt.Errorf("bundle %s: not a directory, nor a zip, tar or tgz archive", p)
+		}
+		return p, noop, nil
+	}
+	_, diags, err := appspec.Load(p, appspec.Options{})
+	for _, d := range diags {
+		fmt.Fprintln(c.stderr, d)
+	}
+	if err != nil {
+		if errors.Is(err, appspec.ErrInvalid) {
+			// The diagnostics above say what is wrong.
+			return "", noop, exitError{1}
+		}
+		return "", noop, fmt.Errorf("bundle: %w", err)
+	}
+	tmp, err := os.CreateTemp("", "slipway-bundle-*.tgz")
+	if err != nil {
+		return "", noop, fmt.Errorf("bundle: %w", err)
+	}
+	cleanup = func() { _ = os.Remove(tmp.Name()) }
+	_, err = bundle.Build(ctx, tmp, p, bundle.FormatTgz, bundle.BuildOptions{Exclude: excludeFromBundle})
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		cleanup()
+		return "", noop, fmt.Errorf("bundle: %w", err)
+	}
+	return tmp.Name(), cleanup, nil
+}
+
+// excludeFromBundle leaves version-control data out of a revision built from a work tree.
+func excludeFromBundle(rel string) bool {
+	return path.Base(rel) == ".git"
+}
+
+func detectArchive(p string) (bundle.Format, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return bundle.FormatUnknown, fmt.Errorf("bundle: %w", err)
+	}
+	defer func() { _ = f.Close() }() // read only: nothing to lose
+	head := make([]byte, 512)
+	n, err := io.ReadFull(f, head)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return bundle.FormatUnknown, fmt.Errorf("bundle: %w", err)
+	}
+	return bundle.Detect(head[:n]), nil
+}
+
+// upload sends the bundle with its digest, so the server refuses it if it arrives altered.
+func (c *cli) upload(ctx context.Context, client *api.Client, app, file string) (api.Revision, error) {
+	digest, err := bundle.DigestFile(file)
+	if err != nil {
+		return api.Revision{}, fmt.Errorf("bundle: %w", err)
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return api.Revision{}, fmt.Errorf("bundle: %w", err)
+	}
+	defer func() { _ = f.Close() }() // read only: nothing to lose
+	fi, err := f.Stat()
+	if err != nil {
+		return api.Revision{}, fmt.Errorf("bundle: %w", err)
+	}
+	rev, err := client.UploadRevision(ctx, app, f, fi.Size(), digest)
+	if err != nil {
+		return api.Revision{}, serverError(err)
+	}
+	if rev.Digest == "" {
+		rev.Digest = digest
+	}
+	fmt.Fprintf(c.stderr, "uploaded revision %s (%s, %d bytes)\n", rev.Digest, orDash(rev.Format), fi.Size())
+	return rev, nil
+}

@@ -1,0 +1,463 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/slipway-deploy/slipway/internal/api"
+	"github.com/slipway-deploy/slipway/internal/bundle"
+)
+
+// onUpload makes the fake store uploads of app web, answering with the digest it was sent.
+func onUpload(f *fakeAPI) {
+	f.on("POST", "/api/v1/applications/web/revisions", fakeAnswer{status: http.StatusCreated, reply: func(r fakeRequest) any {
+		return api.Revision{Digest: strings.TrimPrefix(r.Digest, "sha256="), Application: "web",
+			Size: int64(len(r.Body)), Format: bundle.Detect(r.Body).String(), Source: "upload"}
+	}})
+}
+
+func onCreate(f *fakeAPI, d api.Deployment) {
+	f.on("POST", "/api/v1/deployments", fakeAnswer{status: http.StatusCreated, body: d})
+}
+
+// sampleApp writes a valid bundle directory with a .git directory that must stay out of it.
+func sampleApp(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	writeFile(t, dir, "appspec.yml", validServer)
+	writeFile(t, dir, "scripts/install.sh", "#!/bin/sh\necho hi\n")
+	writeFile(t, dir, ".git/config", "[core]\n")
+	writeFile(t, dir, "web/.git", "gitdir: ../.git/modules/web\n")
+	writeFile(t, dir, "web/index.html", "<h1>hi</h1>\n")
+	return dir
+}
+
+// uploaded returns the body of the upload request and checks its digest header.
+func uploaded(t *testing.T, f *fakeAPI) (body []byte, digest string) {
+	t.Helper()
+	for _, r := range f.requests() {
+		if r.Method == "POST" && strings.HasSuffix(r.URI, "/revisions") {
+			sum := sha256.Sum256(r.Body)
+			digest = hex.EncodeToString(sum[:])
+			if got, want := r.Digest, "sha256="+digest; got != want {
+				t.Errorf("X-Slipway-Digest = %q, want %q (the sha256 of the body)", got, want)
+			}
+			return r.Body, digest
+		}
+	}
+	t.Fatal("no upload")
+	return nil, ""
+}
+
+func bundleFiles(t *testing.T, data []byte) []string {
+	t.Helper()
+	dest := filepath.Join(t.TempDir(), "x")
+	if _, err := bundle.ExtractReader(context.Background(), bytes.NewReader(data), dest, bundle.Limits{}); err != nil {
+		t.Fatalf("extract the uploaded bundle: %v", err)
+	}
+	var files []string
+	err := filepath.WalkDir(dest, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(dest, p)
+			files = append(files, filepath.ToSlash(rel))
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(files)
+	return files
+}
+
+func TestDeploy_Directory(t *testing.T) {
+	dir := sampleApp(t)
+	f, url := newFakeAPI(t)
+	onUpload(f)
+	onCreate(f, api.Deployment{ID: "d-1", Status: "Created"})
+	code, stdout, stderr := runAt(t, url, "deploy", "--app", "web", "--group", "prod", "--bundle", dir,
+		"--config", "CodeDeployDefault.AllAtOnce", "--description", "release 7",
+		"--file-exists-behavior", "OVERWRITE", "--update-outdated-only")
+	if code != 0 {
+		t.Fatalf("exit %d, want 0; stderr:\n%s", code, stderr)
+	}
+	if want := "d-1\n"; stdout != want {
+		t.Errorf("stdout = %q, want just the id %q", stdout, want)
+	}
+	wantCalls(t, f, "POST /api/v1/applications/web/revisions", "POST /api/v1/deployments")
+	body, digest := uploaded(t, f)
+	if got := bundle.Detect(body); got != bundle.FormatTgz {
+		t.Errorf("uploaded a %v, want tgz", got)
+	}
+	if got, want := bundleFiles(t, body), []string{"appspec.yml", "scripts/install.sh", "web/index.html"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("bundle holds %q, want %q (no .git)", got, want)
+	}
+	want := api.CreateDeployment{
+		Application: "web", Group: "prod", Revision: digest, DeploymentConfig: "CodeDeployDefault.AllAtOnce",
+		Description: "release 7", FileExistsBehavior: "OVERWRITE", UpdateOutdatedInstancesOnly: true,
+	}
+	if got := lastBody[api.CreateDeployment](t, f); !reflect.DeepEqual(got, want) {
+		t.Errorf("create deployment:\n  got  %+v\n  want %+v", got, want)
+	}
+	if want := "uploaded revision " + digest + " (tgz, "; !strings.HasPrefix(stderr, want) {
+		t.Errorf("stderr = %q, want it to start with %q", stderr, want)
+	}
+
+	// The same tree gives the same revision.
+	f2, url2 := newFakeAPI(t)
+	onUpload(f2)
+	onCreate(f2, api.Deployment{ID: "d-2"})
+	if code, _, stderr := runAt(t, url2, "deploy", "--app", "web", "--group", "prod", "--bundle", dir); code != 0 {
+		t.Fatalf("second deploy: exit %d; stderr:\n%s", code, stderr)
+	}
+	if _, digest2 := uploaded(t, f2); digest2 != digest {
+		t.Errorf("second bundle of the same tree has digest %s, want %s", digest2, digest)
+	}
+}
+
+func TestDeploy_InvalidAppspecUploadsNothing(t *testing.T) {
+	dir := t.TempDir()
+	p := writeFile(t, dir, "appspec.yml", badServer)
+	f, url := newFakeAPI(t)
+	code, stdout, stderr := runAt(t, url, "deploy", "--app", "web", "--group", "prod", "--bundle", dir)
+	if code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	if stdout != "" {
+		t.Errorf("stdout = %q, want nothing", stdout)
+	}
+	for _, want := range []string{p + ":1: error: version must be 0.0", p + ":4: error: unknown lifecycle event 'AfterInstal'"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr = %q, want it to contain %q", stderr, want)
+		}
+	}
+	wantCalls(t, f)
+}
+
+func TestDeploy_MissingAppspec(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "AppSpec.yml", validServer)
+	f, url := newFakeAPI(t)
+	code, _, stderr := runAt(t, url, "deploy", "--app", "web", "--group", "prod", "--bundle", dir)
+	if code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	if want := "rename it to appspec.yml"; !strings.Contains(stderr, want) {
+		t.Errorf("stderr = %q, want it to contain %q", stderr, want)
+	}
+	wantCalls(t, f)
+}
+
+func TestDeploy_WarningsPrintedThenDeployed(t *testing.T) {
+	dir := t.TempDir()
+	p := writeFile(t, dir, "appspec.yml", warnServer)
+	writeFile(t, dir, "a.bat", "echo\n")
+	f, url := newFakeAPI(t)
+	onUpload(f)
+	onCreate(f, api.Deployment{ID: "d-1"})
+	code, stdout, stderr := runAt(t, url, "deploy", "--app", "web", "--group", "prod", "--bundle", dir)
+	if code != 0 {
+		t.Fatalf("exit %d, want 0; stderr:\n%s", code, stderr)
+	}
+	if want := p + ":6: warning: "; !strings.HasPrefix(stderr, want) {
+		t.Errorf("stderr = %q, want it to start with %q", stderr, want)
+	}
+	if stdout != "d-1\n" {
+		t.Errorf("stdout = %q, want %q", stdout, "d-1\n")
+	}
+}
+
+func TestDeploy_Archive(t *testing.T) {
+	src := sampleApp(t)
+	for _, format := range []bundle.Format{bundle.FormatZip, bundle.FormatTar, bundle.FormatTgz} {
+		t.Run(format.String(), func(t *testing.T) {
+			archive := filepath.Join(t.TempDir(), "rev.bin")
+			out, err := os.Create(archive)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := bundle.Build(context.Background(), out, src, format, bundle.BuildOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			if err := out.Close(); err != nil {
+				t.Fatal(err)
+			}
+			want, err := os.ReadFile(archive)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, url := newFakeAPI(t)
+			onUpload(f)
+			onCreate(f, api.Deployment{ID: "d-1"})
+			code, stdout, stderr := runAt(t, url, "deploy", "--bundle", archive, "--app", "web", "--group", "prod")
+			if code != 0 {
+				t.Fatalf("exit %d, want 0; stderr:\n%s", code, stderr)
+			}
+			body, digest := uploaded(t, f)
+			if !bytes.Equal(body, want) {
+				t.Errorf("uploaded %d bytes, want the archive's %d bytes as they are", len(body), len(want))
+			}
+			if got := lastBody[api.CreateDeployment](t, f).Revision; got != digest {
+				t.Errorf("deployment revision = %q, want %q", got, digest)
+			}
+			if stdout != "d-1\n" {
+				t.Errorf("stdout = %q, want %q", stdout, "d-1\n")
+			}
+		})
+	}
+}
+
+func TestDeploy_NotAnArchive(t *testing.T) {
+	p := writeFile(t, t.TempDir(), "appspec.yml", validServer)
+	f, url := newFakeAPI(t)
+	code, _, stderr := runAt(t, url, "deploy", "--app", "web", "--group", "prod", "--bundle", p)
+	if code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	if want := "slipway: bundle " + p + ": not a directory, nor a zip, tar or tgz archive\n"; stderr != want {
+		t.Errorf("stderr = %q, want %q", stderr, want)
+	}
+	wantCalls(t, f)
+}
+
+func TestDeploy_Usage(t *testing.T) {
+	dir := sampleApp(t)
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no app", []string{"--group", "g", "--bundle", dir}, "deploy: --app is required"},
+		{"no bundle", []string{"--app", "web", "--group", "g"}, "deploy: --bundle is required"},
+		{"positional", []string{"--app", "web", "--group", "g", dir}, "deploy: want no arguments, got 1"},
+		{"timeout without wait", []string{"--app", "web", "--group", "g", "--bundle", dir, "--timeout", "1m"}, "deploy: --timeout needs --wait"},
+		{"bad duration", []string{"--app", "web", "--group", "g", "--bundle", dir, "--wait", "--timeout", "soon"}, `invalid value "soon" for flag -timeout`},
+		{"file exists behavior", []string{"--app", "web", "--group", "g", "--bundle", dir, "--file-exists-behavior", "overwrite"},
+			`invalid file exists behavior "overwrite" (want one of DISALLOW,OVERWRITE,RETAIN)`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f, url := newFakeAPI(t)
+			code, _, stderr := runAt(t, url, append([]string{"deploy"}, tc.args...)...)
+			if code != 2 {
+				t.Errorf("exit %d, want 2", code)
+			}
+			if !strings.Contains(stderr, tc.want) {
+				t.Errorf("stderr = %q, want it to contain %q", stderr, tc.want)
+			}
+			wantCalls(t, f)
+		})
+	}
+}
+
+func TestDeploy_JSON(t *testing.T) {
+	d := api.Deployment{ID: "d-1", Application: "web", Group: "prod", Status: "Created", Creator: "user"}
+	f, url := newFakeAPI(t)
+	onUpload(f)
+	onCreate(f, d)
+	code, stdout, stderr := runAt(t, url, "deploy", "--app", "web", "--group", "prod", "--bundle", sampleApp(t), "--json")
+	if code != 0 {
+		t.Fatalf("exit %d, want 0; stderr:\n%s", code, stderr)
+	}
+	var got api.Deployment
+	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
+		t.Fatalf("stdout %q: %v", stdout, err)
+	}
+	if !reflect.DeepEqual(got, d) {
+		t.Errorf("got %+v, want %+v", got, d)
+	}
+}
+
+// Helpers to write deployments in tests.
+func testDeployment(status string, instances ...api.DeploymentInstance) api.Deployment {
+	return api.Deployment{ID: "d-1", Application: "web", Group: "prod", Status: status, Instances: instances}
+}
+
+func testHost(name, status string, events ...api.LifecycleEvent) api.DeploymentInstance {
+	return api.DeploymentInstance{Instance: name, Status: status, Events: events}
+}
+
+func testEvent(name, status string) api.LifecycleEvent {
+	return api.LifecycleEvent{Name: name, Status: status}
+}
+
+func TestDeploy_WaitSucceeded(t *testing.T) {
+	f, url := newFakeAPI(t)
+	onUpload(f)
+	onCreate(f, testDeployment("Created"))
+	done := testDeployment("Succeeded",
+		testHost("host-1", "Succeeded", testEvent("ApplicationStop", "Succeeded"), testEvent("DownloadBundle", "Succeeded"), testEvent("BeforeInstall", "Succeeded")),
+		testHost("web-02", "Succeeded", testEvent("ApplicationStop", "Succeeded"), testEvent("DownloadBundle", "Succeeded"), testEvent("BeforeInstall", "Succeeded")))
+	done.Overview = api.Overview{Succeeded: 2}
+	f.on("GET", "/api/v1/deployments/d-1",
+		okAnswer(testDeployment("Queued")),
+		okAnswer(testDeployment("InProgress",
+			testHost("host-1", "InProgress", testEvent("ApplicationStop", "Succeeded"), testEvent("DownloadBundle", "InProgress"), testEvent("BeforeInstall", "Pending")),
+			testHost("web-02", "Pending", testEvent("ApplicationStop", "Pending"), testEvent("DownloadBundle", "Pending"), testEvent("BeforeInstall", "Pending")))),
+		okAnswer(testDeployment("InProgress", // nothing changed
+			testHost("host-1", "InProgress", testEvent("ApplicationStop", "Succeeded"), testEvent("DownloadBundle", "InProgress"), testEvent("BeforeInstall", "Pending")),
+			testHost("web-02", "Pending", testEvent("ApplicationStop", "Pending"), testEvent("DownloadBundle", "Pending"), testEvent("BeforeInstall", "Pending")))),
+		okAnswer(testDeployment("InProgress",
+			testHost("host-1", "Succeeded", testEvent("ApplicationStop", "Succeeded"), testEvent("DownloadBundle", "Succeeded"), testEvent("BeforeInstall", "Succeeded")),
+			testHost("web-02", "InProgress", testEvent("ApplicationStop", "Succeeded"), testEvent("DownloadBundle", "Pending"), testEvent("BeforeInstall", "Pending")))),
+		okAnswer(done),
+	)
+	code, stdout, stderr := runAt(t, url, "deploy", "--app", "web", "--group", "prod", "--bundle", sampleApp(t), "--wait", "--timeout", "1h")
+	if code != 0 {
+		t.Fatalf("exit %d, want 0; stderr:\n%s", code, stderr)
+	}
+	if stdout != "d-1\n" {
+		t.Errorf("stdout = %q, want %q", stdout, "d-1\n")
+	}
+	_, progress, _ := strings.Cut(stderr, "\n") // after the upload line
+	want := "" +
+		"deployment d-1 Queued\n" +
+		"deployment d-1 InProgress\n" +
+		"host-1  ApplicationStop  Succeeded\n" +
+		"host-1  DownloadBundle   InProgress\n" +
+		"host-1  DownloadBundle   Succeeded\n" +
+		"host-1  BeforeInstall    Succeeded\n" +
+		"web-02  ApplicationStop  Succeeded\n" +
+		"web-02  DownloadBundle   Succeeded\n" +
+		"web-02  BeforeInstall    Succeeded\n" +
+		"deployment d-1 Succeeded (2 succeeded)\n"
+	if progress != want {
+		t.Errorf("progress:\n%s\nwant:\n%s", progress, want)
+	}
+	calls := f.calls()
+	if got, want := len(calls), 2+5; got != want {
+		t.Errorf("%d requests, want %d (upload, create, five polls): %q", got, want, calls)
+	}
+}
+
+func TestRollback_WaitFailedWithDiagnosticsAndRollback(t *testing.T) {
+	f, url := newFakeAPI(t)
+	f.on("POST", "/api/v1/applications/web/groups/prod/rollback", okAnswer(testDeployment("Created")))
+	failedEvent := api.LifecycleEvent{Name: "BeforeInstall", Status: "Failed", Diagnostics: &api.Diagnostics{
+		ErrorCode: "ScriptFailed", ScriptName: "scripts/install.sh", Message: "exit status 3",
+		LogTail: "[stdout] installing\n[stderr] disk full\n",
+	}}
+	final := testDeployment("Failed",
+		testHost("host-1", "Failed", testEvent("ApplicationStop", "Succeeded"), failedEvent, testEvent("AfterInstall", "Skipped")),
+		api.DeploymentInstance{Instance: "host-2", Status: "Skipped", Message: "deployment failed first",
+			Events: []api.LifecycleEvent{testEvent("ApplicationStop", "Skipped"), testEvent("BeforeInstall", "Skipped"), testEvent("AfterInstall", "Skipped")}})
+	final.ErrorCode, final.ErrorMessage = "HEALTH_CONSTRAINTS", "too many instances failed"
+	final.RolledBackBy = "d-2"
+	final.Overview = api.Overview{Failed: 1, Skipped: 1}
+	f.on("GET", "/api/v1/deployments/d-1",
+		okAnswer(testDeployment("InProgress",
+			testHost("host-1", "InProgress", testEvent("ApplicationStop", "Succeeded"), testEvent("BeforeInstall", "InProgress"), testEvent("AfterInstall", "Pending")),
+			testHost("host-2", "Pending", testEvent("ApplicationStop", "Pending"), testEvent("BeforeInstall", "Pending"), testEvent("AfterInstall", "Pending")))),
+		okAnswer(final),
+	)
+	code, stdout, stderr := runAt(t, url, "rollback", "--app", "web", "--group", "prod", "--wait")
+	if code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	if stdout != "d-1\n" {
+		t.Errorf("stdout = %q, want %q", stdout, "d-1\n")
+	}
+	want := "" +
+		"deployment d-1 InProgress\n" +
+		"host-1  ApplicationStop  Succeeded\n" +
+		"host-1  BeforeInstall    InProgress\n" +
+		"host-1  BeforeInstall    Failed\n" +
+		"    ScriptFailed: scripts/install.sh: exit status 3\n" +
+		"      [stdout] installing\n" +
+		"      [stderr] disk full\n" +
+		"host-1  AfterInstall     Skipped\n" +
+		"host-2  ApplicationStop  Skipped\n" +
+		"host-2  BeforeInstall    Skipped\n" +
+		"host-2  AfterInstall     Skipped\n" +
+		"host-2  Skipped: deployment failed first\n" +
+		"deployment d-1 Failed: HEALTH_CONSTRAINTS: too many instances failed (1 failed, 1 skipped)\n" +
+		"rollback started: deployment d-2 (follow it with 'slipway deployment get d-2')\n"
+	if stderr != want {
+		t.Errorf("stderr:\n%s\nwant:\n%s", stderr, want)
+	}
+	wantCalls(t, f, "POST /api/v1/applications/web/groups/prod/rollback", "GET /api/v1/deployments/d-1", "GET /api/v1/deployments/d-1")
+}
+
+func TestRollback_NoWait(t *testing.T) {
+	f, url := newFakeAPI(t)
+	f.on("POST", "/api/v1/applications/web/groups/prod/rollback", okAnswer(api.Deployment{ID: "d-9", Creator: "rollback"}))
+	code, stdout, stderr := runAt(t, url, "rollback", "--group", "prod", "--app", "web")
+	if code != 0 {
+		t.Fatalf("exit %d, want 0; stderr:\n%s", code, stderr)
+	}
+	if stdout != "d-9\n" {
+		t.Errorf("stdout = %q, want %q", stdout, "d-9\n")
+	}
+	wantCalls(t, f, "POST /api/v1/applications/web/groups/prod/rollback")
+}
+
+func TestWait_Outcomes(t *testing.T) {
+	stopped := testDeployment("Stopped")
+	stopped.ErrorCode = "MANUAL_STOP"
+	tests := []struct {
+		name     string
+		answers  []fakeAnswer
+		args     []string
+		wantCode int
+		want     []string // in stderr, in order
+	}{
+		{"stopped", []fakeAnswer{okAnswer(stopped)}, nil, 1, []string{"deployment d-1 Stopped: MANUAL_STOP\n"}},
+		{"server restarting", []fakeAnswer{errAnswer(http.StatusServiceUnavailable, "starting"), okAnswer(testDeployment("Succeeded"))}, nil, 0,
+			[]string{"server unavailable, retrying: starting\n", "server available again\n", "deployment d-1 Succeeded\n"}},
+		{"gone", []fakeAnswer{errAnswer(http.StatusNotFound, "deployment d-1 not found")}, nil, 1,
+			[]string{"slipway: deployment d-1 not found\n"}},
+		{"timeout", []fakeAnswer{okAnswer(testDeployment("InProgress"))}, []string{"--timeout", "50ms"}, 1,
+			[]string{"slipway: timed out after 50ms waiting for deployment d-1"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f, url := newFakeAPI(t)
+			f.on("POST", "/api/v1/applications/web/groups/prod/rollback", okAnswer(testDeployment("Created")))
+			f.on("GET", "/api/v1/deployments/d-1", tc.answers...)
+			args := append([]string{"rollback", "--app", "web", "--group", "prod", "--wait"}, tc.args...)
+			code, stdout, stderr := runAt(t, url, args...)
+			if code != tc.wantCode {
+				t.Errorf("exit %d, want %d; stderr:\n%s", code, tc.wantCode, stderr)
+			}
+			if stdout != "d-1\n" {
+				t.Errorf("stdout = %q, want %q", stdout, "d-1\n")
+			}
+			rest := stderr
+			for _, w := range tc.want {
+				i := strings.Index(rest, w)
+				if i < 0 {
+					t.Fatalf("stderr = %q, want it to contain %q (in order)", stderr, w)
+				}
+				rest = rest[i+len(w):]
+			}
+		})
+	}
+}
+
+func TestWait_JSONPrintsTheFinalDeployment(t *testing.T) {
+	final := testDeployment("Succeeded", testHost("host-1", "Succeeded", testEvent("Install", "Succeeded")))
+	f, url := newFakeAPI(t)
+	f.on("POST", "/api/v1/applications/web/groups/prod/rollback", okAnswer(testDeployment("Created")))
+	f.on("GET", "/api/v1/deployments/d-1", okAnswer(testDeployment("InProgress")), okAnswer(final))
+	code, stdout, stderr := runAt(t, url, "rollback", "--app", "web", "--group", "prod", "--wait", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d, want 0; stderr:\n%s", code, stderr)
+	}
+	var got api.Deployment
+	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
+		t.Fatalf("stdout %q: %v", stdout, err)
+	}
+	if !reflect.DeepEqual(got, final) {
+		t.Errorf("got %+v, want %+v", got, final)
+	}
+}

@@ -1,0 +1,282 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/slipway-deploy/slipway/internal/api"
+)
+
+const deploymentGetUsage = `usage: slipway deployment get ID [--json]
+
+Shows a deployment: its status, error and instance counts, a table of instances by lifecycle
+event, and the diagnostics of every failed event. --json prints it as the server sends it.
+
+Event columns are abbreviated: Stop, Download, Start and Validate are ApplicationStop,
+DownloadBundle, ApplicationStart and ValidateService; a leading B or A is Before or After
+(BInstall = BeforeInstall, ABlock = AfterBlockTraffic, BAllow = BeforeAllowTraffic). Cells: ok
+Succeeded, FAIL Failed, run InProgress, - Pending, skip Skipped, ? Unknown; empty when the
+instance has no such event.
+`
+
+func (c *cli) deploymentGet(ctx context.Context, args []string) error {
+	cmd := c.command("deployment get", deploymentGetUsage)
+	asJSON := cmd.fs.Bool("json", false, "print JSON")
+	pos, err := cmd.args(args, "ID")
+	if err != nil {
+		return flagsDone(err)
+	}
+	client, err := cmd.client()
+	if err != nil {
+		return err
+	}
+	d, err := client.GetDeployment(ctx, pos[0])
+	if err != nil {
+		return serverError(err)
+	}
+	if *asJSON {
+		return writeIndentedJSON(c.stdout, d)
+	}
+	return writeDeployment(c.stdout, d)
+}
+
+// writeDeployment is the human view of one deployment.
+func writeDeployment(w io.Writer, d api.Deployment) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	row := func(k, v string) {
+		if v != "" {
+			fmt.Fprintf(tw, "%s\t%s\n", k, v)
+		}
+	}
+	row("Deployment", d.ID)
+	row("Application", d.Application)
+	row("Group", d.Group)
+	row("Revision", d.Revision)
+	row("Config", d.DeploymentConfig)
+	row("Creator", d.Creator)
+	row("Description", d.Description)
+	row("Status", d.Status)
+	row("Error", deploymentError(d))
+	row("Rollback of", d.RollbackOf)
+	row("Rolled back by", d.RolledBackBy)
+	row("Created", formatTime(d.CreateTime))
+	if d.StartTime != nil {
+		row("Started", formatTime(*d.StartTime))
+	}
+	if d.EndTime != nil {
+		row("Ended", formatTime(*d.EndTime))
+	}
+	row("Instances", formatOverview(d.Overview))
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(d.Instances) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w)
+	if err := writeEventTable(w, d.Instances); err != nil {
+		return err
+	}
+	writeFailures(w, d.Instances)
+	return nil
+}
+
+// formatOverview lists the non-zero instance counts, in the order an instance moves through them.
+func formatOverview(o api.Overview) string {
+	counts := []struct {
+		name string
+		n    int
+	}{
+		{"pending", o.Pending}, {"in progress", o.InProgress}, {"ready", o.Ready},
+		{"succeeded", o.Succeeded}, {"failed", o.Failed}, {"skipped", o.Skipped}, {"unknown", o.Unknown},
+	}
+	var parts []string
+	for _, c := range counts {
+		if c.n > 0 {
+			parts = append(parts, strconv.Itoa(c.n)+" "+c.name)
+		}
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// eventColumns are short headers for the lifecycle events, so that the nine to thirteen events
+// of a host fit on one line. Other event names are shown in full.
+var eventColumns = map[string]string{
+	"BeforeBlockTraffic":    "BBlock",
+	"BlockTraffic":          "Block",
+	"AfterBlockTraffic":     "ABlock",
+	"ApplicationStop":       "Stop",
+	"DownloadBundle":        "Download",
+	"BeforeInstall":         "BInstall",
+	"Install":               "Install",
+	"AfterInstall":          "AInstall",
+	"ApplicationStart":      "Start",
+	"ValidateService":       "Validate",
+	"BeforeAllowTraffic":    "BAllow",
+	"AllowTraffic":          "Allow",
+	"AfterAllowTraffic":     "AAllow",
+	"AfterAllowTestTraffic": "AAllowTest",
+}
+
+// eventCell is an event's status in a few characters; a failure stands out in capitals.
+func eventCell(status string) string {
+	switch status {
+	case statusSucceeded:
+		return "ok"
+	case statusFailed:
+		return "FAIL"
+	case statusInProgress:
+		return "run"
+	case statusPending:
+		return "-"
+	case statusSkipped:
+		return "skip"
+	case statusUnknown:
+		return "?"
+	}
+	return status
+}
+
+// writeEventTable prints instances × lifecycle events, events in the order the instances list them.
+func writeEventTable(w io.Writer, instances []api.DeploymentInstance) error {
+	var events []string
+	seen := make(map[string]bool)
+	for _, in := range instances {
+		for _, ev := range in.Events {
+			if !seen[ev.Name] {
+				seen[ev.Name] = true
+				events = append(events, ev.Name)
+			}
+		}
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprint(tw, "INSTANCE\tSTATUS")
+	for _, name := range events {
+		header := eventColumns[name]
+		if header == "" {
+			header = name
+		}
+		fmt.Fprint(tw, "\t", header)
+	}
+	fmt.Fprintln(tw)
+	for _, in := range instances {
+		status := make(map[string]string, len(in.Events))
+		for _, ev := range in.Events {
+			status[ev.Name] = eventCell(ev.Status)
+		}
+		fmt.Fprintf(tw, "%s\t%s", in.Instance, in.Status)
+		for _, name := range events {
+			fmt.Fprint(tw, "\t", status[name])
+		}
+		fmt.Fprintln(tw)
+	}
+	return tw.Flush()
+}
+
+// writeFailures prints the diagnostics of every failed event, and the reason an instance failed
+// when no event says it.
+func writeFailures(w io.Writer, instances []api.DeploymentInstance) {
+	header := false
+	section := func() {
+		if !header {
+			fmt.Fprintln(w, "\nFailures:")
+			header = true
+		}
+	}
+	for _, in := range instances {
+		for _, ev := range in.Events {
+			if ev.Status != statusFailed {
+				continue
+			}
+			section()
+			fmt.Fprintf(w, "  %s  %s\n", in.Instance, ev.Name)
+			writeDiagnostics(w, ev.Diagnostics, "    ")
+		}
+		if in.Message != "" && in.Status != statusSucceeded {
+			section()
+			fmt.Fprintf(w, "  %s  %s: %s\n", in.Instance, in.Status, in.Message)
+		}
+	}
+}
+
+const deploymentListUsage = `usage: slipway deployment list [--app A] [--group G] [--status S ...] [--json]
+
+Lists deployments, newest first as the server orders them. --status may be repeated or hold a
+comma-separated list (Created, Queued, InProgress, Baking, Ready, Succeeded, Failed, Stopped).
+`
+
+func (c *cli) deploymentList(ctx context.Context, args []string) error {
+	cmd := c.command("deployment list", deploymentListUsage)
+	app := cmd.fs.String("app", "", "only deployments of this application")
+	group := cmd.fs.String("group", "", "only deployments to this deployment group")
+	var statuses listFlag
+	cmd.fs.Var(&statuses, "status", "only deployments with this `STATUS` (repeatable, or comma-separated)")
+	asJSON := cmd.fs.Bool("json", false, "print JSON")
+	if _, err := cmd.args(args); err != nil {
+		return flagsDone(err)
+	}
+	f := api.DeploymentFilter{Application: *app, Group: *group}
+	for _, s := range statuses {
+		for v := range strings.SplitSeq(s, ",") {
+			if v = strings.TrimSpace(v); v != "" {
+				f.Statuses = append(f.Statuses, v)
+			}
+		}
+	}
+	client, err := cmd.client()
+	if err != nil {
+		return err
+	}
+	list, err := client.ListDeployments(ctx, f)
+	if err != nil {
+		return serverError(err)
+	}
+	if *asJSON {
+		if list == nil {
+			list = []api.Deployment{}
+		}
+		return writeIndentedJSON(c.stdout, list)
+	}
+	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tAPPLICATION\tGROUP\tSTATUS\tREVISION\tCREATOR\tCREATED")
+	for _, d := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.ID, d.Application, d.Group, d.Status,
+			shortDigest(d.Revision), orDash(d.Creator), formatTime(d.CreateTime))
+	}
+	return tw.Flush()
+}
+
+const deploymentStopUsage = `usage: slipway deployment stop ID [--rollback]
+
+Stops a deployment. With --rollback, the group's last good revision is then redeployed; the
+rollback deployment's id is printed once the server has started it.
+`
+
+func (c *cli) deploymentStop(ctx context.Context, args []string) error {
+	cmd := c.command("deployment stop", deploymentStopUsage)
+	rollback := cmd.fs.Bool("rollback", false, "redeploy the last good revision once stopped")
+	pos, err := cmd.args(args, "ID")
+	if err != nil {
+		return flagsDone(err)
+	}
+	client, err := cmd.client()
+	if err != nil {
+		return err
+	}
+	d, err := client.StopDeployment(ctx, pos[0], *rollback)
+	if err != nil {
+		return serverError(err)
+	}
+	fmt.Fprintf(c.stdout, "deployment %s %s\n", d.ID, d.Status)
+	if d.RolledBackBy != "" {
+		fmt.Fprintf(c.stdout, "rollback started: deployment %s\n", d.RolledBackBy)
+	}
+	return nil
+}

@@ -1,0 +1,292 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/slipway-deploy/slipway/internal/api"
+)
+
+// Tag filter types, as CodeDeploy names them.
+const (
+	tagKeyAndValue = "KEY_AND_VALUE"
+	tagKeyOnly     = "KEY_ONLY"
+	tagValueOnly   = "VALUE_ONLY"
+)
+
+const appCreateUsage = `usage: slipway app create NAME [--platform server|lambda|ecs]
+
+Creates an application. The platform defaults to server (hosts running slipway-agent).
+`
+
+func (c *cli) appCreate(ctx context.Context, args []string) error {
+	cmd := c.command("app create", appCreateUsage)
+	platform := cmd.fs.String("platform", "server", "compute platform: server, lambda or ecs")
+	pos, err := cmd.args(args, "NAME")
+	if err != nil {
+		return flagsDone(err)
+	}
+	switch *platform {
+	case "server", "lambda", "ecs":
+	default:
+		return usageError{fmt.Sprintf("app create: unknown platform %q (want server, lambda or ecs)", *platform)}
+	}
+	client, err := cmd.client()
+	if err != nil {
+		return err
+	}
+	app, err := client.CreateApplication(ctx, api.Application{Name: pos[0], ComputePlatform: *platform})
+	if err != nil {
+		return serverError(err)
+	}
+	fmt.Fprintf(c.stdout, "created application %s (%s)\n", app.Name, app.ComputePlatform)
+	return nil
+}
+
+const groupCreateUsage = `usage: slipway group create APP GROUP --tag K=V ... [--tag-group K=V,K2=V2 ...]
+       [--config NAME] [--auto-rollback] [--ignore-stop-failures] [--reject-when-busy]
+       [--environment ENV]
+
+Creates a deployment group of application APP. Instances are chosen by tag, as in CodeDeploy:
+all --tag filters form one tag group, and an instance matches the group when it matches any of
+them; each --tag-group adds another tag group (comma-separated filters) that must match too.
+A filter is KEY=VALUE (key and value), KEY= (the key with any value) or =VALUE (any key with
+that value).
+`
+
+func (c *cli) groupCreate(ctx context.Context, args []string) error {
+	cmd := c.command("group create", groupCreateUsage)
+	var tags, tagGroups listFlag
+	cmd.fs.Var(&tags, "tag", "tag filter `K=V` of the first tag group (repeatable)")
+	cmd.fs.Var(&tagGroups, "tag-group", "another tag group, `K=V,K2=V2`, that must match as well (repeatable)")
+	config := cmd.fs.String("config", "", "deployment config `NAME` (empty: the server's default)")
+	autoRollback := cmd.fs.Bool("auto-rollback", false, "redeploy the last good revision when a deployment fails")
+	ignoreStop := cmd.fs.Bool("ignore-stop-failures", false, "let deployments continue past failed ApplicationStop, BeforeBlockTraffic and AfterBlockTraffic scripts")
+	reject := cmd.fs.Bool("reject-when-busy", false, "refuse a deployment while another runs, instead of queueing it")
+	env := cmd.fs.String("environment", "", "GitHub environment `ENV` the group reports to")
+	pos, err := cmd.args(args, "APP", "GROUP")
+	if err != nil {
+		return flagsDone(err)
+	}
+	g := api.DeploymentGroup{
+		Application:                   pos[0],
+		Name:                          pos[1],
+		TagGroups:                     [][]api.TagFilter{},
+		DeploymentConfig:              *config,
+		AutoRollback:                  api.AutoRollback{OnFailure: *autoRollback},
+		IgnoreApplicationStopFailures: *ignoreStop,
+		Environment:                   *env,
+	}
+	if *reject {
+		g.OnBusy = "reject"
+	}
+	if len(tags) > 0 {
+		set, err := parseTagFilters(tags)
+		if err != nil {
+			return usageError{"group create: --tag " + err.Error()}
+		}
+		g.TagGroups = append(g.TagGroups, set)
+	}
+	for _, tg := range tagGroups {
+		set, err := parseTagFilters(strings.Split(tg, ","))
+		if err != nil {
+			return usageError{"group create: --tag-group " + err.Error()}
+		}
+		g.TagGroups = append(g.TagGroups, set)
+	}
+	client, err := cmd.client()
+	if err != nil {
+		return err
+	}
+	out, err := client.CreateGroup(ctx, g)
+	if err != nil {
+		return serverError(err)
+	}
+	fmt.Fprintf(c.stdout, "created deployment group %s/%s\n", out.Application, out.Name)
+	return nil
+}
+
+func parseTagFilters(specs []string) ([]api.TagFilter, error) {
+	set := make([]api.TagFilter, 0, len(specs))
+	for _, s := range specs {
+		f, err := parseTagFilter(s)
+		if err != nil {
+			return nil, err
+		}
+		set = append(set, f)
+	}
+	return set, nil
+}
+
+// parseTagFilter reads KEY=VALUE, KEY= (KEY_ONLY) or =VALUE (VALUE_ONLY).
+func parseTagFilter(s string) (api.TagFilter, error) {
+	k, v, ok := strings.Cut(s, "=")
+	switch {
+	case !ok || (k == "" && v == ""):
+		return api.TagFilter{}, fmt.Errorf("%q: want KEY=VALUE, KEY= (any value) or =VALUE (any key)", s)
+	case v == "":
+		return api.TagFilter{Key: k, Type: tagKeyOnly}, nil
+	case k == "":
+		return api.TagFilter{Value: v, Type: tagValueOnly}, nil
+	}
+	return api.TagFilter{Key: k, Value: v, Type: tagKeyAndValue}, nil
+}
+
+const configCreateUsage = `usage: slipway config create NAME --min-healthy HOST_COUNT:N|FLEET_PERCENT:P
+
+Creates a deployment config: how many hosts must stay healthy while a deployment runs, as a
+number of hosts or a percentage of the fleet (0-99, rounded up).
+`
+
+func (c *cli) configCreate(ctx context.Context, args []string) error {
+	cmd := c.command("config create", configCreateUsage)
+	minHealthy := cmd.fs.String("min-healthy", "", "minimum healthy hosts, `HOST_COUNT:N or FLEET_PERCENT:P`")
+	pos, err := cmd.args(args, "NAME")
+	if err != nil {
+		return flagsDone(err)
+	}
+	if err := cmd.require("min-healthy"); err != nil {
+		return err
+	}
+	mh, err := parseMinHealthy(*minHealthy)
+	if err != nil {
+		return usageError{"config create: --min-healthy " + err.Error()}
+	}
+	client, err := cmd.client()
+	if err != nil {
+		return err
+	}
+	out, err := client.CreateConfig(ctx, api.DeploymentConfig{Name: pos[0], MinimumHealthyHosts: mh})
+	if err != nil {
+		return serverError(err)
+	}
+	fmt.Fprintf(c.stdout, "created deployment config %s (%s)\n", out.Name, formatMinHealthy(out.MinimumHealthyHosts))
+	return nil
+}
+
+// parseMinHealthy reads HOST_COUNT:N or FLEET_PERCENT:P; the type is case-insensitive.
+func parseMinHealthy(s string) (api.MinimumHealthyHosts, error) {
+	typ, val, ok := strings.Cut(s, ":")
+	typ = strings.ToUpper(typ)
+	n, err := strconv.Atoi(val)
+	switch {
+	case !ok || (typ != "HOST_COUNT" && typ != "FLEET_PERCENT"):
+		return api.MinimumHealthyHosts{}, fmt.Errorf("%q: want HOST_COUNT:N or FLEET_PERCENT:P", s)
+	case err != nil || n < 0:
+		return api.MinimumHealthyHosts{}, fmt.Errorf("%q: %q is not a whole number of 0 or more", s, val)
+	case typ == "FLEET_PERCENT" && n > 99:
+		return api.MinimumHealthyHosts{}, fmt.Errorf("%q: a fleet percentage is 0 to 99", s)
+	}
+	return api.MinimumHealthyHosts{Type: typ, Value: n}, nil
+}
+
+func formatMinHealthy(m api.MinimumHealthyHosts) string {
+	return m.Type + ":" + strconv.Itoa(m.Value)
+}
+
+const configListUsage = `usage: slipway config list [--json]
+
+Lists deployment configs, the CodeDeployDefault presets included.
+`
+
+func (c *cli) configList(ctx context.Context, args []string) error {
+	cmd := c.command("config list", configListUsage)
+	asJSON := cmd.fs.Bool("json", false, "print JSON")
+	if _, err := cmd.args(args); err != nil {
+		return flagsDone(err)
+	}
+	client, err := cmd.client()
+	if err != nil {
+		return err
+	}
+	configs, err := client.ListConfigs(ctx)
+	if err != nil {
+		return serverError(err)
+	}
+	if *asJSON {
+		if configs == nil {
+			configs = []api.DeploymentConfig{}
+		}
+		return writeIndentedJSON(c.stdout, configs)
+	}
+	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tMINIMUM HEALTHY HOSTS\tPRESET")
+	for _, cfg := range configs {
+		preset := "no"
+		if cfg.Preset {
+			preset = "yes"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", cfg.Name, formatMinHealthy(cfg.MinimumHealthyHosts), preset)
+	}
+	return tw.Flush()
+}
+
+const instanceListUsage = `usage: slipway instance list [--json]
+
+Lists the instances (hosts running slipway-agent): one line per deployment group an instance is
+in, with its health and revision there, and when the server last heard from it.
+`
+
+func (c *cli) instanceList(ctx context.Context, args []string) error {
+	cmd := c.command("instance list", instanceListUsage)
+	asJSON := cmd.fs.Bool("json", false, "print JSON")
+	if _, err := cmd.args(args); err != nil {
+		return flagsDone(err)
+	}
+	client, err := cmd.client()
+	if err != nil {
+		return err
+	}
+	instances, err := client.ListInstances(ctx)
+	if err != nil {
+		return serverError(err)
+	}
+	if *asJSON {
+		if instances == nil {
+			instances = []api.Instance{}
+		}
+		return writeIndentedJSON(c.stdout, instances)
+	}
+	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tTAGS\tGROUP\tHEALTH\tREVISION\tLAST SEEN")
+	for _, in := range instances {
+		seen := formatTimePtr(in.LastSeen)
+		if in.Deregistered {
+			seen = "deregistered"
+		}
+		if len(in.Groups) == 0 {
+			fmt.Fprintf(tw, "%s\t%s\t-\t-\t-\t%s\n", in.Name, formatTags(in.Tags), seen)
+			continue
+		}
+		for _, g := range in.Groups {
+			fmt.Fprintf(tw, "%s\t%s\t%s/%s\t%s\t%s\t%s\n", in.Name, formatTags(in.Tags),
+				g.Application, g.Group, orDash(g.Health), shortDigest(g.Revision), seen)
+		}
+	}
+	return tw.Flush()
+}
+
+const instanceDeregisterUsage = `usage: slipway instance deregister NAME
+
+Deregisters an instance, so that deployments no longer target it.
+`
+
+func (c *cli) instanceDeregister(ctx context.Context, args []string) error {
+	cmd := c.command("instance deregister", instanceDeregisterUsage)
+	pos, err := cmd.args(args, "NAME")
+	if err != nil {
+		return flagsDone(err)
+	}
+	client, err := cmd.client()
+	if err != nil {
+		return err
+	}
+	if err := client.DeregisterInstance(ctx, pos[0]); err != nil {
+		return serverError(err)
+	}
+	fmt.Fprintf(c.stdout, "deregistered instance %s\n", pos[0])
+	return nil
+}

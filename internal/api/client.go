@@ -1,0 +1,339 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Paths of the two APIs, shared by the server's routers and the client.
+const (
+	PathAPI   = "/api/v1"
+	PathAgent = "/agent/v1"
+)
+
+// maxErrorBody bounds how much of an error answer is read.
+const maxErrorBody = 64 << 10
+
+// Client calls a Slipway server. Token is the admin or API token for /api/v1, or the instance's
+// credential for /agent/v1.
+type Client struct {
+	BaseURL   string
+	Token     string
+	HTTP      *http.Client
+	UserAgent string
+}
+
+// NewClient returns a client with a timeout suited to API calls; long polls pass their own.
+func NewClient(baseURL, token string) *Client {
+	return &Client{
+		BaseURL: strings.TrimRight(baseURL, "/"),
+		Token:   token,
+		HTTP:    &http.Client{Timeout: 2 * time.Minute},
+	}
+}
+
+func (c *Client) do(ctx context.Context, method, path string, in, out any) (int, error) {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return 0, err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.BaseURL+path, body)
+	if err != nil {
+		return 0, err
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	return c.send(req, c.Token, out)
+}
+
+func (c *Client) send(req *http.Request, token string, out any) (int, error) {
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if c.UserAgent != "" {
+		req.Header.Set("User-Agent", c.UserAgent)
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		return resp.StatusCode, readError(resp)
+	}
+	if out == nil || resp.StatusCode == http.StatusNoContent {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return resp.StatusCode, nil
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return resp.StatusCode, fmt.Errorf("decode %s %s answer: %w", req.Method, req.URL.Path, err)
+	}
+	return resp.StatusCode, nil
+}
+
+func readError(resp *http.Response) error {
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	e := &Error{Status: resp.StatusCode}
+	if json.Unmarshal(b, e) != nil || e.Message == "" {
+		e.Message = strings.TrimSpace(string(b))
+		if e.Message == "" {
+			e.Message = resp.Status
+		}
+	}
+	return e
+}
+
+// StatusOf returns the HTTP status of an error from the client, or 0 if it is not an answer.
+func StatusOf(err error) int {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Status
+	}
+	return 0
+}
+
+func esc(s string) string { return url.PathEscape(s) }
+
+// Applications
+
+func (c *Client) CreateApplication(ctx context.Context, a Application) (Application, error) {
+	var out Application
+	_, err := c.do(ctx, http.MethodPost, PathAPI+"/applications", a, &out)
+	return out, err
+}
+
+func (c *Client) GetApplication(ctx context.Context, name string) (Application, error) {
+	var out Application
+	_, err := c.do(ctx, http.MethodGet, PathAPI+"/applications/"+esc(name), nil, &out)
+	return out, err
+}
+
+func (c *Client) ListApplications(ctx context.Context) ([]Application, error) {
+	var out []Application
+	_, err := c.do(ctx, http.MethodGet, PathAPI+"/applications", nil, &out)
+	return out, err
+}
+
+// Deployment groups
+
+func (c *Client) CreateGroup(ctx context.Context, g DeploymentGroup) (DeploymentGroup, error) {
+	var out DeploymentGroup
+	_, err := c.do(ctx, http.MethodPost, PathAPI+"/applications/"+esc(g.Application)+"/groups", g, &out)
+	return out, err
+}
+
+func (c *Client) UpdateGroup(ctx context.Context, g DeploymentGroup) (DeploymentGroup, error) {
+	var out DeploymentGroup
+	_, err := c.do(ctx, http.MethodPut, PathAPI+"/applications/"+esc(g.Application)+"/groups/"+esc(g.Name), g, &out)
+	return out, err
+}
+
+func (c *Client) GetGroup(ctx context.Context, app, name string) (DeploymentGroup, error) {
+	var out DeploymentGroup
+	_, err := c.do(ctx, http.MethodGet, PathAPI+"/applications/"+esc(app)+"/groups/"+esc(name), nil, &out)
+	return out, err
+}
+
+func (c *Client) ListGroups(ctx context.Context, app string) ([]DeploymentGroup, error) {
+	var out []DeploymentGroup
+	_, err := c.do(ctx, http.MethodGet, PathAPI+"/applications/"+esc(app)+"/groups", nil, &out)
+	return out, err
+}
+
+// Deployment configs
+
+func (c *Client) CreateConfig(ctx context.Context, cfg DeploymentConfig) (DeploymentConfig, error) {
+	var out DeploymentConfig
+	_, err := c.do(ctx, http.MethodPost, PathAPI+"/deployment-configs", cfg, &out)
+	return out, err
+}
+
+func (c *Client) ListConfigs(ctx context.Context) ([]DeploymentConfig, error) {
+	var out []DeploymentConfig
+	_, err := c.do(ctx, http.MethodGet, PathAPI+"/deployment-configs", nil, &out)
+	return out, err
+}
+
+// Revisions
+
+// UploadRevision sends a bundle (zip, tar or tgz bytes). The server stores it by its sha256 and
+// refuses it if digest is given and differs.
+func (c *Client) UploadRevision(ctx context.Context, app string, bundle io.Reader, size int64, digest string) (Revision, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.BaseURL+PathAPI+"/applications/"+esc(app)+"/revisions", bundle)
+	if err != nil {
+		return Revision{}, err
+	}
+	req.ContentLength = size
+	req.Header.Set("Content-Type", "application/octet-stream")
+	if digest != "" {
+		req.Header.Set("X-Slipway-Digest", "sha256="+digest)
+	}
+	// A bundle can take longer than an API call: the context bounds the upload, not the
+	// client's overall timeout.
+	uc := *c
+	hc := *c.HTTP
+	hc.Timeout = 0
+	uc.HTTP = &hc
+	var out Revision
+	_, err = uc.send(req, c.Token, &out)
+	return out, err
+}
+
+// Deployments
+
+func (c *Client) CreateDeployment(ctx context.Context, in CreateDeployment) (Deployment, error) {
+	var out Deployment
+	_, err := c.do(ctx, http.MethodPost, PathAPI+"/deployments", in, &out)
+	return out, err
+}
+
+func (c *Client) GetDeployment(ctx context.Context, id string) (Deployment, error) {
+	var out Deployment
+	_, err := c.do(ctx, http.MethodGet, PathAPI+"/deployments/"+esc(id), nil, &out)
+	return out, err
+}
+
+// DeploymentFilter narrows ListDeployments; zero fields match everything.
+type DeploymentFilter struct {
+	Application, Group string
+	Statuses           []string
+	Limit              int
+}
+
+func (c *Client) ListDeployments(ctx context.Context, f DeploymentFilter) ([]Deployment, error) {
+	q := url.Values{}
+	if f.Application != "" {
+		q.Set("application", f.Application)
+	}
+	if f.Group != "" {
+		q.Set("group", f.Group)
+	}
+	for _, s := range f.Statuses {
+		q.Add("status", s)
+	}
+	if f.Limit > 0 {
+		q.Set("limit", strconv.Itoa(f.Limit))
+	}
+	path := PathAPI + "/deployments"
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	var out []Deployment
+	_, err := c.do(ctx, http.MethodGet, path, nil, &out)
+	return out, err
+}
+
+func (c *Client) StopDeployment(ctx context.Context, id string, rollback bool) (Deployment, error) {
+	var out Deployment
+	_, err := c.do(ctx, http.MethodPost, PathAPI+"/deployments/"+esc(id)+"/stop", StopDeployment{Rollback: rollback}, &out)
+	return out, err
+}
+
+// Rollback starts a deployment of the group's last good revision.
+func (c *Client) Rollback(ctx context.Context, app, group string) (Deployment, error) {
+	var out Deployment
+	_, err := c.do(ctx, http.MethodPost, PathAPI+"/applications/"+esc(app)+"/groups/"+esc(group)+"/rollback", struct{}{}, &out)
+	return out, err
+}
+
+// Instances
+
+func (c *Client) ListInstances(ctx context.Context) ([]Instance, error) {
+	var out []Instance
+	_, err := c.do(ctx, http.MethodGet, PathAPI+"/instances", nil, &out)
+	return out, err
+}
+
+func (c *Client) DeregisterInstance(ctx context.Context, name string) error {
+	_, err := c.do(ctx, http.MethodDelete, PathAPI+"/instances/"+esc(name), nil, nil)
+	return err
+}
+
+// Agent protocol
+
+// Register enrolls an agent with the enrollment token; the returned credential replaces it.
+func (c *Client) Register(ctx context.Context, enrollToken string, in Register) (Registered, error) {
+	b, err := json.Marshal(in)
+	if err != nil {
+		return Registered{}, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.BaseURL+PathAgent+"/register", bytes.NewReader(b))
+	if err != nil {
+		return Registered{}, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	var out Registered
+	_, err = c.send(req, enrollToken, &out)
+	return out, err
+}
+
+func (c *Client) Hello(ctx context.Context, in Hello) error {
+	_, err := c.do(ctx, http.MethodPost, PathAgent+"/hello", in, nil)
+	return err
+}
+
+// NextCommand long-polls for the host's next command for up to wait; nil when there is none.
+func (c *Client) NextCommand(ctx context.Context, wait time.Duration) (*Command, error) {
+	path := PathAgent + "/commands/next?wait=" + url.QueryEscape(wait.String())
+	var out Command
+	status, err := c.do(ctx, http.MethodGet, path, nil, &out)
+	if err != nil || status == http.StatusNoContent {
+		return nil, err
+	}
+	return &out, nil
+}
+
+func (c *Client) Heartbeat(ctx context.Context, commandID string) error {
+	_, err := c.do(ctx, http.MethodPost, PathAgent+"/commands/"+esc(commandID)+"/heartbeat", struct{}{}, nil)
+	return err
+}
+
+// Complete reports a command's result. Reporting the same command twice is harmless: the server
+// keeps the first result it received.
+func (c *Client) Complete(ctx context.Context, commandID string, r Result) error {
+	_, err := c.do(ctx, http.MethodPost, PathAgent+"/commands/"+esc(commandID)+"/result", r, nil)
+	return err
+}
+
+// Download streams a bundle from url (a server path or an absolute URL) to w. The credential is
+// sent only to the server itself, never to a presigned URL elsewhere.
+func (c *Client) Download(ctx context.Context, rawURL string, w io.Writer) (int64, error) {
+	target, token := rawURL, ""
+	if strings.HasPrefix(rawURL, "/") {
+		target, token = c.BaseURL+rawURL, c.Token
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	if err != nil {
+		return 0, err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	// Bundles can be large: no overall timeout, the context bounds it.
+	hc := *c.HTTP
+	hc.Timeout = 0
+	resp, err := hc.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, readError(resp)
+	}
+	return io.Copy(w, resp.Body)
+}
