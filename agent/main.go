@@ -35,6 +35,7 @@ const usage = `usage: slipway-agent <command> [arguments]
 
 commands:
   local     run a bundle's lifecycle on this machine with no server
+  run       connect to a Slipway server and run the lifecycle events it sends
   version   print the version
 `
 
@@ -44,6 +45,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return exitError{2}
 	}
 	switch args[0] {
+	case "local":
+		return runLocal(ctx, args[1:], stdout, stderr)
+	case "run":
+		return runAgent(ctx, args[1:], getenv, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "slipway-agent", version)
 		return nil
