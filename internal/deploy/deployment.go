@@ -24,6 +24,15 @@ type Deployment struct {
 	GroupRevision string
 	Creator       Creator
 	Config        Config
+	// Description is the requester's note, shown with the deployment.
+	Description string
+	// FileExistsBehavior is the deployment's content option (DISALLOW, OVERWRITE, RETAIN or ""),
+	// sent to agents with each command; a rollback reuses the rolled-back-to deployment's.
+	FileExistsBehavior string
+	// RollbackOf is the deployment this one rolls back; RolledBackBy the rollback started for this
+	// one. Both are set by whoever creates the rollback.
+	RollbackOf   string
+	RolledBackBy string
 
 	// IgnoreApplicationStopFailures lets a host continue past a failed ApplicationStop,
 	// BeforeBlockTraffic or AfterBlockTraffic (those run the previous revision's scripts, and a

@@ -25,7 +25,8 @@ type EventReported struct {
 	Instance string
 	Event    string
 	Attempt  int
-	// Status is EventSucceeded or EventFailed.
+	// Status is EventSucceeded, EventFailed, or EventSkipped for an event the host had nothing
+	// to do for (no scripts, no previous revision); Skipped counts as success.
 	Status      EventStatus
 	Diagnostics Diagnostics
 }
@@ -273,14 +274,17 @@ func (m *machine) running(instance, event string, attempt int) (*Target, int, er
 }
 
 func (m *machine) report(in EventReported) error {
-	if in.Status != EventSucceeded && in.Status != EventFailed {
-		return fmt.Errorf("report: %w: status %v; want Succeeded or Failed", ErrInvalidInput, in.Status)
+	if in.Status != EventSucceeded && in.Status != EventFailed && in.Status != EventSkipped {
+		return fmt.Errorf("report: %w: status %v; want Succeeded, Failed or Skipped", ErrInvalidInput, in.Status)
 	}
 	t, i, err := m.running(in.Instance, in.Event, in.Attempt)
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
-	m.complete(t, i, in.Status == EventSucceeded, in.Diagnostics, false)
+	m.complete(t, i, in.Status != EventFailed, in.Diagnostics, false)
+	if in.Status == EventSkipped {
+		t.Events[i].Status = EventSkipped
+	}
 	m.advance(false)
 	return nil
 }

@@ -669,7 +669,7 @@ func TestDecide_StaleInputs(t *testing.T) {
 		{"event not yet sent", deploy.EventReported{Instance: "h01", Event: "Install", Attempt: 2, Status: deploy.EventSucceeded}, deploy.ErrStale},
 		{"heartbeat for a finished event", deploy.Heartbeat{Instance: "h01", Event: "ApplicationStop", Attempt: 1}, deploy.ErrStale},
 		{"unknown instance", deploy.EventReported{Instance: "nope", Event: "ApplicationStop", Attempt: 1, Status: deploy.EventSucceeded}, deploy.ErrUnknownInstance},
-		{"bad status", deploy.EventReported{Instance: "h02", Event: "ApplicationStop", Attempt: 1, Status: deploy.EventSkipped}, deploy.ErrInvalidInput},
+		{"bad status", deploy.EventReported{Instance: "h02", Event: "ApplicationStop", Attempt: 1, Status: deploy.EventInProgress}, deploy.ErrInvalidInput},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -727,5 +727,24 @@ func TestDecide_InstanceGone(t *testing.T) {
 	}
 	if n := len(effectsOf[deploy.SetInstanceHealth](eff)); n != 0 {
 		t.Errorf("%d health effects for hosts that left, want none", n)
+	}
+}
+
+// An agent reports Skipped for an event it had nothing to do for (no scripts, no previous
+// revision): the record shows Skipped, and the host carries on as after a success.
+func TestDecide_SkippedReportCountsAsSuccess(t *testing.T) {
+	dr := newDriver(t, newDeployment(preset(t, deploy.ConfigAllAtOnce)))
+	dr.step(deploy.Start{Instances: healthyFleet(1)})
+	dr.report(deploy.EventSkipped, deploy.Diagnostics{}) // ApplicationStop on a first deployment
+	dr.drain(nil)
+	if got, want := dr.r.d.Status, deploy.StatusSucceeded; got != want {
+		t.Fatalf("deployment %v, want %v", got, want)
+	}
+	events := target(t, dr.r.d, hostID(1)).Events
+	if got, want := events[0].Status, deploy.EventSkipped; got != want {
+		t.Errorf("%s recorded %v, want %v", events[0].Name, got, want)
+	}
+	if got, want := events[1].Status, deploy.EventSucceeded; got != want {
+		t.Errorf("%s recorded %v, want %v", events[1].Name, got, want)
 	}
 }
