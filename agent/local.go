@@ -38,6 +38,7 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fileExists   = fs.String("file-exists-behavior", "", "DISALLOW, OVERWRITE or RETAIN when a target file exists (the appspec's value wins)")
 		events       = fs.String("events", "", "comma-separated `events` to run, in order (default: "+strings.Join(lifecycle.DefaultLocalEvents, ",")+")")
 		keep         = fs.Int("keep-revisions", lifecycle.DefaultKeepRevisions, "revisions of the group kept on disk")
+		prefix       = fs.String("install-prefix", "", "root every files destination under this `dir`ectory (several agents on one machine); hooks see SLIPWAY_INSTALL_PREFIX")
 	)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -100,7 +101,7 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 
-	host := &lifecycle.Host{Root: lifecycle.Root(rootDir), Env: hookEnv(os.Environ()), KeepRevisions: *keep}
+	host := &lifecycle.Host{Root: lifecycle.Root(rootDir), Env: hookEnv(os.Environ()), KeepRevisions: *keep, InstallPrefix: *prefix}
 	unlock, err := host.Root.Lock()
 	if err != nil {
 		return err

@@ -40,6 +40,7 @@ func runAgent(ctx context.Context, args []string, getenv func(string) string, st
 		root     = fs.String("root", "", "the deployment root `dir`ectory (created if missing)")
 		pollWait = fs.Duration("poll-wait", agent.DefaultPollWait, "how long one long poll for commands stays open")
 		keep     = fs.Int("keep-revisions", lifecycle.DefaultKeepRevisions, "revisions of a group kept on disk")
+		prefix   = fs.String("install-prefix", "", "root every files destination under this `dir`ectory (several agents on one machine); hooks see SLIPWAY_INSTALL_PREFIX")
 		logLevel = fs.String("log-level", "info", "debug, info, warn or error")
 	)
 	fs.Var(tags, "tag", "a `K=V` tag deployment groups select this instance by; repeat for more")
@@ -102,6 +103,7 @@ func runAgent(ctx context.Context, args []string, getenv func(string) string, st
 			Root:          lifecycle.Root(rootDir),
 			Env:           hookEnv(os.Environ()),
 			KeepRevisions: *keep,
+			InstallPrefix: *prefix,
 			Logger:        logger,
 		},
 		PollWait: *pollWait,

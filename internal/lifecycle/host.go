@@ -92,7 +92,28 @@ type Host struct {
 	// KillGrace, PipeGrace and TailBytes tune the script runner; see script.Runner.
 	KillGrace, PipeGrace time.Duration
 	TailBytes            int
-	Logger               *slog.Logger
+	// InstallPrefix, when set, roots every files destination and permissions object under this
+	// directory, and hooks see it as SLIPWAY_INSTALL_PREFIX. It lets several agents share one
+	// machine (demos, tests, containers); CodeDeploy has no such option, so it is off by default.
+	InstallPrefix string
+	Logger        *slog.Logger
+}
+
+// prefixed returns spec with its destinations and permission objects under h.InstallPrefix.
+func (h *Host) prefixed(spec *appspec.Spec) *appspec.Spec {
+	if h.InstallPrefix == "" {
+		return spec
+	}
+	out := *spec
+	out.Files = slices.Clone(spec.Files)
+	for i := range out.Files {
+		out.Files[i].Destination = filepath.Join(h.InstallPrefix, out.Files[i].Destination)
+	}
+	out.Permissions = slices.Clone(spec.Permissions)
+	for i := range out.Permissions {
+		out.Permissions[i].Object = filepath.Join(h.InstallPrefix, out.Permissions[i].Object)
+	}
+	return &out
 }
 
 // Run runs one lifecycle event of d and reports its outcome. Failures are results, not errors:
@@ -246,7 +267,7 @@ func (h *Host) install(ctx context.Context, d Deployment) Result {
 		in = &install.Installer{Logger: h.Logger}
 	}
 	err = in.Install(ctx, install.Request{
-		Spec:        spec,
+		Spec:        h.prefixed(spec),
 		ArchiveDir:  h.Root.ArchiveDir(d.GroupID, d.ID),
 		CleanupFile: h.Root.CleanupFile(d.GroupID),
 		InstallFile: h.Root.InstallFile(d.GroupID),
@@ -404,6 +425,9 @@ func (h *Host) environment(d Deployment, event string) []string {
 	}
 	for k, v := range d.BundleEnv {
 		vars[k] = v
+	}
+	if h.InstallPrefix != "" {
+		vars["SLIPWAY_INSTALL_PREFIX"] = h.InstallPrefix
 	}
 	env := make([]string, 0, len(h.Env)+len(vars))
 	for _, kv := range h.Env {

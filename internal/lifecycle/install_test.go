@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -182,5 +183,39 @@ func TestHost_PermissionsApplied(t *testing.T) {
 		if int(st.Uid) != tt.uid || int(st.Gid) != tt.gid {
 			t.Errorf("%s: owner %d:%d, want %d:%d", tt.path, st.Uid, st.Gid, tt.uid, tt.gid)
 		}
+	}
+}
+
+// With an install prefix, destinations and permission objects land under it and hooks are told.
+func TestHost_InstallPrefixRootsDestinations(t *testing.T) {
+	prefix := t.TempDir()
+	bundleDir := t.TempDir()
+	writeTree(t, bundleDir, map[string]string{
+		"appspec.yml": "version: 0.0\nos: linux\nfiles:\n  - source: web\n    destination: /srv/app\n" +
+			"permissions:\n  - object: /srv/app\n    type: [file]\n    mode: 600\n" +
+			"hooks:\n  AfterInstall:\n    - location: hook.sh\n",
+		"web/index.html": "hello\n",
+		"hook.sh":        "#!/bin/sh\necho \"prefix=$SLIPWAY_INSTALL_PREFIX\" > \"$SLIPWAY_INSTALL_PREFIX/seen\"\n",
+	})
+	h := &Host{Root: Root(t.TempDir()), InstallPrefix: prefix}
+	d := Deployment{ID: "d-1", ApplicationName: "a", GroupName: "g", GroupID: "a_g", Bundle: bundleDir}
+	for _, ev := range []string{"DownloadBundle", "Install", "AfterInstall"} {
+		if r := h.Run(context.Background(), d, ev); r.Status == StatusFailed {
+			t.Fatalf("%s: %s: %s\n%s", ev, r.Code, r.Message, r.Tail)
+		}
+	}
+	fi, err := os.Stat(filepath.Join(prefix, "srv/app/index.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := fi.Mode().Perm(), os.FileMode(0o600); got != want {
+		t.Errorf("mode %v, want %v", got, want)
+	}
+	got, err := os.ReadFile(filepath.Join(prefix, "seen"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "prefix=" + prefix + "\n"; string(got) != want {
+		t.Errorf("hook wrote %q, want %q", got, want)
 	}
 }
