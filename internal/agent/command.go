@@ -1,0 +1,284 @@
+package agent
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/slipway-deploy/slipway/internal/api"
+	"github.com/slipway-deploy/slipway/internal/appspec"
+	"github.com/slipway-deploy/slipway/internal/bundle"
+	"github.com/slipway-deploy/slipway/internal/lifecycle"
+	"github.com/slipway-deploy/slipway/internal/script"
+)
+
+// handle runs one command and queues its result for delivery, unless the server withdrew it.
+func (a *Agent) handle(ctx context.Context, cmd api.Command) {
+	log := a.log.With(keyCommand, cmd.ID, keyDeployment, cmd.DeploymentID, keyEvent, cmd.Event)
+	log.Info("running command")
+	res, wanted := a.execute(ctx, cmd)
+	if !wanted {
+		log.Warn("the server withdrew the command; it was stopped and its result is not reported")
+		return
+	}
+	attrs := []any{keyStatus, res.Status, keyDuration, res.EndTime.Sub(res.StartTime).Round(time.Millisecond).String()}
+	if res.Diagnostics != nil && res.Diagnostics.ErrorCode != "" {
+		attrs = append(attrs, keyErrorCode, res.Diagnostics.ErrorCode)
+	}
+	log.Info("command finished", attrs...)
+	rp := report{Command: cmd.ID, Result: res, Queued: time.Now().UTC()}
+	if err := a.outbox.put(rp); err != nil {
+		log.Error("cannot save the result in the outbox; it is lost if the agent stops before delivering it", keyError, err.Error())
+		a.unsaved = append(a.unsaved, rp)
+	}
+}
+
+// execute runs cmd while heartbeating it. wanted is false when the server answered a heartbeat
+// saying it no longer wants the command: the run was stopped and nothing is to be reported.
+func (a *Agent) execute(ctx context.Context, cmd api.Command) (res api.Result, wanted bool) {
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var withdrawn atomic.Bool
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		a.heartbeat(runCtx, cmd, func() {
+			withdrawn.Store(true)
+			cancel()
+		})
+	}()
+	r := a.runCommand(runCtx, cmd)
+	cancel()
+	wg.Wait()
+	if withdrawn.Load() {
+		return api.Result{}, false
+	}
+	return toAPI(r), true
+}
+
+// runCommand runs one lifecycle event; like Host.Run it reports every failure as a result.
+func (a *Agent) runCommand(ctx context.Context, cmd api.Command) lifecycle.Result {
+	start := time.Now()
+	fail := func(err error) lifecycle.Result {
+		return lifecycle.Result{Event: cmd.Event, Status: lifecycle.StatusFailed, Code: script.UnknownError,
+			Message: err.Error(), Started: start, Finished: time.Now()}
+	}
+	d, err := deployment(cmd)
+	if err != nil {
+		return fail(err)
+	}
+	if cmd.Event == appspec.EventDownloadBundle {
+		path, err := a.download(ctx, cmd)
+		if err != nil {
+			return fail(err)
+		}
+		d.Bundle = path
+	}
+	r := a.cfg.Host.Run(ctx, d, cmd.Event)
+	r.Started = start // the event includes the download
+	return r
+}
+
+// deployment maps a command to what the lifecycle needs, refusing ids that cannot be directory
+// names in the deployment root.
+func deployment(cmd api.Command) (lifecycle.Deployment, error) {
+	for _, id := range []struct{ kind, v string }{{"deployment group id", cmd.GroupID}, {"deployment id", cmd.DeploymentID}} {
+		if !plainName(id.v) {
+			return lifecycle.Deployment{}, fmt.Errorf("%s %q is not usable as a directory name (letters, digits, '-', '_', '.'; no leading dot)", id.kind, id.v)
+		}
+		if reservedName(id.v) {
+			return lifecycle.Deployment{}, fmt.Errorf("%s %q is reserved for the agent's own files", id.kind, id.v)
+		}
+	}
+	d := lifecycle.Deployment{
+		ID:              cmd.DeploymentID,
+		ApplicationName: cmd.ApplicationName,
+		GroupName:       cmd.GroupName,
+		GroupID:         cmd.GroupID,
+		BundleEnv:       cmd.Bundle.Env,
+		Command:         cmd.ID,
+	}
+	if cmd.FileExistsBehavior != "" {
+		b, err := appspec.ParseFileExistsBehavior(cmd.FileExistsBehavior)
+		if err != nil {
+			return lifecycle.Deployment{}, err
+		}
+		d.FileExists = b
+	}
+	return d, nil
+}
+
+// reservedName reports whether name is a directory of the deployment root that a group id must not
+// collide with: the root keeps each group's revisions in <root>/<group-id>/ and prunes old ones
+// there, so a group called "agent" would prune the outbox.
+func reservedName(name string) bool {
+	switch name {
+	case "agent", "deployment-instructions", "ongoing-deployment":
+		return true
+	}
+	return false
+}
+
+// errTooLarge stops a download that goes past the size the command announced.
+var errTooLarge = errors.New("bundle is larger than announced")
+
+// download fetches the command's bundle into <root>/<group-id>/<deployment-id>/bundle.<format>,
+// hashing it on the way, and keeps it only if its size and sha256 are the announced ones.
+func (a *Agent) download(ctx context.Context, cmd api.Command) (string, error) {
+	b := cmd.Bundle
+	if b.URL == "" {
+		return "", errors.New("the command names no bundle to download")
+	}
+	format, err := bundle.ParseFormat(b.Format)
+	if err != nil {
+		return "", err
+	}
+	want := strings.ToLower(strings.TrimPrefix(b.Digest, "sha256:"))
+	if want == "" {
+		return "", errors.New("the command gives no bundle digest: refusing a bundle that cannot be verified")
+	}
+	dir := a.root.DeploymentDir(cmd.GroupID, cmd.DeploymentID)
+	// The same mode lifecycle gives the deployment directory: hooks may run as other users.
+	if err := os.MkdirAll(dir, 0o755); err != nil { //nolint:gosec // see above
+		return "", fmt.Errorf("download bundle: %w", err)
+	}
+	final := filepath.Join(dir, "bundle."+format.String())
+	f, err := os.CreateTemp(dir, ".bundle-*")
+	if err != nil {
+		return "", fmt.Errorf("download bundle: %w", err)
+	}
+	defer func() {
+		_ = f.Close()
+		_ = os.Remove(f.Name()) // fails harmlessly once renamed
+	}()
+	h := sha256.New()
+	w := io.MultiWriter(f, h)
+	if b.Size > 0 {
+		w = &capWriter{w: w, left: b.Size}
+	}
+	n, err := a.client.Download(ctx, b.URL, w)
+	switch {
+	case errors.Is(err, errTooLarge):
+		return "", fmt.Errorf("bundle size mismatch: got more than %d bytes, want %d", b.Size, b.Size)
+	case err != nil:
+		return "", fmt.Errorf("download bundle: %w", err)
+	case b.Size > 0 && n != b.Size:
+		return "", fmt.Errorf("bundle size mismatch: got %d bytes, want %d", n, b.Size)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != want {
+		return "", fmt.Errorf("bundle digest mismatch: got %s, want %s", got, want)
+	}
+	if err := f.Sync(); err != nil {
+		return "", fmt.Errorf("download bundle: %w", err)
+	}
+	if err := os.Rename(f.Name(), final); err != nil {
+		return "", fmt.Errorf("download bundle: %w", err)
+	}
+	a.log.Info("bundle downloaded", keyCommand, cmd.ID, keyBytes, n, keyDigest, want)
+	return final, nil
+}
+
+// capWriter fails once more than left bytes are written, so a wrong or hostile answer cannot fill
+// the disk.
+type capWriter struct {
+	w    io.Writer
+	left int64
+}
+
+func (c *capWriter) Write(p []byte) (int, error) {
+	if int64(len(p)) > c.left {
+		return 0, errTooLarge
+	}
+	c.left -= int64(len(p))
+	return c.w.Write(p)
+}
+
+// heartbeat tells the server every cmd.Heartbeat that the command is still running, until ctx
+// ends. An answer saying the server no longer wants the command (404, 409, 410) calls withdraw.
+// Other failures only get logged: the server decides, by its lease, when silence means failure.
+func (a *Agent) heartbeat(ctx context.Context, cmd api.Command, withdraw func()) {
+	every := time.Duration(cmd.Heartbeat)
+	if every <= 0 {
+		every = DefaultHeartbeat
+	}
+	log := a.log.With(keyCommand, cmd.ID)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	failing := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		hctx, cancel := context.WithTimeout(ctx, min(every, a.cfg.RequestTimeout))
+		err := a.client.Heartbeat(hctx, cmd.ID)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		switch st := api.StatusOf(err); {
+		case err == nil:
+			if failing {
+				log.Info("heartbeats accepted again")
+			}
+			failing = false
+		case st == http.StatusNotFound || st == http.StatusConflict || st == http.StatusGone:
+			log.Warn("the server no longer wants this command; stopping it", keyHTTPStatus, st)
+			withdraw()
+			return
+		default:
+			if !failing {
+				log.Warn("heartbeat failed; the command keeps running", keyError, err.Error())
+			}
+			failing = true
+		}
+	}
+}
+
+// toAPI maps a lifecycle result to the wire.
+func toAPI(r lifecycle.Result) api.Result {
+	out := api.Result{Status: r.Status.String(), StartTime: r.Started.UTC(), EndTime: r.Finished.UTC()}
+	msg := r.Message
+	if len(r.Notes) > 0 {
+		msg = strings.TrimSpace(msg + "\n" + strings.Join(r.Notes, "\n"))
+	}
+	var code string
+	switch r.Status {
+	case lifecycle.StatusSucceeded, lifecycle.StatusSkipped:
+	case lifecycle.StatusFailed:
+		code = r.Code.String()
+	default:
+		out.Status = lifecycle.StatusFailed.String()
+		code = script.UnknownError.String()
+	}
+	if code != "" || msg != "" || r.Tail != "" {
+		out.Diagnostics = &api.Diagnostics{ErrorCode: code, Message: msg, LogTail: r.Tail}
+	}
+	return out
+}
+
+// interruptedResult is the report of an event a crash or restart cut short.
+func interruptedResult(m lifecycle.Marker, now time.Time) api.Result {
+	return api.Result{
+		Status: lifecycle.StatusFailed.String(),
+		Diagnostics: &api.Diagnostics{
+			ErrorCode: script.FailedAfterRestart.String(),
+			Message: fmt.Sprintf("the agent stopped while running %s of deployment %s (started %s) and did not see it finish",
+				m.Event, m.DeploymentID, m.Started.UTC().Format(time.RFC3339)),
+		},
+		StartTime: m.Started.UTC(),
+		EndTime:   now,
+	}
+}
