@@ -1,0 +1,452 @@
+package store
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/slipway-deploy/slipway/internal/deploy"
+)
+
+// The JSON forms below mirror deploy's types with enumerations written by name. deploy's enums
+// are iota ints; storing those numbers would tie every stored deployment to the order of a
+// const block, and a reordering would silently rewrite history. Names also keep the database
+// readable with a plain sqlite3 shell. TestCodec_RoundTripEveryField fails when deploy gains a
+// field these forms do not carry.
+
+type deploymentJSON struct {
+	ID                            string           `json:"id"`
+	Application                   string           `json:"application"`
+	Group                         string           `json:"group"`
+	Revision                      string           `json:"revision"`
+	GroupRevision                 string           `json:"group_revision,omitempty"`
+	Creator                       string           `json:"creator"`
+	Description                   string           `json:"description,omitempty"`
+	FileExistsBehavior            string           `json:"file_exists_behavior,omitempty"`
+	RollbackOf                    string           `json:"rollback_of,omitempty"`
+	RolledBackBy                  string           `json:"rolled_back_by,omitempty"`
+	Config                        configJSON       `json:"config"`
+	IgnoreApplicationStopFailures bool             `json:"ignore_application_stop_failures,omitempty"`
+	UpdateOutdatedInstancesOnly   bool             `json:"update_outdated_instances_only,omitempty"`
+	HasTrafficRouter              bool             `json:"has_traffic_router,omitempty"`
+	AutoRollback                  autoRollbackJSON `json:"auto_rollback"`
+	Lease                         string           `json:"lease,omitempty"`
+	Status                        string           `json:"status"`
+	Error                         errorJSON        `json:"error"`
+	Minimum                       int              `json:"minimum"`
+	Batch                         int              `json:"batch"`
+	Targets                       []targetJSON     `json:"targets,omitempty"`
+	Stop                          stopJSON         `json:"stop"`
+	RollbackRevision              string           `json:"rollback_revision,omitempty"`
+	CreateTime                    time.Time        `json:"create_time"`
+	StartTime                     time.Time        `json:"start_time"`
+	EndTime                       time.Time        `json:"end_time"`
+}
+
+type configJSON struct {
+	Name         string `json:"name"`
+	MinimumType  string `json:"minimum_type"`
+	MinimumValue int    `json:"minimum_value"`
+}
+
+type autoRollbackJSON struct {
+	OnFailure       bool `json:"on_failure,omitempty"`
+	OnAlarm         bool `json:"on_alarm,omitempty"`
+	OnStopRequested bool `json:"on_stop_requested,omitempty"`
+}
+
+type errorJSON struct {
+	Code    string `json:"code,omitempty"`
+	Message string `json:"message,omitempty"`
+}
+
+type stopJSON struct {
+	Requested bool      `json:"requested,omitempty"`
+	Time      time.Time `json:"time"`
+	Error     errorJSON `json:"error"`
+	Rollback  bool      `json:"rollback,omitempty"`
+}
+
+type targetJSON struct {
+	Instance          string      `json:"instance"`
+	HealthAtStart     string      `json:"health_at_start"`
+	RevisionAtStart   string      `json:"revision_at_start"`
+	InstalledRevision string      `json:"installed_revision,omitempty"`
+	Status            string      `json:"status"`
+	Events            []eventJSON `json:"events,omitempty"`
+	Attempt           int         `json:"attempt,omitempty"`
+	UpToDate          bool        `json:"up_to_date,omitempty"`
+	Gone              bool        `json:"gone,omitempty"`
+	Message           string      `json:"message,omitempty"`
+	StartTime         time.Time   `json:"start_time"`
+	EndTime           time.Time   `json:"end_time"`
+}
+
+type eventJSON struct {
+	Name          string          `json:"name"`
+	Status        string          `json:"status"`
+	Attempt       int             `json:"attempt,omitempty"`
+	LeaseDeadline time.Time       `json:"lease_deadline"`
+	Diagnostics   diagnosticsJSON `json:"diagnostics"`
+	StartTime     time.Time       `json:"start_time"`
+	EndTime       time.Time       `json:"end_time"`
+}
+
+type diagnosticsJSON struct {
+	ErrorCode  string `json:"error_code,omitempty"`
+	ScriptName string `json:"script_name,omitempty"`
+	Message    string `json:"message,omitempty"`
+	LogTail    string `json:"log_tail,omitempty"`
+}
+
+func encodeDeployment(d deploy.Deployment) ([]byte, error) {
+	j := deploymentJSON{
+		ID: d.ID, Application: d.Application, Group: d.Group,
+		Revision: d.Revision, GroupRevision: d.GroupRevision,
+		Creator:                       d.Creator.String(),
+		Description:                   d.Description,
+		FileExistsBehavior:            d.FileExistsBehavior,
+		RollbackOf:                    d.RollbackOf,
+		RolledBackBy:                  d.RolledBackBy,
+		Config:                        encodeConfig(d.Config),
+		IgnoreApplicationStopFailures: d.IgnoreApplicationStopFailures,
+		UpdateOutdatedInstancesOnly:   d.UpdateOutdatedInstancesOnly,
+		HasTrafficRouter:              d.HasTrafficRouter,
+		AutoRollback:                  autoRollbackJSON(d.AutoRollback),
+		Status:                        d.Status.String(),
+		Error:                         errorJSON{Code: string(d.Error.Code), Message: d.Error.Message},
+		Minimum:                       d.Minimum,
+		Batch:                         d.Batch,
+		Stop: stopJSON{Requested: d.Stop.Requested, Time: d.Stop.Time, Rollback: d.Stop.Rollback,
+			Error: errorJSON{Code: string(d.Stop.Error.Code), Message: d.Stop.Error.Message}},
+		RollbackRevision: d.RollbackRevision,
+		CreateTime:       d.CreateTime, StartTime: d.StartTime, EndTime: d.EndTime,
+	}
+	if d.Lease != 0 {
+		// A duration string is exact and readable; a number would need a unit everyone agrees on.
+		j.Lease = d.Lease.String()
+	}
+	for _, t := range d.Targets {
+		tj := targetJSON{
+			Instance: t.Instance, HealthAtStart: t.HealthAtStart.String(), RevisionAtStart: t.RevisionAtStart.String(),
+			InstalledRevision: t.InstalledRevision, Status: t.Status.String(), Attempt: t.Attempt,
+			UpToDate: t.UpToDate, Gone: t.Gone, Message: t.Message, StartTime: t.StartTime, EndTime: t.EndTime,
+		}
+		for _, e := range t.Events {
+			tj.Events = append(tj.Events, eventJSON{
+				Name: e.Name, Status: e.Status.String(), Attempt: e.Attempt, LeaseDeadline: e.LeaseDeadline,
+				Diagnostics: diagnosticsJSON(e.Diagnostics), StartTime: e.StartTime, EndTime: e.EndTime,
+			})
+		}
+		j.Targets = append(j.Targets, tj)
+	}
+	b, err := json.Marshal(j)
+	if err != nil {
+		return nil, fmt.Errorf("encode deployment %s: %w", d.ID, err)
+	}
+	return b, nil
+}
+
+func decodeDeployment(b []byte) (deploy.Deployment, error) {
+	var j deploymentJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return deploy.Deployment{}, fmt.Errorf("decode deployment: %w", err)
+	}
+	p := parser{}
+	d := deploy.Deployment{
+		ID: j.ID, Application: j.Application, Group: j.Group,
+		Revision: j.Revision, GroupRevision: j.GroupRevision,
+		Creator:                       p.creator(j.Creator),
+		Description:                   j.Description,
+		FileExistsBehavior:            j.FileExistsBehavior,
+		RollbackOf:                    j.RollbackOf,
+		RolledBackBy:                  j.RolledBackBy,
+		Config:                        p.config(j.Config),
+		IgnoreApplicationStopFailures: j.IgnoreApplicationStopFailures,
+		UpdateOutdatedInstancesOnly:   j.UpdateOutdatedInstancesOnly,
+		HasTrafficRouter:              j.HasTrafficRouter,
+		AutoRollback:                  deploy.AutoRollback(j.AutoRollback),
+		Status:                        p.status(j.Status),
+		Error:                         deploy.ErrorInfo{Code: deploy.ErrorCode(j.Error.Code), Message: j.Error.Message},
+		Minimum:                       j.Minimum,
+		Batch:                         j.Batch,
+		Stop: deploy.StopInfo{Requested: j.Stop.Requested, Time: j.Stop.Time, Rollback: j.Stop.Rollback,
+			Error: deploy.ErrorInfo{Code: deploy.ErrorCode(j.Stop.Error.Code), Message: j.Stop.Error.Message}},
+		RollbackRevision: j.RollbackRevision,
+		CreateTime:       j.CreateTime, StartTime: j.StartTime, EndTime: j.EndTime,
+	}
+	if j.Lease != "" {
+		lease, err := time.ParseDuration(j.Lease)
+		if err != nil {
+			p.fail(fmt.Errorf("lease: %w", err))
+		}
+		d.Lease = lease
+	}
+	if j.Targets != nil {
+		d.Targets = make([]deploy.Target, 0, len(j.Targets))
+	}
+	for _, tj := range j.Targets {
+		t := deploy.Target{
+			Instance: tj.Instance, HealthAtStart: p.health(tj.HealthAtStart),
+			RevisionAtStart: p.revisionHealth(tj.RevisionAtStart), InstalledRevision: tj.InstalledRevision,
+			Status: p.instanceStatus(tj.Status), Attempt: tj.Attempt, UpToDate: tj.UpToDate, Gone: tj.Gone,
+			Message: tj.Message, StartTime: tj.StartTime, EndTime: tj.EndTime,
+		}
+		if tj.Events != nil {
+			t.Events = make([]deploy.Event, 0, len(tj.Events))
+		}
+		for _, e := range tj.Events {
+			t.Events = append(t.Events, deploy.Event{
+				Name: e.Name, Status: p.eventStatus(e.Status), Attempt: e.Attempt, LeaseDeadline: e.LeaseDeadline,
+				Diagnostics: deploy.Diagnostics(e.Diagnostics), StartTime: e.StartTime, EndTime: e.EndTime,
+			})
+		}
+		d.Targets = append(d.Targets, t)
+	}
+	if p.err != nil {
+		return deploy.Deployment{}, fmt.Errorf("decode deployment %s: %w", j.ID, p.err)
+	}
+	return d, nil
+}
+
+func encodeConfig(c deploy.Config) configJSON {
+	j := configJSON{Name: c.Name, MinimumValue: c.MinimumHealthyHosts.Value}
+	if c.MinimumHealthyHosts.Type != 0 {
+		j.MinimumType = c.MinimumHealthyHosts.Type.String()
+	}
+	return j
+}
+
+// parser collects the first error of a series of enum parses, so decoding reads as a plain
+// struct literal.
+type parser struct{ err error }
+
+func (p *parser) fail(err error) {
+	if p.err == nil {
+		p.err = err
+	}
+}
+
+func (p *parser) status(s string) deploy.Status {
+	v, err := deploy.ParseStatus(s)
+	p.fail(err)
+	return v
+}
+
+func (p *parser) creator(s string) deploy.Creator {
+	v, err := deploy.ParseCreator(s)
+	p.fail(err)
+	return v
+}
+
+func (p *parser) health(s string) deploy.Health {
+	v, err := deploy.ParseHealth(s)
+	p.fail(err)
+	return v
+}
+
+func (p *parser) instanceStatus(s string) deploy.InstanceStatus {
+	v, err := deploy.ParseInstanceStatus(s)
+	p.fail(err)
+	return v
+}
+
+func (p *parser) eventStatus(s string) deploy.EventStatus {
+	v, err := deploy.ParseEventStatus(s)
+	p.fail(err)
+	return v
+}
+
+// revisionHealth parses deploy.RevisionHealth names; deploy has no parser for them.
+func (p *parser) revisionHealth(s string) deploy.RevisionHealth {
+	for _, r := range []deploy.RevisionHealth{deploy.RevisionUnknown, deploy.RevisionOld, deploy.RevisionCurrent} {
+		if r.String() == s {
+			return r
+		}
+	}
+	p.fail(fmt.Errorf("unknown revision health %q", s))
+	return 0
+}
+
+func (p *parser) config(c configJSON) deploy.Config {
+	out := deploy.Config{Name: c.Name, MinimumHealthyHosts: deploy.MinimumHealthyHosts{Value: c.MinimumValue}}
+	if c.MinimumType == "" {
+		// An unset type is kept unset: Start rejects it, the store need not.
+		return out
+	}
+	t, err := deploy.ParseMinimumType(c.MinimumType)
+	p.fail(err)
+	out.MinimumHealthyHosts.Type = t
+	return out
+}
+
+// Effects are stored as a kind and a JSON payload. The kinds are the names of deploy's effect
+// types, so a row reads as what it asks for.
+const (
+	kindSendCommand       = "SendCommand"
+	kindSetInstanceHealth = "SetInstanceHealth"
+	kindSetGroupRevision  = "SetGroupRevision"
+	kindFinished          = "Finished"
+	kindStartRollback     = "StartRollback"
+)
+
+type sendCommandJSON struct {
+	Deployment    string    `json:"deployment"`
+	Instance      string    `json:"instance"`
+	Event         string    `json:"event"`
+	Attempt       int       `json:"attempt"`
+	LeaseDeadline time.Time `json:"lease_deadline"`
+}
+
+type setInstanceHealthJSON struct {
+	Instance string `json:"instance"`
+	Health   string `json:"health"`
+	Revision string `json:"revision,omitempty"`
+}
+
+type setGroupRevisionJSON struct {
+	Group    string `json:"group"`
+	Revision string `json:"revision"`
+}
+
+type finishedJSON struct {
+	Deployment string    `json:"deployment"`
+	Status     string    `json:"status"`
+	Error      errorJSON `json:"error"`
+}
+
+type startRollbackJSON struct {
+	Deployment string `json:"deployment"`
+	Group      string `json:"group"`
+	Revision   string `json:"revision"`
+}
+
+// EncodeEffect returns the kind tag and JSON payload the outbox stores for e.
+func EncodeEffect(e deploy.Effect) (kind string, payload []byte, err error) {
+	var v any
+	switch e := e.(type) {
+	case deploy.SendCommand:
+		kind, v = kindSendCommand, sendCommandJSON(e)
+	case deploy.SetInstanceHealth:
+		kind, v = kindSetInstanceHealth, setInstanceHealthJSON{Instance: e.Instance, Health: e.Health.String(), Revision: e.Revision}
+	case deploy.SetGroupRevision:
+		kind, v = kindSetGroupRevision, setGroupRevisionJSON(e)
+	case deploy.Finished:
+		kind, v = kindFinished, finishedJSON{Deployment: e.Deployment, Status: e.Status.String(),
+			Error: errorJSON{Code: string(e.Error.Code), Message: e.Error.Message}}
+	case deploy.StartRollback:
+		kind, v = kindStartRollback, startRollbackJSON(e)
+	default:
+		return "", nil, fmt.Errorf("encode effect: %w: unknown effect %T", ErrInvalid, e)
+	}
+	payload, err = json.Marshal(v)
+	if err != nil {
+		return "", nil, fmt.Errorf("encode effect %s: %w", kind, err)
+	}
+	return kind, payload, nil
+}
+
+// DecodeEffect reads an effect written by EncodeEffect.
+func DecodeEffect(kind string, payload []byte) (deploy.Effect, error) {
+	var p parser
+	var out deploy.Effect
+	var err error
+	switch kind {
+	case kindSendCommand:
+		var j sendCommandJSON
+		err = json.Unmarshal(payload, &j)
+		out = deploy.SendCommand(j)
+	case kindSetInstanceHealth:
+		var j setInstanceHealthJSON
+		err = json.Unmarshal(payload, &j)
+		out = deploy.SetInstanceHealth{Instance: j.Instance, Health: p.health(j.Health), Revision: j.Revision}
+	case kindSetGroupRevision:
+		var j setGroupRevisionJSON
+		err = json.Unmarshal(payload, &j)
+		out = deploy.SetGroupRevision(j)
+	case kindFinished:
+		var j finishedJSON
+		err = json.Unmarshal(payload, &j)
+		out = deploy.Finished{Deployment: j.Deployment, Status: p.status(j.Status),
+			Error: deploy.ErrorInfo{Code: deploy.ErrorCode(j.Error.Code), Message: j.Error.Message}}
+	case kindStartRollback:
+		var j startRollbackJSON
+		err = json.Unmarshal(payload, &j)
+		out = deploy.StartRollback(j)
+	default:
+		return nil, fmt.Errorf("decode effect: unknown kind %q", kind)
+	}
+	if err == nil {
+		err = p.err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("decode effect %s: %w", kind, err)
+	}
+	return out, nil
+}
+
+type tagFilterJSON struct {
+	Key   string `json:"key,omitempty"`
+	Value string `json:"value,omitempty"`
+	Type  string `json:"type"`
+}
+
+func encodeTagSet(s deploy.TagSet) ([]byte, error) {
+	out := make([][]tagFilterJSON, 0, len(s))
+	for _, g := range s {
+		jg := make([]tagFilterJSON, 0, len(g))
+		for _, f := range g {
+			jg = append(jg, tagFilterJSON{Key: f.Key, Value: f.Value, Type: f.Type.String()})
+		}
+		out = append(out, jg)
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return nil, fmt.Errorf("encode tag set: %w", err)
+	}
+	return b, nil
+}
+
+func decodeTagSet(b []byte) (deploy.TagSet, error) {
+	var in [][]tagFilterJSON
+	if err := json.Unmarshal(b, &in); err != nil {
+		return nil, fmt.Errorf("decode tag set: %w", err)
+	}
+	if len(in) == 0 {
+		return nil, nil
+	}
+	out := make(deploy.TagSet, 0, len(in))
+	for _, g := range in {
+		fg := make([]deploy.TagFilter, 0, len(g))
+		for _, f := range g {
+			t, err := deploy.ParseTagFilterType(f.Type)
+			if err != nil {
+				return nil, fmt.Errorf("decode tag set: %w", err)
+			}
+			fg = append(fg, deploy.TagFilter{Key: f.Key, Value: f.Value, Type: t})
+		}
+		out = append(out, fg)
+	}
+	return out, nil
+}
+
+type queueJSON struct {
+	Active  string   `json:"active,omitempty"`
+	Waiting []string `json:"waiting,omitempty"`
+}
+
+func encodeQueue(q deploy.Queue) ([]byte, error) {
+	b, err := json.Marshal(queueJSON(q))
+	if err != nil {
+		return nil, fmt.Errorf("encode queue: %w", err)
+	}
+	return b, nil
+}
+
+func decodeQueue(b []byte) (deploy.Queue, error) {
+	var q queueJSON
+	if err := json.Unmarshal(b, &q); err != nil {
+		return deploy.Queue{}, fmt.Errorf("decode queue: %w", err)
+	}
+	return deploy.Queue(q), nil
+}

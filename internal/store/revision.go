@@ -1,0 +1,131 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// RevisionSource says where a revision's bundle comes from.
+type RevisionSource string
+
+// The revision sources.
+const (
+	// SourceUpload is a bundle uploaded to the server's blob store.
+	SourceUpload RevisionSource = "upload"
+	// SourceS3 is an object in an S3 bucket (bucket, key, version, etag in Location).
+	SourceS3 RevisionSource = "s3"
+	// SourceGitHub is a commit whose tarball the server fetches (repository, commit in Location).
+	SourceGitHub RevisionSource = "github"
+)
+
+func (s RevisionSource) String() string { return string(s) }
+
+// Validate accepts the three known sources.
+func (s RevisionSource) Validate() error {
+	switch s {
+	case SourceUpload, SourceS3, SourceGitHub:
+		return nil
+	}
+	return fmt.Errorf("%w: revision source %q; use upload, s3 or github", ErrInvalid, string(s))
+}
+
+// Revision is a registered revision of an application, keyed by (Application, Digest).
+type Revision struct {
+	// Digest is the bundle's sha256 in lower-case hex: what deploy.Deployment.Revision holds.
+	Digest      string
+	Application string
+	Size        int64
+	// Format is the archive format (zip, tar, tgz).
+	Format string
+	Source RevisionSource
+	// Location holds the source's details as JSON (an S3 object, a GitHub commit); the store
+	// keeps it opaque.
+	Location json.RawMessage
+	// CreateTime is set by the store when zero.
+	CreateTime time.Time
+}
+
+// PutRevision registers a revision. Registering the same digest again for the same application
+// is not an error: the stored revision is returned unchanged, so a retried upload is harmless.
+// ErrNotFound when the application does not exist.
+func (s *SQLite) PutRevision(ctx context.Context, r Revision) (Revision, error) {
+	if !validDigest(r.Digest) {
+		return Revision{}, fmt.Errorf("put revision: %w: digest %q is not 64 lower-case hex characters", ErrInvalid, r.Digest)
+	}
+	if err := r.Source.Validate(); err != nil {
+		return Revision{}, fmt.Errorf("put revision %s: %w", r.Digest, err)
+	}
+	if len(r.Location) == 0 {
+		r.Location = json.RawMessage("{}")
+	}
+	if !json.Valid(r.Location) {
+		return Revision{}, fmt.Errorf("put revision %s: %w: location is not JSON", r.Digest, ErrInvalid)
+	}
+	if r.CreateTime.IsZero() {
+		r.CreateTime = s.now()
+	}
+	r.CreateTime = fromMillis(millis(r.CreateTime))
+	var out Revision
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		if _, err := getApplication(ctx, tx, r.Application); err != nil {
+			return fmt.Errorf("application %s: %w", r.Application, err)
+		}
+		// ON CONFLICT DO NOTHING is spelled the same in PostgreSQL.
+		_, err := tx.ExecContext(ctx, `INSERT INTO revisions (application, digest, size, format, source, location, create_time)
+			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (application, digest) DO NOTHING`,
+			r.Application, r.Digest, r.Size, r.Format, string(r.Source), string(r.Location), millis(r.CreateTime))
+		if err != nil {
+			return err
+		}
+		out, err = getRevision(ctx, tx, r.Application, r.Digest)
+		return err
+	})
+	if err != nil {
+		return Revision{}, fmt.Errorf("put revision %s: %w", r.Digest, err)
+	}
+	return out, nil
+}
+
+// GetRevision returns a registered revision; ErrNotFound if none.
+func (s *SQLite) GetRevision(ctx context.Context, application, digest string) (Revision, error) {
+	r, err := getRevision(ctx, s.r, application, digest)
+	if err != nil {
+		return Revision{}, fmt.Errorf("get revision %s/%s: %w", application, digest, err)
+	}
+	return r, nil
+}
+
+func getRevision(ctx context.Context, q querier, application, digest string) (Revision, error) {
+	var r Revision
+	var source, location string
+	var created int64
+	err := q.QueryRowContext(ctx, `SELECT application, digest, size, format, source, location, create_time
+		FROM revisions WHERE application = ? AND digest = ?`, application, digest).
+		Scan(&r.Application, &r.Digest, &r.Size, &r.Format, &source, &location, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Revision{}, ErrNotFound
+	}
+	if err != nil {
+		return Revision{}, err
+	}
+	r.Source, r.Location, r.CreateTime = RevisionSource(source), json.RawMessage(location), fromMillis(created)
+	return r, nil
+}
+
+// validDigest accepts exactly 64 lower-case hex characters.
+func validDigest(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := range len(s) {
+		c := s[i]
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
