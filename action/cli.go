@@ -46,7 +46,7 @@ func runAPICommand(ctx context.Context, args []string, getenv func(string) strin
 		return c.deploy(ctx, args[1:])
 	case "deployment":
 		return c.dispatch(ctx, "deployment", args[1:], []subcommand{
-			{"get", c.deploymentGet}, {"list", c.deploymentList}, {"stop", c.deploymentStop},
+			{"get", c.deploymentGet}, {"list", c.deploymentList}, {"stop", c.deploymentStop}, {"wait", c.deploymentWait},
 		})
 	case "rollback":
 		return c.rollback(ctx, args[1:])

@@ -148,27 +148,32 @@ func (c *cli) follow(ctx context.Context, client *api.Client, d api.Deployment, 
 		// At once, so `id=$(slipway deploy --wait ...)` has it even when the wait fails.
 		fmt.Fprintln(c.stdout, d.ID)
 	}
+	return c.wait(ctx, client, d.ID, *w.timeout, *w.json)
+}
+
+// wait follows deployment id to its end, printing progress to stderr; exit 1 unless it Succeeded.
+func (c *cli) wait(ctx context.Context, client *api.Client, id string, timeout time.Duration, asJSON bool) error {
 	waitCtx := ctx
-	if *w.timeout > 0 {
+	if timeout > 0 {
 		var cancel context.CancelFunc
-		waitCtx, cancel = context.WithTimeout(ctx, *w.timeout)
+		waitCtx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
-	final, err := waitDeployment(waitCtx, client, d.ID, c.stderr)
+	final, err := waitDeployment(waitCtx, client, id, c.stderr)
 	if err != nil {
 		switch {
 		case ctx.Err() != nil:
-			return fmt.Errorf("interrupted; deployment %s continues on the server (stop it with 'slipway deployment stop %s')", d.ID, d.ID)
+			return fmt.Errorf("interrupted; deployment %s continues on the server (stop it with 'slipway deployment stop %s')", id, id)
 		case waitCtx.Err() != nil:
-			return fmt.Errorf("timed out after %v waiting for deployment %s (last seen %s); it continues on the server", *w.timeout, d.ID, orDash(final.Status))
+			return fmt.Errorf("timed out after %v waiting for deployment %s (last seen %s); it continues on the server", timeout, id, orDash(final.Status))
 		}
 		return serverError(err)
 	}
 	fmt.Fprintln(c.stderr, waitSummary(final))
 	if final.RolledBackBy != "" {
-		fmt.Fprintf(c.stderr, "rollback started: deployment %s (follow it with 'slipway deployment get %s')\n", final.RolledBackBy, final.RolledBackBy)
+		fmt.Fprintf(c.stderr, "rollback started: deployment %s (follow it with 'slipway deployment wait %s')\n", final.RolledBackBy, final.RolledBackBy)
 	}
-	if *w.json {
+	if asJSON {
 		if err := writeIndentedJSON(c.stdout, final); err != nil {
 			return err
 		}

@@ -381,7 +381,7 @@ func TestRollback_WaitFailedWithDiagnosticsAndRollback(t *testing.T) {
 		"host-2  AfterInstall     Skipped\n" +
 		"host-2  Skipped: deployment failed first\n" +
 		"deployment d-1 Failed: HEALTH_CONSTRAINTS: too many instances failed (1 failed, 1 skipped)\n" +
-		"rollback started: deployment d-2 (follow it with 'slipway deployment get d-2')\n"
+		"rollback started: deployment d-2 (follow it with 'slipway deployment wait d-2')\n"
 	if stderr != want {
 		t.Errorf("stderr:\n%s\nwant:\n%s", stderr, want)
 	}

@@ -23,6 +23,30 @@ Succeeded, FAIL Failed, run InProgress, - Pending, skip Skipped, ? Unknown; empt
 instance has no such event.
 `
 
+const deploymentWaitUsage = `usage: slipway deployment wait ID [--timeout DURATION] [--json]
+
+Follows a deployment until it ends, printing each host's lifecycle events to stderr as they
+change. Exits 0 only if it Succeeded.
+`
+
+func (c *cli) deploymentWait(ctx context.Context, args []string) error {
+	cmd := c.command("deployment wait", deploymentWaitUsage)
+	timeout := cmd.fs.Duration("timeout", 0, "give up waiting after this `DURATION` (the deployment goes on)")
+	asJSON := cmd.fs.Bool("json", false, "print the final deployment as JSON")
+	pos, err := cmd.args(args, "ID")
+	if err != nil {
+		return flagsDone(err)
+	}
+	if *timeout < 0 {
+		return usageError{"deployment wait: --timeout must be positive"}
+	}
+	client, err := cmd.client()
+	if err != nil {
+		return err
+	}
+	return c.wait(ctx, client, pos[0], *timeout, *asJSON)
+}
+
 func (c *cli) deploymentGet(ctx context.Context, args []string) error {
 	cmd := c.command("deployment get", deploymentGetUsage)
 	asJSON := cmd.fs.Bool("json", false, "print JSON")

@@ -244,7 +244,7 @@ func TestCLI_Usage(t *testing.T) {
 		wantCode int
 		want     string // in stderr
 	}{
-		{"noun alone", []string{"deployment"}, 2, "deployment: missing subcommand (get, list, stop)"},
+		{"noun alone", []string{"deployment"}, 2, "deployment: missing subcommand (get, list, stop, wait)"},
 		{"unknown subcommand", []string{"instance", "delete", "x"}, 2, `instance: unknown subcommand "delete" (want list, deregister)`},
 		{"help", []string{"deploy", "-h"}, 0, "usage: slipway deploy --app A"},
 		{"help lists common flags", []string{"group", "create", "--help"}, 0, "-server URL"},

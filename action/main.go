@@ -52,7 +52,7 @@ commands:
   group      create a deployment group
   config     create or list deployment configs
   deploy     bundle, upload and deploy a revision; --wait follows it to the end
-  deployment get, list or stop deployments
+  deployment get, list, stop or wait for deployments
   rollback   redeploy a group's last good revision
   instance   list or deregister instances
   version    print the version

@@ -1,0 +1,302 @@
+package apiserver
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/slipway-deploy/slipway/internal/api"
+	"github.com/slipway-deploy/slipway/internal/bundle"
+	"github.com/slipway-deploy/slipway/internal/deploy"
+	"github.com/slipway-deploy/slipway/internal/orchestrator"
+	"github.com/slipway-deploy/slipway/internal/store"
+)
+
+// credentialPrefix marks Slipway instance credentials, so secret scanners can recognise a leaked one.
+const credentialPrefix = "swi_"
+
+const (
+	maxTags     = 50
+	maxTagBytes = 256
+)
+
+type instanceKey struct{}
+
+func (s *Server) routeAgent(r *mux.Router) {
+	r.HandleFunc("/register", s.handleAgentRegister).Methods(http.MethodPost)
+	authed := r.NewRoute().Subrouter()
+	authed.Use(s.requireInstance)
+	authed.HandleFunc("/hello", s.handleAgentHello).Methods(http.MethodPost)
+	authed.HandleFunc("/commands/next", s.handleAgentNext).Methods(http.MethodGet)
+	authed.HandleFunc("/commands/{id}/heartbeat", s.handleAgentHeartbeat).Methods(http.MethodPost)
+	authed.HandleFunc("/commands/{id}/result", s.handleAgentResult).Methods(http.MethodPost)
+	authed.HandleFunc("/bundles/{digest}", s.handleAgentBundle).Methods(http.MethodGet)
+}
+
+// requireInstance authenticates an agent by its own credential: a host can only ever act as
+// itself, whatever deployment or command it names.
+func (s *Server) requireInstance(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok := bearer(r)
+		if !strings.HasPrefix(tok, credentialPrefix) {
+			s.writeError(w, r, errUnauthorized)
+			return
+		}
+		in, err := s.store.InstanceByCredential(r.Context(), store.HashToken(tok))
+		if err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				err = errors.Join(errUnauthorized, errors.New("the credential is unknown or revoked: the instance was deregistered; delete the agent's credential file and enroll again"))
+			}
+			s.writeError(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), instanceKey{}, in)))
+	})
+}
+
+func instanceOf(r *http.Request) store.Instance {
+	in, _ := r.Context().Value(instanceKey{}).(store.Instance)
+	return in
+}
+
+func (s *Server) handleAgentRegister(w http.ResponseWriter, r *http.Request) {
+	if !tokenEqual(bearer(r), s.cfg.EnrollToken) {
+		s.writeError(w, r, errUnauthorized)
+		return
+	}
+	var in api.Register
+	if err := decode(w, r, maxJSONBody, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := checkName("name", in.Name); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := checkTags(in.Tags); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	cred := credentialPrefix + base64.RawURLEncoding.EncodeToString(raw)
+	inst, err := s.store.RegisterInstance(r.Context(), in.Name, in.Tags, store.HashToken(cred), false)
+	if errors.Is(err, store.ErrExists) {
+		err = errors.Join(errConflict, errors.New("instance "+in.Name+" is already registered: start the agent with its saved credential, or deregister it first (slipway instance deregister "+in.Name+")"))
+	}
+	if err != nil {
+		s.writeError(w, r, storeErr(err))
+		return
+	}
+	s.log.Info("instance registered", "instance", inst.ID, "name", inst.Name)
+	writeJSON(w, http.StatusCreated, api.Registered{Instance: inst.ID, Credential: cred})
+}
+
+func checkTags(tags map[string]string) error {
+	if len(tags) > maxTags {
+		return invalid("tags", "%d tags: give at most %d", len(tags), maxTags)
+	}
+	for k, v := range tags {
+		if k == "" || len(k) > maxTagBytes || len(v) > maxTagBytes {
+			return invalid("tags", "tag %q: keys must be 1-%d bytes and values at most %d", k, maxTagBytes, maxTagBytes)
+		}
+	}
+	return nil
+}
+
+func (s *Server) handleAgentHello(w http.ResponseWriter, r *http.Request) {
+	var in api.Hello
+	if err := decode(w, r, maxJSONBody, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	inst := instanceOf(r)
+	for _, id := range in.Interrupted {
+		err := s.orch.Report(r.Context(), inst.ID, id, deploy.EventFailed, deploy.Diagnostics{
+			ErrorCode: "FailedAfterRestart",
+			Message:   "the agent stopped while running this event and reported it when it came back",
+		})
+		if err != nil && !errors.Is(err, orchestrator.ErrNotFound) {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) handleAgentNext(w http.ResponseWriter, r *http.Request) {
+	inst := instanceOf(r)
+	wait := defaultPollWait
+	if q := r.URL.Query().Get("wait"); q != "" {
+		d, err := time.ParseDuration(q)
+		if err != nil || d < 0 {
+			s.writeError(w, r, invalid("wait", "%q: give a duration such as 30s", q))
+			return
+		}
+		wait = min(d, maxPollWait)
+	}
+	if err := s.store.TouchInstance(r.Context(), inst.ID, time.Now()); err != nil {
+		s.log.Warn("touch instance", "instance", inst.ID, "error", err)
+	}
+	cmd, err := s.orch.NextCommand(r.Context(), inst.ID, wait)
+	if err != nil {
+		if r.Context().Err() != nil {
+			return // the agent went away
+		}
+		s.writeError(w, r, err)
+		return
+	}
+	if cmd == nil {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	out, err := s.commandJSON(r.Context(), cmd)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) commandJSON(ctx context.Context, c *orchestrator.Command) (api.Command, error) {
+	d := c.Deployment
+	rev, err := s.store.GetRevision(ctx, d.Application, d.Revision)
+	if err != nil {
+		return api.Command{}, err
+	}
+	lease := d.Lease
+	if lease <= 0 {
+		lease = deploy.DefaultLease
+	}
+	return api.Command{
+		ID:                 c.ID,
+		DeploymentID:       d.ID,
+		Event:              c.Event,
+		Attempt:            c.Attempt,
+		LeaseDeadline:      c.LeaseDeadline.UTC(),
+		Heartbeat:          api.Duration(lease / 3),
+		ApplicationName:    d.Application,
+		GroupName:          d.Group,
+		GroupID:            GroupID(d.Application, d.Group),
+		FileExistsBehavior: d.FileExistsBehavior,
+		Bundle: api.Bundle{
+			Digest: rev.Digest,
+			Size:   rev.Size,
+			Format: rev.Format,
+			URL:    api.PathAgent + "/bundles/" + rev.Digest,
+		},
+	}, nil
+}
+
+// GroupID names a group's directories on hosts. It is derived from the names, which are already
+// restricted to safe characters, so it is stable across servers and readable on disk.
+func GroupID(application, group string) string { return application + "_" + group }
+
+func (s *Server) handleAgentHeartbeat(w http.ResponseWriter, r *http.Request) {
+	err := s.orch.Heartbeat(r.Context(), instanceOf(r).ID, mux.Vars(r)["id"])
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) handleAgentResult(w http.ResponseWriter, r *http.Request) {
+	var in api.Result
+	if err := decode(w, r, maxJSONBody, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	status, err := deploy.ParseEventStatus(in.Status)
+	if err != nil {
+		s.writeError(w, r, invalid("status", "%v", err))
+		return
+	}
+	var diag deploy.Diagnostics
+	if in.Diagnostics != nil {
+		diag = deploy.Diagnostics{ErrorCode: in.Diagnostics.ErrorCode, ScriptName: in.Diagnostics.ScriptName, Message: in.Diagnostics.Message, LogTail: in.Diagnostics.LogTail}
+	}
+	if err := s.orch.Report(r.Context(), instanceOf(r).ID, mux.Vars(r)["id"], status, diag); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// handleAgentBundle serves a revision only to a host that an active deployment of it targets.
+func (s *Server) handleAgentBundle(w http.ResponseWriter, r *http.Request) {
+	digest := mux.Vars(r)["digest"]
+	if !s.orch.Targets(instanceOf(r).ID, digest) {
+		s.writeError(w, r, errors.Join(errNotFound, errors.New("no active deployment of this revision targets this instance")))
+		return
+	}
+	f, _, err := s.blobs.Open(r.Context(), digest)
+	if err != nil {
+		s.writeError(w, r, storeErr(err))
+		return
+	}
+	defer f.Close()
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("X-Slipway-Digest", "sha256="+digest)
+	http.ServeContent(w, r, digest, time.Time{}, f)
+}
+
+// handleRevisionUpload stores an uploaded bundle by its sha256 and registers it.
+func (s *Server) handleRevisionUpload(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	app := mux.Vars(r)["app"]
+	if _, err := s.store.GetApplication(ctx, app); err != nil {
+		s.writeError(w, r, storeErr(err))
+		return
+	}
+	want := strings.TrimPrefix(r.Header.Get("X-Slipway-Digest"), "sha256=")
+	body := http.MaxBytesReader(w, r.Body, s.cfg.MaxBundleBytes)
+	digest, size, err := s.blobs.Put(ctx, body, want)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			err = errors.Join(errTooLarge, errors.New("the bundle is larger than the server's max_bundle_bytes"))
+		}
+		s.writeError(w, r, storeErr(err))
+		return
+	}
+	format, err := s.detectFormat(ctx, digest)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	rev, err := s.store.PutRevision(ctx, store.Revision{Digest: digest, Application: app, Size: size, Format: format.String(), Source: store.SourceUpload})
+	if err != nil {
+		s.writeError(w, r, storeErr(err))
+		return
+	}
+	writeJSON(w, http.StatusCreated, api.Revision{
+		Digest: rev.Digest, Application: rev.Application, Size: rev.Size, Format: rev.Format,
+		Source: string(rev.Source), CreateTime: rev.CreateTime.UTC(),
+	})
+}
+
+func (s *Server) detectFormat(ctx context.Context, digest string) (bundle.Format, error) {
+	f, _, err := s.blobs.Open(ctx, digest)
+	if err != nil {
+		return bundle.FormatUnknown, err
+	}
+	defer f.Close()
+	head := make([]byte, 512)
+	n, _ := io.ReadFull(f, head)
+	format := bundle.Detect(head[:n])
+	if format == bundle.FormatUnknown {
+		return format, invalid("body", "the upload is not a zip, tar or tgz bundle")
+	}
+	return format, nil
+}

@@ -1,0 +1,43 @@
+package apiserver
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"github.com/slipway-deploy/slipway/internal/deploy"
+	"github.com/slipway-deploy/slipway/internal/store"
+)
+
+// Store is what the handlers need of durable state (store.SQLite provides it).
+type Store interface {
+	Ping(ctx context.Context) error
+	CreateApplication(ctx context.Context, a store.Application) (store.Application, error)
+	GetApplication(ctx context.Context, name string) (store.Application, error)
+	ListApplications(ctx context.Context) ([]store.Application, error)
+	CreateConfig(ctx context.Context, c deploy.Config) error
+	GetConfig(ctx context.Context, name string) (deploy.Config, error)
+	ListConfigs(ctx context.Context) ([]deploy.Config, error)
+	CreateGroup(ctx context.Context, g store.Group) (store.Group, error)
+	UpdateGroup(ctx context.Context, g store.Group) (store.Group, error)
+	GetGroup(ctx context.Context, application, name string) (store.Group, error)
+	ListGroups(ctx context.Context, application string) ([]store.Group, error)
+	PutRevision(ctx context.Context, r store.Revision) (store.Revision, error)
+	GetRevision(ctx context.Context, application, digest string) (store.Revision, error)
+	GetDeployment(ctx context.Context, id string) (store.Versioned, error)
+	ListDeployments(ctx context.Context, f store.DeploymentFilter) ([]store.Versioned, error)
+	RegisterInstance(ctx context.Context, name string, tags map[string]string, credentialHash string, replace bool) (store.Instance, error)
+	InstanceByCredential(ctx context.Context, hash string) (store.Instance, error)
+	ListInstances(ctx context.Context, includeDeregistered bool) ([]store.Instance, error)
+	DeregisterInstance(ctx context.Context, id string) error
+	TouchInstance(ctx context.Context, id string, now time.Time) error
+}
+
+// Blobs stores bundles by sha256 (blob.Disk provides it; an S3 store can too).
+type Blobs interface {
+	Put(ctx context.Context, r io.Reader, wantDigest string) (digest string, size int64, err error)
+	Open(ctx context.Context, digest string) (io.ReadSeekCloser, int64, error)
+	Delete(ctx context.Context, digest string) error
+}
+
+var _ Store = (*store.SQLite)(nil)

@@ -1,0 +1,95 @@
+package apiserver
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/slipway-deploy/slipway/internal/api"
+	"github.com/slipway-deploy/slipway/internal/deploy"
+	"github.com/slipway-deploy/slipway/internal/orchestrator"
+)
+
+// Errors the handlers raise themselves.
+var (
+	errUnauthorized = errors.New("missing or invalid bearer token")
+	errNotFound     = errors.New("not found")
+	errConflict     = errors.New("already exists")
+	errTooLarge     = errors.New("request body too large")
+)
+
+// badRequest is a user's mistake in a request: the message says what to change.
+type badRequest struct {
+	field string
+	msg   string
+}
+
+func (e badRequest) Error() string { return e.msg }
+
+func invalid(field, format string, args ...any) error {
+	return badRequest{field: field, msg: sprintf(format, args...)}
+}
+
+// statusOf is the one place errors become HTTP statuses.
+func statusOf(err error) int {
+	var br badRequest
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &br):
+		return http.StatusBadRequest
+	case errors.Is(err, errUnauthorized):
+		return http.StatusUnauthorized
+	case errors.Is(err, errNotFound), errors.Is(err, orchestrator.ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, errConflict), errors.Is(err, deploy.ErrGroupBusy):
+		return http.StatusConflict
+	case errors.Is(err, deploy.ErrStale), errors.Is(err, deploy.ErrFinished):
+		// A command that is no longer wanted: the agent stops working on it.
+		return http.StatusGone
+	case errors.Is(err, deploy.ErrInvalidConfig), errors.Is(err, deploy.ErrInvalidInput), errors.Is(err, deploy.ErrWrongStatus):
+		return http.StatusUnprocessableEntity
+	case errors.As(err, &mbe), errors.Is(err, errTooLarge):
+		return http.StatusRequestEntityTooLarge
+	}
+	return http.StatusInternalServerError
+}
+
+// writeError answers with err. Server faults are logged and answered without detail, so internal
+// paths or SQL never reach a client.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	status := statusOf(err)
+	body := api.Error{Message: err.Error()}
+	var br badRequest
+	if errors.As(err, &br) {
+		body.Field = br.field
+	}
+	if status == http.StatusInternalServerError {
+		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+		body.Message = "internal error; the server log has the details"
+	}
+	writeJSON(w, status, body)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	if err := json.NewEncoder(w).Encode(v); err != nil {
+		slog.Debug("write response", "error", err)
+	}
+}
+
+// decode reads a JSON body of at most limit bytes, refusing unknown fields so a misspelt field is
+// an error rather than silently ignored.
+func decode(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return err
+		}
+		return invalid("", "request body is not valid JSON for this call: %v", err)
+	}
+	return nil
+}

@@ -1,0 +1,533 @@
+package apiserver
+
+import (
+	"errors"
+	"net/http"
+	"regexp"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/slipway-deploy/slipway/internal/api"
+	"github.com/slipway-deploy/slipway/internal/appspec"
+	"github.com/slipway-deploy/slipway/internal/deploy"
+	"github.com/slipway-deploy/slipway/internal/store"
+)
+
+// defaultConfig is CodeDeploy's default deployment config for server groups.
+const defaultConfig = deploy.ConfigOneAtATime
+
+// nameRE is CodeDeploy's rule for application, group and config names, which also keeps them safe
+// as directory names on hosts.
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`)
+
+func checkName(field, v string) error {
+	if !nameRE.MatchString(v) {
+		return invalid(field, "%q is not a valid name: use 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit", v)
+	}
+	return nil
+}
+
+func (s *Server) routeAPI(r *mux.Router) {
+	r.Use(s.requireAdmin)
+	r.HandleFunc("/applications", s.handleApplicationCreate).Methods(http.MethodPost)
+	r.HandleFunc("/applications", s.handleApplicationList).Methods(http.MethodGet)
+	r.HandleFunc("/applications/{app}", s.handleApplicationGet).Methods(http.MethodGet)
+	r.HandleFunc("/applications/{app}/groups", s.handleGroupCreate).Methods(http.MethodPost)
+	r.HandleFunc("/applications/{app}/groups", s.handleGroupList).Methods(http.MethodGet)
+	r.HandleFunc("/applications/{app}/groups/{group}", s.handleGroupGet).Methods(http.MethodGet)
+	r.HandleFunc("/applications/{app}/groups/{group}", s.handleGroupUpdate).Methods(http.MethodPut)
+	r.HandleFunc("/applications/{app}/groups/{group}/rollback", s.handleGroupRollback).Methods(http.MethodPost)
+	r.HandleFunc("/applications/{app}/revisions", s.handleRevisionUpload).Methods(http.MethodPost)
+	r.HandleFunc("/deployment-configs", s.handleConfigCreate).Methods(http.MethodPost)
+	r.HandleFunc("/deployment-configs", s.handleConfigList).Methods(http.MethodGet)
+	r.HandleFunc("/deployments", s.handleDeploymentCreate).Methods(http.MethodPost)
+	r.HandleFunc("/deployments", s.handleDeploymentList).Methods(http.MethodGet)
+	r.HandleFunc("/deployments/{id}", s.handleDeploymentGet).Methods(http.MethodGet)
+	r.HandleFunc("/deployments/{id}/stop", s.handleDeploymentStop).Methods(http.MethodPost)
+	r.HandleFunc("/instances", s.handleInstanceList).Methods(http.MethodGet)
+	r.HandleFunc("/instances/{name}", s.handleInstanceDeregister).Methods(http.MethodDelete)
+}
+
+// storeErr maps the store's sentinel errors onto the handlers' own.
+func storeErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrNotFound):
+		return errors.Join(errNotFound, err)
+	case errors.Is(err, store.ErrExists):
+		return errors.Join(errConflict, err)
+	case errors.Is(err, store.ErrInvalid), errors.Is(err, store.ErrInUse):
+		return badRequest{msg: err.Error()}
+	}
+	return err
+}
+
+// Applications
+
+func applicationJSON(a store.Application) api.Application {
+	return api.Application{Name: a.Name, ComputePlatform: string(a.ComputePlatform), CreateTime: a.CreateTime.UTC()}
+}
+
+func (s *Server) handleApplicationCreate(w http.ResponseWriter, r *http.Request) {
+	var in api.Application
+	if err := decode(w, r, maxJSONBody, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := checkName("name", in.Name); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if in.ComputePlatform == "" {
+		in.ComputePlatform = "server"
+	}
+	a, err := s.store.CreateApplication(r.Context(), store.Application{Name: in.Name, ComputePlatform: store.ComputePlatform(in.ComputePlatform)})
+	if err != nil {
+		s.writeError(w, r, storeErr(err))
+		return
+	}
+	writeJSON(w, http.StatusCreated, applicationJSON(a))
+}
+
+func (s *Server) handleApplicationList(w http.ResponseWriter, r *http.Request) {
+	list, err := s.store.ListApplications(r.Context())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := make([]api.Application, 0, len(list))
+	for _, a := range list {
+		out = append(out, applicationJSON(a))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) handleApplicationGet(w http.ResponseWriter, r *http.Request) {
+	a, err := s.store.GetApplication(r.Context(), mux.Vars(r)["app"])
+	if err != nil {
+		s.writeError(w, r, storeErr(err))
+		return
+	}
+	writeJSON(w, http.StatusOK, applicationJSON(a))
+}
+
+// Deployment groups
+
+func groupJSON(g store.Group) api.DeploymentGroup {
+	out := api.DeploymentGroup{
+		Application:                   g.Application,
+		Name:                          g.Name,
+		DeploymentConfig:              g.ConfigName,
+		AutoRollback:                  api.AutoRollback{OnFailure: g.AutoRollback.OnFailure, OnAlarm: g.AutoRollback.OnAlarm, OnStopRequested: g.AutoRollback.OnStopRequested},
+		IgnoreApplicationStopFailures: g.IgnoreApplicationStopFailures,
+		OnBusy:                        "queue",
+		Environment:                   g.Environment,
+		CurrentRevision:               g.CurrentRevision,
+		LastSuccessfulDeployment:      g.LastSuccessfulDeployment,
+		CreateTime:                    g.CreateTime.UTC(),
+		TagGroups:                     [][]api.TagFilter{},
+	}
+	if g.RefuseWhenBusy {
+		out.OnBusy = "reject"
+	}
+	for _, tg := range g.Tags {
+		fs := make([]api.TagFilter, 0, len(tg))
+		for _, f := range tg {
+			fs = append(fs, api.TagFilter{Key: f.Key, Value: f.Value, Type: f.Type.String()})
+		}
+		out.TagGroups = append(out.TagGroups, fs)
+	}
+	return out
+}
+
+// groupFromJSON validates a group request; app is the application named by the path.
+func groupFromJSON(app string, in api.DeploymentGroup) (store.Group, error) {
+	if in.Application != "" && in.Application != app {
+		return store.Group{}, invalid("application", "the body names application %q but the path %q", in.Application, app)
+	}
+	if err := checkName("name", in.Name); err != nil {
+		return store.Group{}, err
+	}
+	g := store.Group{
+		Application:                   app,
+		Name:                          in.Name,
+		ConfigName:                    in.DeploymentConfig,
+		AutoRollback:                  deploy.AutoRollback{OnFailure: in.AutoRollback.OnFailure, OnAlarm: in.AutoRollback.OnAlarm, OnStopRequested: in.AutoRollback.OnStopRequested},
+		IgnoreApplicationStopFailures: in.IgnoreApplicationStopFailures,
+		Environment:                   in.Environment,
+	}
+	if g.ConfigName == "" {
+		g.ConfigName = defaultConfig
+	}
+	switch in.OnBusy {
+	case "", "queue":
+	case "reject":
+		g.RefuseWhenBusy = true
+	default:
+		return store.Group{}, invalid("on_busy", "%q: use queue or reject", in.OnBusy)
+	}
+	if len(in.TagGroups) == 0 {
+		return store.Group{}, invalid("tag_groups", "give at least one tag filter, e.g. [[{\"key\":\"role\",\"value\":\"web\",\"type\":\"KEY_AND_VALUE\"}]]")
+	}
+	for i, tg := range in.TagGroups {
+		var fs []deploy.TagFilter
+		for j, f := range tg {
+			typ, err := deploy.ParseTagFilterType(f.Type)
+			if err != nil {
+				return store.Group{}, invalid(sprintf("tag_groups[%d][%d].type", i, j), "%v", err)
+			}
+			fs = append(fs, deploy.TagFilter{Key: f.Key, Value: f.Value, Type: typ})
+		}
+		g.Tags = append(g.Tags, fs)
+	}
+	if err := g.Tags.Validate(); err != nil {
+		return store.Group{}, invalid("tag_groups", "%v", err)
+	}
+	return g, nil
+}
+
+func (s *Server) handleGroupCreate(w http.ResponseWriter, r *http.Request) {
+	var in api.DeploymentGroup
+	if err := decode(w, r, maxJSONBody, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	g, err := groupFromJSON(mux.Vars(r)["app"], in)
+	if err == nil {
+		g, err = s.store.CreateGroup(r.Context(), g)
+		err = storeErr(err)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, groupJSON(g))
+}
+
+func (s *Server) handleGroupUpdate(w http.ResponseWriter, r *http.Request) {
+	var in api.DeploymentGroup
+	if err := decode(w, r, maxJSONBody, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	in.Name = mux.Vars(r)["group"]
+	g, err := groupFromJSON(mux.Vars(r)["app"], in)
+	if err == nil {
+		g, err = s.store.UpdateGroup(r.Context(), g)
+		err = storeErr(err)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, groupJSON(g))
+}
+
+func (s *Server) handleGroupList(w http.ResponseWriter, r *http.Request) {
+	list, err := s.store.ListGroups(r.Context(), mux.Vars(r)["app"])
+	if err != nil {
+		s.writeError(w, r, storeErr(err))
+		return
+	}
+	out := make([]api.DeploymentGroup, 0, len(list))
+	for _, g := range list {
+		out = append(out, groupJSON(g))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) handleGroupGet(w http.ResponseWriter, r *http.Request) {
+	v := mux.Vars(r)
+	g, err := s.store.GetGroup(r.Context(), v["app"], v["group"])
+	if err != nil {
+		s.writeError(w, r, storeErr(err))
+		return
+	}
+	writeJSON(w, http.StatusOK, groupJSON(g))
+}
+
+// Deployment configs
+
+func configJSON(c deploy.Config) api.DeploymentConfig {
+	_, preset := deploy.Preset(c.Name)
+	return api.DeploymentConfig{
+		Name:                c.Name,
+		MinimumHealthyHosts: api.MinimumHealthyHosts{Type: c.MinimumHealthyHosts.Type.String(), Value: c.MinimumHealthyHosts.Value},
+		Preset:              preset,
+	}
+}
+
+func (s *Server) handleConfigCreate(w http.ResponseWriter, r *http.Request) {
+	var in api.DeploymentConfig
+	if err := decode(w, r, maxJSONBody, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := checkName("name", in.Name); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	typ, err := deploy.ParseMinimumType(in.MinimumHealthyHosts.Type)
+	if err != nil {
+		s.writeError(w, r, invalid("minimum_healthy_hosts.type", "%v", err))
+		return
+	}
+	c := deploy.Config{Name: in.Name, MinimumHealthyHosts: deploy.MinimumHealthyHosts{Type: typ, Value: in.MinimumHealthyHosts.Value}}
+	if err := c.Validate(); err != nil {
+		s.writeError(w, r, invalid("minimum_healthy_hosts", "%v", err))
+		return
+	}
+	if err := s.store.CreateConfig(r.Context(), c); err != nil {
+		s.writeError(w, r, storeErr(err))
+		return
+	}
+	writeJSON(w, http.StatusCreated, configJSON(c))
+}
+
+func (s *Server) handleConfigList(w http.ResponseWriter, r *http.Request) {
+	list, err := s.store.ListConfigs(r.Context())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := []api.DeploymentConfig{}
+	for _, c := range deploy.Presets() {
+		out = append(out, configJSON(c))
+	}
+	for _, c := range list {
+		if _, preset := deploy.Preset(c.Name); !preset {
+			out = append(out, configJSON(c))
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// Deployments
+
+func (s *Server) handleDeploymentCreate(w http.ResponseWriter, r *http.Request) {
+	var in api.CreateDeployment
+	if err := decode(w, r, maxJSONBody, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ctx := r.Context()
+	g, err := s.store.GetGroup(ctx, in.Application, in.Group)
+	if err != nil {
+		s.writeError(w, r, storeErr(err))
+		return
+	}
+	if _, err := s.store.GetRevision(ctx, in.Application, in.Revision); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			err = invalid("revision", "no revision %q in application %s: upload the bundle first (slipway deploy does both)", in.Revision, in.Application)
+		}
+		s.writeError(w, r, storeErr(err))
+		return
+	}
+	d, err := s.newDeployment(r, g, in.Revision, deploy.CreatorUser, in)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	d, err = s.orch.Create(ctx, d, g.RefuseWhenBusy)
+	if err != nil {
+		s.writeError(w, r, storeErr(err))
+		return
+	}
+	writeJSON(w, http.StatusCreated, s.deploymentJSON(r, d))
+}
+
+// newDeployment builds a deployment of revision to g, with the request's options over the group's.
+func (s *Server) newDeployment(r *http.Request, g store.Group, revision string, creator deploy.Creator, in api.CreateDeployment) (deploy.Deployment, error) {
+	configName := g.ConfigName
+	if in.DeploymentConfig != "" {
+		configName = in.DeploymentConfig
+	}
+	cfg, err := s.store.GetConfig(r.Context(), configName)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return deploy.Deployment{}, invalid("deployment_config", "no deployment config %q (see slipway config list)", configName)
+		}
+		return deploy.Deployment{}, err
+	}
+	if in.FileExistsBehavior != "" {
+		if _, err := appspec.ParseFileExistsBehavior(in.FileExistsBehavior); err != nil {
+			return deploy.Deployment{}, invalid("file_exists_behavior", "%v", err)
+		}
+	}
+	d := deploy.Deployment{
+		ID:                            store.NewDeploymentID(),
+		Application:                   g.Application,
+		Group:                         g.Name,
+		Revision:                      revision,
+		Creator:                       creator,
+		Config:                        cfg,
+		Description:                   in.Description,
+		FileExistsBehavior:            in.FileExistsBehavior,
+		IgnoreApplicationStopFailures: g.IgnoreApplicationStopFailures,
+		UpdateOutdatedInstancesOnly:   in.UpdateOutdatedInstancesOnly,
+		AutoRollback:                  g.AutoRollback,
+		Lease:                         s.cfg.Lease,
+		CreateTime:                    time.Now().UTC(),
+	}
+	if in.IgnoreApplicationStopFailures != nil {
+		d.IgnoreApplicationStopFailures = *in.IgnoreApplicationStopFailures
+	}
+	if in.AutoRollback != nil {
+		d.AutoRollback = deploy.AutoRollback{OnFailure: in.AutoRollback.OnFailure, OnAlarm: in.AutoRollback.OnAlarm, OnStopRequested: in.AutoRollback.OnStopRequested}
+	}
+	return d, nil
+}
+
+func (s *Server) handleGroupRollback(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	v := mux.Vars(r)
+	g, err := s.store.GetGroup(ctx, v["app"], v["group"])
+	if err != nil {
+		s.writeError(w, r, storeErr(err))
+		return
+	}
+	if g.CurrentRevision == "" {
+		s.writeError(w, r, errors.Join(errConflict, errors.New("the group has no successful deployment to roll back to")))
+		return
+	}
+	// Reuse the content options of the deployment that installed the revision, as CodeDeploy does.
+	var in api.CreateDeployment
+	if g.LastSuccessfulDeployment != "" {
+		if last, err := s.store.GetDeployment(ctx, g.LastSuccessfulDeployment); err == nil {
+			in.FileExistsBehavior = last.Deployment.FileExistsBehavior
+		}
+	}
+	in.Description = "rollback to the last successful revision"
+	d, err := s.newDeployment(r, g, g.CurrentRevision, deploy.CreatorRollback, in)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	// A rollback must not roll itself back.
+	d.AutoRollback = deploy.AutoRollback{}
+	d, err = s.orch.Create(ctx, d, false)
+	if err != nil {
+		s.writeError(w, r, storeErr(err))
+		return
+	}
+	writeJSON(w, http.StatusCreated, s.deploymentJSON(r, d))
+}
+
+func (s *Server) handleDeploymentList(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := store.DeploymentFilter{Application: q.Get("application"), Group: q.Get("group"), Limit: 100}
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 1000 {
+			s.writeError(w, r, invalid("limit", "%q: give a number from 1 to 1000", l))
+			return
+		}
+		f.Limit = n
+	}
+	for _, st := range q["status"] {
+		status, err := deploy.ParseStatus(st)
+		if err != nil {
+			s.writeError(w, r, invalid("status", "%v", err))
+			return
+		}
+		f.Statuses = append(f.Statuses, status)
+	}
+	list, err := s.store.ListDeployments(r.Context(), f)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := make([]api.Deployment, 0, len(list))
+	for _, v := range list {
+		out = append(out, deploymentJSON(v.Deployment, nil))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) handleDeploymentGet(w http.ResponseWriter, r *http.Request) {
+	d, _, err := s.orch.Get(r.Context(), mux.Vars(r)["id"])
+	if err != nil {
+		s.writeError(w, r, storeErr(err))
+		return
+	}
+	writeJSON(w, http.StatusOK, s.deploymentJSON(r, d))
+}
+
+func (s *Server) handleDeploymentStop(w http.ResponseWriter, r *http.Request) {
+	var in api.StopDeployment
+	if err := decode(w, r, maxJSONBody, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	d, err := s.orch.Stop(r.Context(), mux.Vars(r)["id"], in.Rollback, "")
+	if err != nil && !errors.Is(err, deploy.ErrFinished) {
+		s.writeError(w, r, storeErr(err))
+		return
+	}
+	writeJSON(w, http.StatusOK, s.deploymentJSON(r, d))
+}
+
+// deploymentJSON renders a deployment with its hosts named.
+func (s *Server) deploymentJSON(r *http.Request, d deploy.Deployment) api.Deployment {
+	names := map[string]string{}
+	if list, err := s.store.ListInstances(r.Context(), true); err == nil {
+		for _, in := range list {
+			names[in.ID] = in.Name
+		}
+	}
+	return deploymentJSON(d, names)
+}
+
+// Instances
+
+func (s *Server) handleInstanceList(w http.ResponseWriter, r *http.Request) {
+	list, err := s.store.ListInstances(r.Context(), false)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := make([]api.Instance, 0, len(list))
+	for _, in := range list {
+		ai := api.Instance{Name: in.Name, Tags: in.Tags, RegisterTime: in.RegisterTime.UTC(), LastSeen: timePtr(in.LastSeen), Deregistered: in.Deregistered}
+		for _, gh := range in.Groups {
+			ai.Groups = append(ai.Groups, api.InstanceGroup{Application: gh.Application, Group: gh.Group, Health: gh.Health.String(), Revision: gh.Revision})
+		}
+		out = append(out, ai)
+	}
+	slices.SortFunc(out, func(a, b api.Instance) int {
+		if a.Name < b.Name {
+			return -1
+		}
+		if a.Name > b.Name {
+			return 1
+		}
+		return 0
+	})
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) handleInstanceDeregister(w http.ResponseWriter, r *http.Request) {
+	name := mux.Vars(r)["name"]
+	list, err := s.store.ListInstances(r.Context(), false)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	for _, in := range list {
+		if in.Name != name {
+			continue
+		}
+		if err := s.store.DeregisterInstance(r.Context(), in.ID); err != nil {
+			s.writeError(w, r, storeErr(err))
+			return
+		}
+		s.orch.InstanceGone(r.Context(), in.ID)
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	s.writeError(w, r, errors.Join(errNotFound, errors.New("no registered instance named "+name)))
+}

@@ -1,0 +1,111 @@
+package apiserver
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/slipway-deploy/slipway/internal/api"
+	"github.com/slipway-deploy/slipway/internal/orchestrator"
+)
+
+// Body limits: JSON calls are small; bundles have their own limit (Config.MaxBundleBytes).
+const (
+	maxJSONBody = 1 << 20
+	// maxPollWait bounds an agent's long poll below common proxy idle timeouts.
+	maxPollWait     = 60 * time.Second
+	defaultPollWait = 30 * time.Second
+)
+
+// Config is what the handlers need to know beyond their dependencies.
+type Config struct {
+	// AdminToken guards /api/v1; EnrollToken lets new agents register.
+	AdminToken  string
+	EnrollToken string
+	// Lease is how long a host may be silent on a command; agents heartbeat at a third of it.
+	Lease time.Duration
+	// MaxBundleBytes bounds an uploaded revision.
+	MaxBundleBytes int64
+}
+
+// Server holds the handlers' dependencies.
+type Server struct {
+	cfg     Config
+	store   Store
+	blobs   Blobs
+	orch    *orchestrator.Orchestrator
+	log     *slog.Logger
+	metrics *metrics
+}
+
+// New returns a server; it starts nothing.
+func New(cfg Config, store Store, blobs Blobs, orch *orchestrator.Orchestrator, log *slog.Logger, reg prometheus.Registerer) *Server {
+	return &Server{cfg: cfg, store: store, blobs: blobs, orch: orch, log: log, metrics: newMetrics(reg)}
+}
+
+// Handler builds the routes.
+func (s *Server) Handler(gatherer prometheus.Gatherer) http.Handler {
+	r := mux.NewRouter()
+	r.HandleFunc("/healthz", s.handleHealth).Methods(http.MethodGet)
+	r.HandleFunc("/readyz", s.handleReady).Methods(http.MethodGet)
+	r.Handle("/metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})).Methods(http.MethodGet)
+	s.routeAPI(r.PathPrefix(api.PathAPI).Subrouter())
+	s.routeAgent(r.PathPrefix(api.PathAgent).Subrouter())
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, errNotFound)
+	})
+	return s.metrics.instrument(r)
+}
+
+func (s *Server) handleHealth(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		s.log.Warn("not ready", "error", err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "store unavailable"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// bearer returns the request's bearer token, or "".
+func bearer(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	if len(h) < 7 || !strings.EqualFold(h[:7], "bearer ") {
+		return ""
+	}
+	return strings.TrimSpace(h[7:])
+}
+
+// tokenEqual compares in constant time; hashing first hides the secret's length too.
+func tokenEqual(got, want string) bool {
+	if got == "" || want == "" {
+		return false
+	}
+	g, w := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(want))
+	return subtle.ConstantTimeCompare(g[:], w[:]) == 1
+}
+
+// requireAdmin guards the REST API.
+func (s *Server) requireAdmin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !tokenEqual(bearer(r), s.cfg.AdminToken) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="slipway"`)
+			s.writeError(w, r, errUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}

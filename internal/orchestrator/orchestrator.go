@@ -1,0 +1,451 @@
+package orchestrator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/slipway-deploy/slipway/internal/deploy"
+	"github.com/slipway-deploy/slipway/internal/store"
+)
+
+// ErrNotFound means no such deployment, or a command that is not this host's.
+var ErrNotFound = errors.New("not found")
+
+// Orchestrator owns the active deployments. Create it with New and run it with Run.
+type Orchestrator struct {
+	store Store
+	log   *slog.Logger
+	now   func() time.Time
+
+	mu     sync.Mutex
+	active map[string]*entry
+	// polls holds, per instance, a channel closed when that instance may have a new command.
+	polls map[string]chan struct{}
+	// changes holds, per deployment, a channel closed at its next change (for watchers).
+	changes map[string]chan struct{}
+	// sent counts how often each command was handed out, to record a re-send after an agent lost
+	// a command (it asked again for the same event).
+	sent map[string]int
+	wake chan struct{}
+}
+
+type entry struct {
+	d       deploy.Deployment
+	version int
+	// active is whether the deployment holds its group (it may start or is running).
+	active bool
+	queue  []*request
+	busy   bool
+}
+
+type request struct {
+	in   deploy.Input
+	done chan error
+}
+
+// New returns an orchestrator over store. now is the clock (time.Now when nil).
+func New(store Store, log *slog.Logger, now func() time.Time) *Orchestrator {
+	if now == nil {
+		now = time.Now
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Orchestrator{
+		store:   store,
+		log:     log,
+		now:     now,
+		active:  map[string]*entry{},
+		polls:   map[string]chan struct{}{},
+		changes: map[string]chan struct{}{},
+		sent:    map[string]int{},
+		wake:    make(chan struct{}, 1),
+	}
+}
+
+// Load reads the unfinished deployments from the store and starts those that hold their group but
+// never started: the work a killed server left. Call it before serving agents.
+func (o *Orchestrator) Load(ctx context.Context) error {
+	list, err := o.store.ActiveDeployments(ctx)
+	if err != nil {
+		return fmt.Errorf("load active deployments: %w", err)
+	}
+	var toStart []string
+	for _, v := range list {
+		d := v.Deployment
+		holds := false
+		if !started(d) {
+			g, err := o.store.GetGroup(ctx, d.Application, d.Group)
+			if err != nil {
+				return fmt.Errorf("load deployment %s: %w", d.ID, err)
+			}
+			holds = g.Queue.Active == d.ID
+		}
+		o.mu.Lock()
+		o.active[d.ID] = &entry{d: d, version: v.Version, active: holds || started(d)}
+		o.mu.Unlock()
+		if holds {
+			toStart = append(toStart, d.ID)
+		}
+	}
+	o.log.Info("loaded active deployments", "count", len(list), "to_start", len(toStart))
+	for _, id := range toStart {
+		if err := o.start(ctx, id); err != nil {
+			o.log.Error("start deployment", "deployment_id", id, "error", err)
+		}
+	}
+	o.kick()
+	return nil
+}
+
+func started(d deploy.Deployment) bool {
+	return d.Status != deploy.StatusCreated && d.Status != deploy.StatusQueued
+}
+
+// Run expires leases until ctx ends: at each lease deadline it feeds Tick to the deployment.
+func (o *Orchestrator) Run(ctx context.Context) error {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		next, ids := o.due()
+		for _, id := range ids {
+			if _, err := o.Apply(ctx, id, deploy.Tick{}); err != nil && !ignorable(err) {
+				o.log.Error("expire leases", "deployment_id", id, "error", err)
+			}
+		}
+		wait := time.Hour
+		if !next.IsZero() {
+			wait = max(next.Sub(o.now()), 0)
+		}
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-timer.C:
+		case <-o.wake:
+			if !timer.Stop() {
+				select {
+				case <-timer.C:
+				default:
+				}
+			}
+		}
+	}
+}
+
+// due returns the deployments whose next lease deadline has passed, and the earliest future one.
+func (o *Orchestrator) due() (next time.Time, ids []string) {
+	now := o.now()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for id, e := range o.active {
+		dl, ok := deploy.NextDeadline(e.d)
+		if !ok {
+			continue
+		}
+		if !dl.After(now) {
+			ids = append(ids, id)
+			continue
+		}
+		if next.IsZero() || dl.Before(next) {
+			next = dl
+		}
+	}
+	sort.Strings(ids)
+	return next, ids
+}
+
+func (o *Orchestrator) kick() {
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Create stores a new deployment and starts it if its group is free; otherwise it waits in the
+// group's queue (or is refused with deploy.ErrGroupBusy when the group says so).
+func (o *Orchestrator) Create(ctx context.Context, d deploy.Deployment, refuseWhenBusy bool) (deploy.Deployment, error) {
+	d, adm, err := o.store.CreateDeployment(ctx, d, refuseWhenBusy)
+	if err != nil {
+		return d, err
+	}
+	o.mu.Lock()
+	o.active[d.ID] = &entry{d: d, version: 1, active: adm == deploy.AdmitStart}
+	o.mu.Unlock()
+	if adm == deploy.AdmitStart {
+		if err := o.start(ctx, d.ID); err != nil {
+			return d, err
+		}
+	} else if _, err := o.Apply(ctx, d.ID, deploy.Enqueue{}); err != nil && !ignorable(err) {
+		return d, err
+	}
+	got, _, err := o.Get(ctx, d.ID)
+	return got, err
+}
+
+// start gives a deployment that holds its group its targets: the group's instances as they are now.
+func (o *Orchestrator) start(ctx context.Context, id string) error {
+	o.mu.Lock()
+	e := o.active[id]
+	var app, group string
+	if e != nil {
+		app, group = e.d.Application, e.d.Group
+		e.active = true
+	}
+	o.mu.Unlock()
+	if e == nil {
+		return fmt.Errorf("start %s: %w", id, ErrNotFound)
+	}
+	instances, err := targets(ctx, o.store, app, group)
+	if err != nil {
+		return fmt.Errorf("start %s: list targets: %w", id, err)
+	}
+	_, err = o.Apply(ctx, id, deploy.Start{Instances: instances})
+	if err != nil && !ignorable(err) {
+		return fmt.Errorf("start %s: %w", id, err)
+	}
+	return nil
+}
+
+// ignorable is a Decide error that only means the input was late or a duplicate.
+func ignorable(err error) bool {
+	return errors.Is(err, deploy.ErrStale) || errors.Is(err, deploy.ErrFinished)
+}
+
+// Get returns a deployment: from memory while active, from the store once finished.
+func (o *Orchestrator) Get(ctx context.Context, id string) (deploy.Deployment, <-chan struct{}, error) {
+	o.mu.Lock()
+	if e, ok := o.active[id]; ok {
+		d, ch := e.d, o.changeChan(id)
+		o.mu.Unlock()
+		return d, ch, nil
+	}
+	o.mu.Unlock()
+	v, err := o.store.GetDeployment(ctx, id)
+	return v.Deployment, nil, err
+}
+
+func (o *Orchestrator) changeChan(id string) chan struct{} {
+	ch, ok := o.changes[id]
+	if !ok {
+		ch = make(chan struct{})
+		o.changes[id] = ch
+	}
+	return ch
+}
+
+// Apply feeds one input to a deployment and returns the deployment after it.
+//
+// Inputs that arrive while another caller is storing the same deployment are decided and stored
+// together by that caller in one transaction (group commit): a thousand agents reporting at once
+// cost a handful of transactions, not a thousand.
+func (o *Orchestrator) Apply(ctx context.Context, id string, in deploy.Input) (deploy.Deployment, error) {
+	o.mu.Lock()
+	e, ok := o.active[id]
+	if !ok {
+		o.mu.Unlock()
+		v, err := o.store.GetDeployment(ctx, id)
+		if err != nil {
+			return deploy.Deployment{}, err
+		}
+		// Not active means finished: let Decide say so in its words.
+		_, _, err = deploy.Decide(v.Deployment, in, o.now())
+		return v.Deployment, err
+	}
+	req := &request{in: in, done: make(chan error, 1)}
+	e.queue = append(e.queue, req)
+	if e.busy {
+		o.mu.Unlock()
+		select {
+		case err := <-req.done:
+			return o.snapshot(id), err
+		case <-ctx.Done():
+			return deploy.Deployment{}, ctx.Err()
+		}
+	}
+	e.busy = true
+	var follow []func()
+	for len(e.queue) > 0 {
+		batch := e.queue
+		e.queue = nil
+		d, version := e.d, e.version
+		o.mu.Unlock()
+		nd, nversion, effects, saved, errs := o.decideAndSave(context.WithoutCancel(ctx), d, version, batch)
+		o.mu.Lock()
+		if nversion != version {
+			e.d, e.version = nd, nversion
+			follow = append(follow, o.act(e, effects, saved)...)
+		}
+		for i, r := range batch {
+			r.done <- errs[i]
+		}
+	}
+	e.busy = false
+	if e.d.Status.Finished() {
+		delete(o.active, id)
+	}
+	o.mu.Unlock()
+	for _, f := range follow {
+		f()
+	}
+	return o.snapshot(id), <-req.done
+}
+
+func (o *Orchestrator) snapshot(id string) deploy.Deployment {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if e, ok := o.active[id]; ok {
+		return e.d
+	}
+	v, _ := o.store.GetDeployment(context.Background(), id)
+	return v.Deployment
+}
+
+// decideAndSave decides a batch of inputs and stores the result, retrying on a version conflict
+// with the stored state. errs has one entry per request.
+func (o *Orchestrator) decideAndSave(ctx context.Context, d deploy.Deployment, version int, batch []*request) (deploy.Deployment, int, []deploy.Effect, store.Saved, []error) {
+	errs := make([]error, len(batch))
+	for attempt := 0; ; attempt++ {
+		now := o.now()
+		cur := d
+		var effects []deploy.Effect
+		changed := false
+		for i, r := range batch {
+			nd, eff, err := deploy.Decide(cur, r.in, now)
+			errs[i] = err
+			if err != nil {
+				continue
+			}
+			cur, changed = nd, true
+			effects = append(effects, eff...)
+		}
+		if !changed {
+			return d, version, nil, store.Saved{}, errs
+		}
+		saved, err := o.store.SaveDeployment(ctx, cur, version, effects)
+		if err == nil {
+			return cur, saved.Version, effects, saved, errs
+		}
+		if errors.Is(err, store.ErrVersionConflict) && attempt < 3 {
+			fresh, gerr := o.store.GetDeployment(ctx, d.ID)
+			if gerr == nil {
+				d, version = fresh.Deployment, fresh.Version
+				continue
+			}
+			err = gerr
+		}
+		for i := range errs {
+			if errs[i] == nil {
+				errs[i] = fmt.Errorf("store deployment %s: %w", d.ID, err)
+			}
+		}
+		return d, version, nil, store.Saved{}, errs
+	}
+}
+
+// act carries out effects once they are stored. It runs under o.mu and returns the work that must
+// run without it (starting other deployments).
+func (o *Orchestrator) act(e *entry, effects []deploy.Effect, saved store.Saved) []func() {
+	if ch, ok := o.changes[e.d.ID]; ok {
+		close(ch)
+		delete(o.changes, e.d.ID)
+	}
+	var follow []func()
+	for _, eff := range effects {
+		switch eff := eff.(type) {
+		case deploy.SendCommand:
+			o.notify(eff.Instance)
+			o.kick()
+		case deploy.Finished:
+			o.log.Info("deployment finished", "deployment_id", eff.Deployment, "status", eff.Status.String(), "error_code", string(eff.Error.Code))
+		}
+	}
+	if saved.Rollback != "" {
+		id := saved.Rollback
+		v, err := o.store.GetDeployment(context.Background(), id)
+		if err == nil {
+			o.active[id] = &entry{d: v.Deployment, version: v.Version, active: id == saved.Next}
+			if id != saved.Next {
+				follow = append(follow, func() {
+					if _, err := o.Apply(context.Background(), id, deploy.Enqueue{}); err != nil && !ignorable(err) {
+						o.log.Error("queue rollback", "deployment_id", id, "error", err)
+					}
+				})
+			}
+		} else {
+			o.log.Error("load rollback deployment", "deployment_id", id, "error", err)
+		}
+	}
+	if next := saved.Next; next != "" {
+		follow = append(follow, func() {
+			if err := o.ensureLoaded(next); err != nil {
+				o.log.Error("load next deployment", "deployment_id", next, "error", err)
+				return
+			}
+			if err := o.start(context.Background(), next); err != nil {
+				o.log.Error("start next deployment", "deployment_id", next, "error", err)
+			}
+		})
+	}
+	return follow
+}
+
+func (o *Orchestrator) ensureLoaded(id string) error {
+	o.mu.Lock()
+	_, ok := o.active[id]
+	o.mu.Unlock()
+	if ok {
+		return nil
+	}
+	v, err := o.store.GetDeployment(context.Background(), id)
+	if err != nil {
+		return err
+	}
+	o.mu.Lock()
+	if _, ok := o.active[id]; !ok && !v.Deployment.Status.Finished() {
+		o.active[id] = &entry{d: v.Deployment, version: v.Version}
+	}
+	o.mu.Unlock()
+	return nil
+}
+
+// notify wakes the long polls of an instance. Called with o.mu held.
+func (o *Orchestrator) notify(instance string) {
+	if ch, ok := o.polls[instance]; ok {
+		close(ch)
+		delete(o.polls, instance)
+	}
+}
+
+// Stop asks a deployment to stop, rolling back if asked or if the group says so.
+func (o *Orchestrator) Stop(ctx context.Context, id string, rollback bool, message string) (deploy.Deployment, error) {
+	if message == "" {
+		message = "stopped by a user"
+	}
+	return o.Apply(ctx, id, deploy.StopRequested{Rollback: rollback, Message: message})
+}
+
+// InstanceGone tells every active deployment that an instance left (deregistered).
+func (o *Orchestrator) InstanceGone(ctx context.Context, instance string) {
+	o.mu.Lock()
+	var ids []string
+	for id, e := range o.active {
+		for _, t := range e.d.Targets {
+			if t.Instance == instance {
+				ids = append(ids, id)
+				break
+			}
+		}
+	}
+	o.mu.Unlock()
+	for _, id := range ids {
+		if _, err := o.Apply(ctx, id, deploy.InstanceGone{Instance: instance}); err != nil && !ignorable(err) {
+			o.log.Error("instance gone", "deployment_id", id, "instance", instance, "error", err)
+		}
+	}
+}

@@ -1,0 +1,60 @@
+package orchestrator
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/slipway-deploy/slipway/internal/deploy"
+	"github.com/slipway-deploy/slipway/internal/store"
+)
+
+// Store is what the orchestrator needs of durable state (store.SQLite provides it).
+type Store interface {
+	// CreateDeployment stores a new deployment and admits it to its group's queue in one
+	// transaction: AdmitStart means it is the group's active deployment now.
+	CreateDeployment(ctx context.Context, d deploy.Deployment, refuseWhenBusy bool) (deploy.Deployment, deploy.Admission, error)
+	GetDeployment(ctx context.Context, id string) (store.Versioned, error)
+	// ActiveDeployments lists the deployments that are not finished, with their versions.
+	ActiveDeployments(ctx context.Context) ([]store.Versioned, error)
+	// SaveDeployment stores d if the stored version is still version, with the effects Decide
+	// returned; bookkeeping effects (instance health, group revision, queue release, rollback
+	// creation) are applied in the same transaction.
+	SaveDeployment(ctx context.Context, d deploy.Deployment, version int, effects []deploy.Effect) (store.Saved, error)
+	GetGroup(ctx context.Context, application, name string) (store.Group, error)
+	ListInstances(ctx context.Context, includeDeregistered bool) ([]store.Instance, error)
+	InstanceHealth(ctx context.Context, application, group string) (map[string]deploy.Instance, error)
+}
+
+var _ Store = (*store.SQLite)(nil)
+
+// targets lists the group's instances as they are now: registered instances whose tags match the
+// group's tag set, with the group's record of their health and revision (a host the group never
+// deployed to is unhealthy with no revision, as CodeDeploy counts it).
+func targets(ctx context.Context, st Store, application, group string) ([]deploy.Instance, error) {
+	g, err := st.GetGroup(ctx, application, group)
+	if err != nil {
+		return nil, fmt.Errorf("group %s/%s: %w", application, group, err)
+	}
+	all, err := st.ListInstances(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	health, err := st.InstanceHealth(ctx, application, group)
+	if err != nil {
+		return nil, err
+	}
+	var out []deploy.Instance
+	for _, in := range all {
+		if in.Deregistered || !g.Tags.Match(in.Tags) {
+			continue
+		}
+		rec, ok := health[in.ID]
+		if !ok {
+			rec = deploy.Instance{ID: in.ID, Health: deploy.Unhealthy}
+		}
+		out = append(out, rec)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Defaults, named so the README and --help can quote them.
+const (
+	defaultListen         = "127.0.0.1:8080"
+	defaultDataDir        = "/var/lib/slipway"
+	defaultLease          = 60 * time.Second
+	defaultMaxBundleBytes = 2 << 30
+	minTokenLength        = 16
+)
+
+// Config is slipway-server's configuration: a YAML file, overridden by SLIPWAY_* environment
+// variables, overridden by flags.
+type Config struct {
+	Listen  string `yaml:"listen"`
+	DataDir string `yaml:"data_dir"`
+	// PublicURL is how agents and browsers reach this server (links in statuses, bundle URLs).
+	PublicURL string `yaml:"public_url"`
+	// AdminToken guards the REST API; EnrollToken lets agents register. Prefer the environment
+	// (SLIPWAY_ADMIN_TOKEN, SLIPWAY_ENROLL_TOKEN) to the file for both.
+	AdminToken  string `yaml:"admin_token"`
+	EnrollToken string `yaml:"enroll_token"`
+	// Lease is how long a host may stay silent on a command before its event fails.
+	Lease          time.Duration `yaml:"lease"`
+	MaxBundleBytes int64         `yaml:"max_bundle_bytes"`
+	TLSCertFile    string        `yaml:"tls_cert_file"`
+	TLSKeyFile     string        `yaml:"tls_key_file"`
+}
+
+// loadConfig reads the configuration from args, the environment and the file --config names.
+func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+	cfg := Config{Listen: defaultListen, DataDir: defaultDataDir, Lease: defaultLease, MaxBundleBytes: defaultMaxBundleBytes}
+	fs := flag.NewFlagSet("slipway-server", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		file      = fs.String("config", getenv("SLIPWAY_CONFIG"), "YAML configuration `file`")
+		listen    = fs.String("listen", "", "address to listen on (default "+defaultListen+")")
+		dataDir   = fs.String("data-dir", "", "`dir`ectory for the SQLite database and bundles (default "+defaultDataDir+")")
+		publicURL = fs.String("public-url", "", "`URL` agents and browsers use to reach this server")
+		lease     = fs.Duration("lease", 0, "how long a host may be silent on a command (default 60s)")
+		tlsCert   = fs.String("tls-cert", "", "TLS certificate `file` (PEM); serve HTTPS with --tls-key")
+		tlsKey    = fs.String("tls-key", "", "TLS private key `file` (PEM)")
+	)
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if *file != "" {
+		b, err := os.ReadFile(*file)
+		if err != nil {
+			return cfg, fmt.Errorf("read config: %w", err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		dec.KnownFields(true)
+		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+			return cfg, fmt.Errorf("config %s: %w", *file, err)
+		}
+	}
+	for env, dst := range map[string]*string{
+		"SLIPWAY_LISTEN":       &cfg.Listen,
+		"SLIPWAY_DATA_DIR":     &cfg.DataDir,
+		"SLIPWAY_PUBLIC_URL":   &cfg.PublicURL,
+		"SLIPWAY_ADMIN_TOKEN":  &cfg.AdminToken,
+		"SLIPWAY_ENROLL_TOKEN": &cfg.EnrollToken,
+	} {
+		if v := getenv(env); v != "" {
+			*dst = v
+		}
+	}
+	for _, f := range []struct {
+		val string
+		dst *string
+	}{
+		{*listen, &cfg.Listen}, {*dataDir, &cfg.DataDir}, {*publicURL, &cfg.PublicURL},
+		{*tlsCert, &cfg.TLSCertFile}, {*tlsKey, &cfg.TLSKeyFile},
+	} {
+		if f.val != "" {
+			*f.dst = f.val
+		}
+	}
+	if *lease != 0 {
+		cfg.Lease = *lease
+	}
+	return cfg, cfg.Validate()
+}
+
+// Validate says what to change in a configuration that cannot work.
+func (c Config) Validate() error {
+	var errs []error
+	if len(c.AdminToken) < minTokenLength {
+		errs = append(errs, fmt.Errorf("admin token: set SLIPWAY_ADMIN_TOKEN to a random secret of at least %d characters (e.g. openssl rand -hex 32)", minTokenLength))
+	}
+	if len(c.EnrollToken) < minTokenLength {
+		errs = append(errs, fmt.Errorf("enroll token: set SLIPWAY_ENROLL_TOKEN to a random secret of at least %d characters", minTokenLength))
+	}
+	if c.AdminToken != "" && c.AdminToken == c.EnrollToken {
+		errs = append(errs, errors.New("the admin and enroll tokens must differ: every host holds the enroll token"))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data_dir: give a directory (--data-dir)"))
+	}
+	if c.Lease < time.Second {
+		errs = append(errs, fmt.Errorf("lease %s: give at least 1s", c.Lease))
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		errs = append(errs, errors.New("TLS: give both --tls-cert and --tls-key, or neither"))
+	}
+	if c.MaxBundleBytes <= 0 {
+		errs = append(errs, errors.New("max_bundle_bytes: give a positive size"))
+	}
+	return errors.Join(errs...)
+}
