@@ -5,7 +5,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 GOLANGCI_LINT_VERSION := v2.15.0
 
-.PHONY: help build test test-deps lint bench fuzz clean
+.PHONY: help build test test-deps lint bench fuzz quickstart clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -34,6 +34,9 @@ bench: ## run the benchmarks that print ratios against a baseline (see bench/REA
 fuzz: ## fuzz the parsers for 60s each
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 60s ./internal/appspec
 	$(GO) test -run '^$$' -fuzz FuzzExtract -fuzztime 60s ./internal/bundle
+
+quickstart: ## a server, three agents, a deployment and an automatic rollback, all in a temp dir
+	@bash examples/quickstart.sh
 
 clean: ## remove build output
 	rm -rf $(BIN)

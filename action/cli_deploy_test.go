@@ -375,10 +375,6 @@ func TestRollback_WaitFailedWithDiagnosticsAndRollback(t *testing.T) {
 		"    ScriptFailed: scripts/install.sh: exit status 3\n" +
 		"      [stdout] installing\n" +
 		"      [stderr] disk full\n" +
-		"host-1  AfterInstall     Skipped\n" +
-		"host-2  ApplicationStop  Skipped\n" +
-		"host-2  BeforeInstall    Skipped\n" +
-		"host-2  AfterInstall     Skipped\n" +
 		"host-2  Skipped: deployment failed first\n" +
 		"deployment d-1 Failed: HEALTH_CONSTRAINTS: too many instances failed (1 failed, 1 skipped)\n" +
 		"rollback started: deployment d-2 (follow it with 'slipway deployment wait d-2')\n"

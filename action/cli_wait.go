@@ -114,7 +114,9 @@ func (p *waitProgress) update(d api.Deployment) bool {
 				continue
 			}
 			p.events[key], changed = ev.Status, true
-			if ev.Status == statusPending {
+			// A host skipped altogether gets one line below, not one per event; after a failure,
+			// the events that will not run are implied by it.
+			if ev.Status == statusPending || ev.Status == statusSkipped && (in.Status == statusSkipped || in.Status == statusFailed) {
 				continue
 			}
 			fmt.Fprintf(p.w, "%-*s  %-*s  %s\n", p.hostWidth, in.Instance, p.eventWidth, ev.Name, ev.Status)

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -101,5 +102,27 @@ func TestDeploy_SucceedsOnEveryHostThenRollsBackABrokenRevision(t *testing.T) {
 	}
 	if g.CurrentRevision != d.Revision {
 		t.Errorf("group revision %s, want the good one %s", g.CurrentRevision, d.Revision)
+	}
+}
+
+// The README's quickstart is a promise to newcomers: run it as they would.
+func TestQuickstart(t *testing.T) {
+	cmd := exec.Command("bash", "../examples/quickstart.sh")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("quickstart: %v\n%s", err, out)
+	}
+	for _, want := range []string{
+		"deployment d-", "Succeeded (3 succeeded)",
+		"health check: connection refused on port 8080",
+		"rollback started: deployment d-",
+		"web-1", "web-2", "web-3",
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("quickstart output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(string(out), " i-") {
+		t.Errorf("quickstart output names a host by instance id instead of its name:\n%s", out)
 	}
 }

@@ -61,9 +61,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer st.Close()
-	blobs, err := blob.NewDisk(filepath.Join(cfg.DataDir, "bundles"))
+	blobs, err := blob.NewDisk(filepath.Join(cfg.DataDir, "bundles"), blob.WithMaxSize(cfg.MaxBundleBytes))
 	if err != nil {
 		return err
+	}
+	// Uploads cut short by a crash leave temp files; nothing can be writing them now.
+	if n, err := blobs.CleanTemp(ctx, time.Now()); err != nil {
+		log.Warn("clean bundle temp files", "error", err)
+	} else if n > 0 {
+		log.Info("removed unfinished bundle uploads", "count", n)
 	}
 	orch := orchestrator.New(st, log, nil)
 	if err := orch.Load(ctx); err != nil {

@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/slipway-deploy/slipway/internal/api"
@@ -45,6 +46,13 @@ func deploymentJSON(d deploy.Deployment, names map[string]string) api.Deployment
 	if names == nil {
 		return out
 	}
+	// The machine's messages name hosts by instance id; people know them by name.
+	pairs := make([]string, 0, 2*len(names))
+	for id, name := range names {
+		pairs = append(pairs, id, name)
+	}
+	named := strings.NewReplacer(pairs...).Replace
+	out.ErrorMessage = named(out.ErrorMessage)
 	out.Instances = make([]api.DeploymentInstance, 0, len(d.Targets))
 	for _, t := range d.Targets {
 		name := names[t.Instance]
@@ -55,7 +63,7 @@ func deploymentJSON(d deploy.Deployment, names map[string]string) api.Deployment
 			Instance:   name,
 			InstanceID: t.Instance,
 			Status:     t.Status.String(),
-			Message:    t.Message,
+			Message:    named(t.Message),
 			StartTime:  timePtr(t.StartTime),
 			EndTime:    timePtr(t.EndTime),
 			Events:     make([]api.LifecycleEvent, 0, len(t.Events)),
@@ -65,7 +73,7 @@ func deploymentJSON(d deploy.Deployment, names map[string]string) api.Deployment
 			if e.Diagnostics != (deploy.Diagnostics{}) {
 				le.Diagnostics = &api.Diagnostics{
 					ErrorCode: e.Diagnostics.ErrorCode, ScriptName: e.Diagnostics.ScriptName,
-					Message: e.Diagnostics.Message, LogTail: e.Diagnostics.LogTail,
+					Message: named(e.Diagnostics.Message), LogTail: e.Diagnostics.LogTail,
 				}
 			}
 			di.Events = append(di.Events, le)

@@ -1,4 +1,6 @@
 #!/bin/sh
 set -eu
-echo "installing $APPLICATION_NAME ($DEPLOYMENT_GROUP_NAME), deployment $DEPLOYMENT_ID"
-mkdir -p /tmp/slipway-sample
+# SLIPWAY_INSTALL_PREFIX is set when several agents share one machine (the quickstart).
+APP="${SLIPWAY_INSTALL_PREFIX:-}/tmp/slipway-sample"
+echo "installing "$APP"LICATION_NAME ($DEPLOYMENT_GROUP_NAME), deployment $DEPLOYMENT_ID"
+mkdir -p "$APP"

@@ -1,5 +1,7 @@
 #!/bin/sh
 set -eu
-grep -q "Deployed with Slipway" /tmp/slipway-sample/www/index.html
-test "$(cat /tmp/slipway-sample/running)" = "$DEPLOYMENT_ID"
-echo "service is up: $(cat /tmp/slipway-sample/version)"
+# SLIPWAY_INSTALL_PREFIX is set when several agents share one machine (the quickstart).
+APP="${SLIPWAY_INSTALL_PREFIX:-}/tmp/slipway-sample"
+grep -q "Deployed with Slipway" "$APP/www/index.html"
+test "$(cat "$APP/running")" = "$DEPLOYMENT_ID"
+echo "service is up: $(cat "$APP/version")"
