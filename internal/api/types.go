@@ -141,7 +141,9 @@ type Overview struct {
 
 // DeploymentInstance is one target host of a deployment.
 type DeploymentInstance struct {
-	Instance string `json:"instance"`
+	// Instance is the host's name; InstanceID its registration, which changes if it re-enrolls.
+	Instance   string `json:"instance"`
+	InstanceID string `json:"instance_id"`
 	// Status is Pending, InProgress, Succeeded, Failed, Skipped, Unknown or Ready.
 	Status    string           `json:"status"`
 	Message   string           `json:"message,omitempty"`
