@@ -4,7 +4,7 @@
 # missing (those tests then skip); under CI=true anything missing is a failure.
 set -euo pipefail
 
-packages=(acl)
+packages=(acl e2fsprogs)
 users=(slipway-test:/bin/sh slipway-nologin:/usr/sbin/nologin)
 
 missing_pkgs=()
