@@ -1,0 +1,574 @@
+package bundle
+
+import (
+	"bufio"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"slices"
+	"strings"
+)
+
+// Defaults for Limits. 2 GiB covers any application bundle we expect while keeping a bomb from
+// filling a host's disk; 100,000 entries is five times a large node_modules-heavy web app and
+// keeps the bookkeeping Extract does per entry (a few hundred bytes) in the tens of megabytes.
+const (
+	DefaultMaxBytes   int64 = 2 << 30
+	DefaultMaxEntries       = 100_000
+)
+
+// Limits bound what one extraction may create. A zero field takes its default; there is no
+// "unlimited", since an agent must never be at the mercy of an archive's headers.
+//
+// There is no per-file compression-ratio limit: it would refuse honest bundles (zero-filled
+// images, logs, sparse files) while MaxBytes, counted on bytes really written, already bounds
+// what a bomb can do.
+type Limits struct {
+	// MaxBytes is the most file content (bytes written to disk) the archive may expand to.
+	MaxBytes int64
+	// MaxEntries is the most entries (files, directories, links) the archive may hold.
+	MaxEntries int
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxBytes <= 0 {
+		l.MaxBytes = DefaultMaxBytes
+	}
+	if l.MaxEntries <= 0 {
+		l.MaxEntries = DefaultMaxEntries
+	}
+	return l
+}
+
+// Result describes a finished extraction.
+type Result struct {
+	Format Format
+	// Entries counts the archive's entries, directories and links included (tar global headers
+	// excluded: they describe the archive, not a file).
+	Entries int
+	// Bytes is the file content written.
+	Bytes int64
+	// StrippedDir is the leading directory removed because it held the AppSpec (see Extract),
+	// or "".
+	StrippedDir string
+}
+
+// appspecNames are the files whose presence in a lone top-level directory makes that directory
+// the bundle root. The order does not matter here; the appspec package decides which one wins.
+var appspecNames = [...]string{"appspec.yml", "appspec.yaml", "appspec.json"}
+
+// copyBufSize trades memory for fewer read/write syscalls; beyond 256 KiB the gain is noise.
+const copyBufSize = 256 << 10
+
+// ExtractFile extracts the bundle at path into dest; see Extract.
+func ExtractFile(ctx context.Context, path, dest string, lim Limits) (Result, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Result{}, fmt.Errorf("extract: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return Result{}, fmt.Errorf("extract %s: %w", path, err)
+	}
+	res, err := Extract(ctx, f, fi.Size(), dest, lim)
+	if err != nil {
+		return res, fmt.Errorf("extract %s: %w", path, err)
+	}
+	return res, nil
+}
+
+// Extract unpacks the zip, tar or tgz archive held in r (size bytes; format detected from the
+// content) into dest, which must be absent or an empty directory.
+//
+// What it guarantees:
+//   - Nothing is created, changed or followed outside dest, even on error. Every file operation
+//     goes through an os.Root opened on dest, on top of the checks below.
+//   - Entries are refused (the whole extraction fails, naming the entry) when their name is
+//     absolute, holds a NUL, or leaves dest after cleaning `..`; when a parent in dest is a symlink
+//     or a file; when a symlink's target is absolute or leads out of the tree, directly or through
+//     other links (checked once the tree is complete, since a later entry can change what an
+//     earlier target means); when a hardlink names anything but an earlier regular file of the
+//     same archive; and for devices, fifos and sockets. In zip names `\` is a separator.
+//   - A name may appear twice only as a directory (the later mode wins); any other repeat, or a
+//     file where a directory was (or the reverse), is ErrConflict.
+//   - MaxBytes is enforced on bytes actually written while streaming, and a header that declares
+//     more than what is left fails at once; MaxEntries on entries seen.
+//   - ctx cancellation stops extraction between reads.
+//
+// What it does with metadata: permission bits are kept; the sticky bit is kept on directories;
+// setuid and setgid are dropped, because the extracting agent usually runs as root and a setuid
+// root file materialising from an upload is a privilege escalation waiting to happen (an AppSpec
+// `permissions` entry can set them on purpose at install). Directories the archive does not list
+// get 0755; directory modes are applied last, so a read-only directory can still be filled.
+// Ownership and mtimes are not restored: files belong to the extracting user and carry the time
+// of extraction (our own bundles hold a fixed 1980 time that would only mislead).
+//
+// Leading directory: when the archive's only top-level entry is a directory holding appspec.yml,
+// appspec.yaml or appspec.json (GitHub's `repo-sha/` tarballs), its children are moved up into
+// dest with renames after extraction (a stream cannot be known to qualify up front) and the
+// directory is removed. Result.StrippedDir names it.
+//
+// On error, the files and directories already written inside dest stay there (the caller removes
+// dest), but every symlink extracted is removed first, so that even a forgotten dest holds
+// nothing that leads out.
+// Nothing is fsynced; an extraction interrupted by a crash is redone, never trusted.
+func Extract(ctx context.Context, r io.ReaderAt, size int64, dest string, lim Limits) (Result, error) {
+	head := make([]byte, detectLen)
+	n, err := r.ReadAt(head, 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return Result{}, fmt.Errorf("read bundle header: %w", err)
+	}
+	format := Detect(head[:n])
+	if format == FormatUnknown {
+		return Result{}, fmt.Errorf("not a zip, tar or tgz archive: %w", ErrUnsupportedFormat)
+	}
+	x, err := newExtractor(ctx, dest, lim, format)
+	if err != nil {
+		return Result{}, err
+	}
+	return x.run(func() error {
+		if format == FormatZip {
+			return x.zip(r, size)
+		}
+		return x.stream(bufio.NewReaderSize(io.NewSectionReader(r, 0, size), streamBufSize), format)
+	})
+}
+
+// ExtractReader unpacks a tar or tgz stream into dest with the guarantees of Extract. A zip
+// cannot be extracted from a stream (its directory is at the end): that is ErrUnsupportedFormat.
+func ExtractReader(ctx context.Context, r io.Reader, dest string, lim Limits) (Result, error) {
+	br := bufio.NewReaderSize(r, streamBufSize)
+	head, err := br.Peek(detectLen)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return Result{}, fmt.Errorf("read bundle header: %w", err)
+	}
+	format := Detect(head)
+	switch format {
+	case FormatUnknown:
+		return Result{}, fmt.Errorf("not a tar or tgz archive: %w", ErrUnsupportedFormat)
+	case FormatZip:
+		return Result{}, fmt.Errorf("zip needs random access, use Extract or ExtractFile: %w", ErrUnsupportedFormat)
+	}
+	x, err := newExtractor(ctx, dest, lim, format)
+	if err != nil {
+		return Result{}, err
+	}
+	return x.run(func() error { return x.stream(br, format) })
+}
+
+// streamBufSize is the read-ahead on the compressed input; gzip reads it a byte at a time.
+const streamBufSize = 1 << 20
+
+type kind uint8
+
+const (
+	kindDir kind = iota + 1
+	kindFile
+	kindSymlink
+)
+
+func (k kind) String() string {
+	switch k {
+	case kindDir:
+		return "directory"
+	case kindFile:
+		return "file"
+	case kindSymlink:
+		return "symlink"
+	}
+	return "unknown"
+}
+
+// node is what Extract remembers of each path it created: enough to refuse writes through links
+// and files, to check link chains at the end, and to apply directory modes last.
+type node struct {
+	kind   kind
+	mode   fs.FileMode // directories only: the mode to apply at the end
+	target string      // symlinks only
+}
+
+// entry is an archive entry with the format's details translated away.
+type entry struct {
+	name     string // as in the archive, separators already normalised
+	kind     kind
+	hardlink bool // kindFile whose content is the earlier file `linkname`
+	linkname string
+	mode     fs.FileMode
+	size     int64 // declared content size, -1 if unknown
+}
+
+type extractor struct {
+	ctx   context.Context
+	root  *os.Root
+	lim   Limits
+	nodes map[string]node // cleaned slash path → node; the root itself is not stored
+	res   Result
+	buf   []byte
+	// dir is an os.Root on dirName, the directory the last file was created in (see create).
+	dir     *os.Root
+	dirName string
+}
+
+func newExtractor(ctx context.Context, dest string, lim Limits, format Format) (*extractor, error) {
+	if err := prepareDest(dest); err != nil {
+		return nil, err
+	}
+	root, err := os.OpenRoot(dest)
+	if err != nil {
+		return nil, fmt.Errorf("open destination: %w", err)
+	}
+	return &extractor{
+		ctx:   ctx,
+		root:  root,
+		lim:   lim.withDefaults(),
+		nodes: make(map[string]node),
+		res:   Result{Format: format},
+		buf:   make([]byte, copyBufSize),
+	}, nil
+}
+
+// prepareDest insists on an empty destination: the checks against writing through links and the
+// leading-directory rule both rely on dest holding only what this archive put there.
+func prepareDest(dest string) error {
+	d, err := os.Open(dest)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(dest, 0o755); err != nil {
+			return fmt.Errorf("create destination: %w", err)
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("open destination: %w", err)
+	}
+	defer d.Close()
+	names, err := d.Readdirnames(1)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("read destination %s: %w", dest, err)
+	}
+	if len(names) > 0 {
+		return fmt.Errorf("%s holds %q: %w", dest, names[0], ErrDestNotEmpty)
+	}
+	return nil
+}
+
+// run extracts with read, then finishes the tree. On any error it removes every symlink it
+// created: the caller is told to delete dest, but until it does, nothing in dest may lead out, and
+// chains are only checked on a complete tree (an archive cut short never gets that far).
+func (x *extractor) run(read func() error) (Result, error) {
+	defer x.root.Close()
+	defer func() {
+		if x.dir != nil {
+			x.dir.Close()
+		}
+	}()
+	err := read()
+	if err == nil {
+		err = x.finish()
+	}
+	if err != nil {
+		for name, n := range x.nodes {
+			if n.kind == kindSymlink {
+				_ = x.root.Remove(name)
+			}
+		}
+	}
+	return x.res, err
+}
+
+// add creates one entry. body is read only for regular files and zip symlinks.
+func (x *extractor) add(e entry, body io.Reader) error {
+	if err := x.ctx.Err(); err != nil {
+		return err
+	}
+	x.res.Entries++
+	if x.res.Entries > x.lim.MaxEntries {
+		return fmt.Errorf("more than %d entries: %w", x.lim.MaxEntries, ErrTooManyEntries)
+	}
+	name, err := cleanName(e.name)
+	if err != nil {
+		return err
+	}
+	if name == "." {
+		if e.kind == kindDir {
+			return nil // "./" leads many tar archives; dest already exists
+		}
+		return fmt.Errorf("entry %q: a %s cannot be the bundle root: %w", e.name, e.kind, ErrUnsafePath)
+	}
+	if err := x.parents(name); err != nil {
+		return err
+	}
+	if prev, ok := x.nodes[name]; ok {
+		if prev.kind == kindDir && e.kind == kindDir && !e.hardlink {
+			prev.mode = e.mode
+			x.nodes[name] = prev
+			return nil
+		}
+		return fmt.Errorf("entry %q: already in the bundle as a %s: %w", name, prev.kind, ErrConflict)
+	}
+	switch {
+	case e.hardlink:
+		return x.hardlink(name, e.linkname)
+	case e.kind == kindDir:
+		if err := x.root.Mkdir(name, 0o755); err != nil {
+			return fmt.Errorf("entry %q: %w", name, err)
+		}
+		x.nodes[name] = node{kind: kindDir, mode: e.mode}
+	case e.kind == kindSymlink:
+		return x.symlink(name, e.linkname)
+	default:
+		return x.file(name, e, body)
+	}
+	return nil
+}
+
+// parents creates the missing ancestors of name and refuses to go through a link or a file.
+// Every known node's ancestors are known directories, so a known parent directory ends the walk.
+func (x *extractor) parents(name string) error {
+	dir := path.Dir(name)
+	if dir == "." {
+		return nil
+	}
+	if n, ok := x.nodes[dir]; ok && n.kind == kindDir {
+		return nil
+	}
+	for i := 0; i <= len(dir); i++ {
+		if i < len(dir) && dir[i] != '/' {
+			continue
+		}
+		p := dir[:i]
+		n, ok := x.nodes[p]
+		switch {
+		case !ok:
+			if err := x.root.Mkdir(p, 0o755); err != nil {
+				return fmt.Errorf("entry %q: %w", name, err)
+			}
+			x.nodes[p] = node{kind: kindDir, mode: 0o755}
+		case n.kind == kindSymlink:
+			return fmt.Errorf("entry %q: parent %q is a symlink: %w", name, p, ErrUnsafePath)
+		case n.kind == kindFile:
+			return fmt.Errorf("entry %q: parent %q is a file: %w", name, p, ErrConflict)
+		}
+	}
+	return nil
+}
+
+func (x *extractor) file(name string, e entry, body io.Reader) error {
+	left := x.lim.MaxBytes - x.res.Bytes
+	if e.size > left {
+		return fmt.Errorf("entry %q declares %d bytes, past the %d-byte limit: %w", name, e.size, x.lim.MaxBytes, ErrTooLarge)
+	}
+	f, err := x.create(name)
+	if err != nil {
+		return fmt.Errorf("entry %q: %w", name, err)
+	}
+	x.nodes[name] = node{kind: kindFile}
+	if err := x.copy(name, f, body); err != nil {
+		f.Close()
+		return err
+	}
+	// Chmod on the open file: exact bits regardless of umask, and no path to race on.
+	if err := f.Chmod(e.mode.Perm()); err != nil {
+		f.Close()
+		return fmt.Errorf("entry %q: %w", name, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("entry %q: %w", name, err)
+	}
+	return nil
+}
+
+// create makes a new file for name. O_EXCL: never open whatever might already sit at the name,
+// link or not.
+//
+// Opening through os.Root walks every path component with syscalls of its own, and that walk, not
+// decompression, was most of the time extracting a 20,000-file bundle. Archives list a
+// directory's files together, so the Root of the last file's directory is kept and reused.
+func (x *extractor) create(name string) (*os.File, error) {
+	const flags = os.O_WRONLY | os.O_CREATE | os.O_EXCL
+	dir, base := path.Dir(name), path.Base(name)
+	if dir == "." {
+		return x.root.OpenFile(name, flags, 0o600)
+	}
+	if x.dir == nil || x.dirName != dir {
+		if x.dir != nil {
+			x.dir.Close()
+			x.dir = nil
+		}
+		r, err := x.root.OpenRoot(dir)
+		if err != nil {
+			return nil, err
+		}
+		x.dir, x.dirName = r, dir
+	}
+	return x.dir.OpenFile(base, flags, 0o600)
+}
+
+// copy streams body into f, counting what is written against MaxBytes: headers can lie, bytes
+// cannot. A read that would pass the limit is refused before it is written.
+func (x *extractor) copy(name string, f *os.File, body io.Reader) error {
+	for {
+		if err := x.ctx.Err(); err != nil {
+			return err
+		}
+		n, rerr := body.Read(x.buf)
+		if n > 0 {
+			if int64(n) > x.lim.MaxBytes-x.res.Bytes {
+				return fmt.Errorf("entry %q: bundle expands past the %d-byte limit: %w", name, x.lim.MaxBytes, ErrTooLarge)
+			}
+			if _, err := f.Write(x.buf[:n]); err != nil {
+				return fmt.Errorf("entry %q: %w", name, err)
+			}
+			x.res.Bytes += int64(n)
+		}
+		if errors.Is(rerr, io.EOF) {
+			return nil
+		}
+		if rerr != nil {
+			return fmt.Errorf("entry %q: %w", name, rerr)
+		}
+	}
+}
+
+func (x *extractor) symlink(name, target string) error {
+	if err := checkLinkTarget(name, target); err != nil {
+		return err
+	}
+	if err := x.root.Symlink(target, name); err != nil {
+		return fmt.Errorf("entry %q: %w", name, err)
+	}
+	x.nodes[name] = node{kind: kindSymlink, target: target}
+	return nil
+}
+
+// hardlink links only to a regular file this archive already created: that file's path holds no
+// link and sits inside dest, so the new name shares nothing but that file's content.
+func (x *extractor) hardlink(name, linkname string) error {
+	target, err := cleanName(linkname)
+	if err != nil {
+		return fmt.Errorf("hardlink %q: target: %w", name, err)
+	}
+	if n, ok := x.nodes[target]; !ok || n.kind != kindFile {
+		return fmt.Errorf("hardlink %q: target %q is not an earlier regular file of the bundle: %w", name, linkname, ErrUnsafePath)
+	}
+	if err := x.root.Link(target, name); err != nil {
+		return fmt.Errorf("entry %q: %w", name, err)
+	}
+	x.nodes[name] = node{kind: kindFile}
+	return nil
+}
+
+// stream extracts a tar or tgz read sequentially.
+func (x *extractor) stream(r io.Reader, format Format) error {
+	if format == FormatTgz {
+		zr, err := gzip.NewReader(r)
+		if err != nil {
+			return fmt.Errorf("read gzip: %w", err)
+		}
+		defer zr.Close()
+		r = zr
+	}
+	return x.tar(r)
+}
+
+// finish checks link chains, strips the leading directory when the rule applies, then applies
+// directory modes, deepest first so a directory made unsearchable does not hide its children.
+func (x *extractor) finish() error {
+	top, strip := x.leadingDir()
+	prefix := ""
+	if strip {
+		prefix = top + "/"
+	}
+	links := make(map[string]string)
+	for name, n := range x.nodes {
+		if n.kind == kindSymlink && strings.HasPrefix(name, prefix) {
+			links[name[len(prefix):]] = n.target
+		}
+	}
+	res := newResolver(links)
+	for name := range links {
+		if err := res.check(name); err != nil {
+			return err
+		}
+	}
+	if strip {
+		if err := x.strip(top); err != nil {
+			return err
+		}
+		x.res.StrippedDir = top
+	}
+	var dirs []string
+	for name, n := range x.nodes {
+		if n.kind == kindDir {
+			dirs = append(dirs, name)
+		}
+	}
+	slices.SortFunc(dirs, func(a, b string) int {
+		return strings.Count(b, "/") - strings.Count(a, "/")
+	})
+	for _, d := range dirs {
+		if err := x.root.Chmod(d, x.nodes[d].mode); err != nil {
+			return fmt.Errorf("directory %q: %w", d, err)
+		}
+	}
+	return nil
+}
+
+// leadingDir reports the archive's only top-level entry when it is a directory holding an AppSpec.
+func (x *extractor) leadingDir() (string, bool) {
+	top := ""
+	for name := range x.nodes {
+		first, _, _ := strings.Cut(name, "/")
+		if top == "" {
+			top = first
+		} else if first != top {
+			return "", false
+		}
+	}
+	if n, ok := x.nodes[top]; !ok || n.kind != kindDir {
+		return "", false
+	}
+	for _, a := range appspecNames {
+		if n, ok := x.nodes[top+"/"+a]; ok && n.kind != kindDir {
+			return top, true
+		}
+	}
+	return "", false
+}
+
+// strip moves top's children into the root with renames (no copy). top is first renamed aside
+// because it may hold a child of its own name (`repo/repo/...`).
+func (x *extractor) strip(top string) error {
+	aside := ".slipway-strip"
+	if top == aside {
+		aside += "-2"
+	}
+	if err := x.root.Rename(top, aside); err != nil {
+		return fmt.Errorf("strip %q: %w", top, err)
+	}
+	prefix := top + "/"
+	nodes := make(map[string]node, len(x.nodes))
+	for name, n := range x.nodes {
+		rel, ok := strings.CutPrefix(name, prefix)
+		if !ok {
+			continue
+		}
+		nodes[rel] = n
+		if strings.Contains(rel, "/") {
+			continue
+		}
+		if err := x.root.Rename(aside+"/"+rel, rel); err != nil {
+			return fmt.Errorf("strip %q: %w", top, err)
+		}
+	}
+	if err := x.root.Remove(aside); err != nil {
+		return fmt.Errorf("strip %q: %w", top, err)
+	}
+	x.nodes = nodes
+	return nil
+}
