@@ -56,9 +56,11 @@ func randomToken(t *testing.T) string {
 
 // proc is a running binary whose output is kept for failure messages.
 type proc struct {
-	cmd  *exec.Cmd
-	out  *syncBuffer
-	done chan error
+	cmd *exec.Cmd
+	out *syncBuffer
+	// done is closed once the process has exited; err is its exit error, set before.
+	done chan struct{}
+	err  error
 }
 
 type syncBuffer struct {
@@ -82,12 +84,15 @@ func start(t *testing.T, env []string, name string, args ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(filepath.Join(bin, name), args...)
 	cmd.Env = append(os.Environ(), env...)
-	p := &proc{cmd: cmd, out: &syncBuffer{}, done: make(chan error, 1)}
+	p := &proc{cmd: cmd, out: &syncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	go func() { p.done <- cmd.Wait() }()
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
 	t.Cleanup(func() {
 		p.stop(syscall.SIGTERM)
 		if t.Failed() {
@@ -97,9 +102,11 @@ func start(t *testing.T, env []string, name string, args ...string) *proc {
 	return p
 }
 
-// stop signals the process and waits for it (SIGKILL after 10 s).
+// stop signals the process and waits for it (SIGKILL after 10 s). Only this process gets the
+// signal: hook scripts an agent started run in their own process groups and outlive a killed agent,
+// as they would on a real host.
 func (p *proc) stop(sig syscall.Signal) {
-	if p.cmd.ProcessState != nil {
+	if p.exited() {
 		return
 	}
 	_ = p.cmd.Process.Signal(sig)
@@ -108,6 +115,28 @@ func (p *proc) stop(sig syscall.Signal) {
 	case <-time.After(10 * time.Second):
 		_ = p.cmd.Process.Kill()
 		<-p.done
+	}
+}
+
+// exited reports whether the process has ended.
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// wait waits up to within for the process to end by itself and returns its exit error.
+func (p *proc) wait(t *testing.T, within time.Duration, what string) error {
+	t.Helper()
+	select {
+	case <-p.done:
+		return p.err
+	case <-time.After(within):
+		t.Fatalf("timed out after %s waiting for %s to exit\n%s", within, what, p.out.String())
+		return nil
 	}
 }
 
@@ -141,10 +170,8 @@ func (s *server) start(listen string) {
 				return rest, true
 			}
 		}
-		select {
-		case err := <-s.p.done:
-			s.t.Fatalf("server exited: %v\n%s", err, s.p.out.String())
-		default:
+		if s.p.exited() {
+			s.t.Fatalf("server exited: %v\n%s", s.p.err, s.p.out.String())
 		}
 		return "", false
 	})
@@ -165,6 +192,7 @@ func (s *server) client() *api.Client { return api.NewClient(s.URL, s.Admin) }
 // agent is a slipway-agent run with its own deployment root and install prefix.
 type agent struct {
 	Name, Root, Prefix string
+	tags               []string
 	p                  *proc
 }
 
@@ -180,7 +208,17 @@ func (a *agent) start(t *testing.T, s *server, tags ...string) {
 	for _, tag := range tags {
 		args = append(args, "--tag", tag)
 	}
+	a.tags = tags
 	a.p = start(t, []string{"SLIPWAY_ENROLL_TOKEN=" + s.Enroll}, "slipway-agent", args...)
+}
+
+// kill ends the agent process with SIGKILL: no chance to report, clean up or forget anything.
+func (a *agent) kill() { a.p.stop(syscall.SIGKILL) }
+
+// restart starts the agent again with the same name, root, prefix and tags.
+func (a *agent) restart(t *testing.T, s *server) {
+	t.Helper()
+	a.start(t, s, a.tags...)
 }
 
 // cli runs the slipway CLI against s; it returns stdout, stderr and the exit code.

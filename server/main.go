@@ -72,8 +72,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		log.Info("removed unfinished bundle uploads", "count", n)
 	}
 	orch := orchestrator.New(st, log, nil)
+	orch.Lease = cfg.Lease
 	if err := orch.Load(ctx); err != nil {
 		return err
+	}
+	if err := orch.CatchUpAll(ctx); err != nil {
+		log.Error("auto-update at start", "error", err)
 	}
 
 	reg := prometheus.NewRegistry()

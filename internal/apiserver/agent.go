@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"io"
+	"maps"
 	"net/http"
 	"strings"
 	"time"
@@ -100,6 +101,15 @@ func (s *Server) handleAgentRegister(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.Info("instance registered", "instance", inst.ID, "name", inst.Name)
 	writeJSON(w, http.StatusCreated, api.Registered{Instance: inst.ID, Credential: cred})
+	s.joined(r.Context(), inst.ID, in.Tags)
+}
+
+// joined catches up the groups a host now belongs to. A failure is the server's to log: the
+// host is registered either way, and the next deployment of the group includes it.
+func (s *Server) joined(ctx context.Context, instance string, tags map[string]string) {
+	if err := s.orch.InstanceJoined(context.WithoutCancel(ctx), tags); err != nil {
+		s.log.Error("auto-update after join", "instance", instance, "error", err)
+	}
 }
 
 func checkTags(tags map[string]string) error {
@@ -121,6 +131,17 @@ func (s *Server) handleAgentHello(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	inst := instanceOf(r)
+	if in.Tags != nil && !maps.Equal(in.Tags, inst.Tags) {
+		if err := checkTags(in.Tags); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if err := s.store.SetInstanceTags(r.Context(), inst.ID, in.Tags); err != nil {
+			s.writeError(w, r, storeErr(err))
+			return
+		}
+		defer s.joined(r.Context(), inst.ID, in.Tags)
+	}
 	for _, id := range in.Interrupted {
 		err := s.orch.Report(r.Context(), inst.ID, id, deploy.EventFailed, deploy.Diagnostics{
 			ErrorCode: "FailedAfterRestart",

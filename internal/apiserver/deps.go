@@ -31,6 +31,7 @@ type Store interface {
 	ListInstances(ctx context.Context, includeDeregistered bool) ([]store.Instance, error)
 	DeregisterInstance(ctx context.Context, id string) error
 	TouchInstance(ctx context.Context, id string, now time.Time) error
+	SetInstanceTags(ctx context.Context, id string, tags map[string]string) error
 }
 
 // Blobs stores bundles by sha256 (blob.Disk provides it; an S3 store can too).

@@ -53,6 +53,11 @@ func New(cfg Config, store Store, blobs Blobs, orch *orchestrator.Orchestrator, 
 
 // Handler builds the routes.
 func (s *Server) Handler(gatherer prometheus.Gatherer) http.Handler {
+	return s.metrics.instrument(s.router(gatherer))
+}
+
+// router builds the routes without instrumentation; tests walk it to check the API document.
+func (s *Server) router(gatherer prometheus.Gatherer) *mux.Router {
 	r := mux.NewRouter()
 	r.HandleFunc("/healthz", s.handleHealth).Methods(http.MethodGet)
 	r.HandleFunc("/readyz", s.handleReady).Methods(http.MethodGet)
@@ -62,7 +67,7 @@ func (s *Server) Handler(gatherer prometheus.Gatherer) http.Handler {
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errNotFound)
 	})
-	return s.metrics.instrument(r)
+	return r
 }
 
 func (s *Server) handleHealth(w http.ResponseWriter, _ *http.Request) {

@@ -29,6 +29,9 @@ type Deployment struct {
 	// FileExistsBehavior is the deployment's content option (DISALLOW, OVERWRITE, RETAIN or ""),
 	// sent to agents with each command; a rollback reuses the rolled-back-to deployment's.
 	FileExistsBehavior string
+	// OnlyInstances, when set, limits the deployment to these instances of the group: an
+	// auto-update catches up hosts that joined, without touching the rest of the fleet.
+	OnlyInstances []string
 	// RollbackOf is the deployment this one rolls back; RolledBackBy the rollback started for this
 	// one. Both are set by whoever creates the rollback.
 	RollbackOf   string

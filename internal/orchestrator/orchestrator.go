@@ -32,6 +32,11 @@ type Orchestrator struct {
 	// a command (it asked again for the same event).
 	sent map[string]int
 	wake chan struct{}
+
+	// Lease is given to the deployments the orchestrator creates itself (auto-updates).
+	Lease time.Duration
+	// catchUp serialises auto-update decisions, so two hosts joining at once start one deployment.
+	catchUp sync.Mutex
 }
 
 type entry struct {
@@ -193,15 +198,16 @@ func (o *Orchestrator) start(ctx context.Context, id string) error {
 	o.mu.Lock()
 	e := o.active[id]
 	var app, group string
+	var only []string
 	if e != nil {
-		app, group = e.d.Application, e.d.Group
+		app, group, only = e.d.Application, e.d.Group, e.d.OnlyInstances
 		e.active = true
 	}
 	o.mu.Unlock()
 	if e == nil {
 		return fmt.Errorf("start %s: %w", id, ErrNotFound)
 	}
-	instances, err := targets(ctx, o.store, app, group)
+	instances, err := targets(ctx, o.store, app, group, only)
 	if err != nil {
 		return fmt.Errorf("start %s: list targets: %w", id, err)
 	}
@@ -363,6 +369,18 @@ func (o *Orchestrator) act(e *entry, effects []deploy.Effect, saved store.Saved)
 			o.kick()
 		case deploy.Finished:
 			o.log.Info("deployment finished", "deployment_id", eff.Deployment, "status", eff.Status.String(), "error_code", string(eff.Error.Code))
+			app, group := e.d.Application, e.d.Group
+			if e.d.Creator == deploy.CreatorAutoUpdate && eff.Status != deploy.StatusSucceeded {
+				// Its hosts are retried when they next join or the group next deploys, not in a
+				// loop against whatever made this one fail or stop.
+				break
+			}
+			follow = append(follow, func() {
+				// Hosts that joined the group while it ran have not been deployed to.
+				if err := o.CatchUp(context.Background(), app, group); err != nil {
+					o.log.Error("auto-update", "application", app, "group", group, "error", err)
+				}
+			})
 		}
 	}
 	if saved.Rollback != "" {

@@ -3,6 +3,7 @@ package orchestrator
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/slipway-deploy/slipway/internal/deploy"
@@ -22,6 +23,9 @@ type Store interface {
 	// creation) are applied in the same transaction.
 	SaveDeployment(ctx context.Context, d deploy.Deployment, version int, effects []deploy.Effect) (store.Saved, error)
 	GetGroup(ctx context.Context, application, name string) (store.Group, error)
+	ListApplications(ctx context.Context) ([]store.Application, error)
+	ListGroups(ctx context.Context, application string) ([]store.Group, error)
+	GetConfig(ctx context.Context, name string) (deploy.Config, error)
 	ListInstances(ctx context.Context, includeDeregistered bool) ([]store.Instance, error)
 	InstanceHealth(ctx context.Context, application, group string) (map[string]deploy.Instance, error)
 }
@@ -31,7 +35,8 @@ var _ Store = (*store.SQLite)(nil)
 // targets lists the group's instances as they are now: registered instances whose tags match the
 // group's tag set, with the group's record of their health and revision (a host the group never
 // deployed to is unhealthy with no revision, as CodeDeploy counts it).
-func targets(ctx context.Context, st Store, application, group string) ([]deploy.Instance, error) {
+// only, when not empty, limits the result to those instance ids.
+func targets(ctx context.Context, st Store, application, group string, only []string) ([]deploy.Instance, error) {
 	g, err := st.GetGroup(ctx, application, group)
 	if err != nil {
 		return nil, fmt.Errorf("group %s/%s: %w", application, group, err)
@@ -46,7 +51,7 @@ func targets(ctx context.Context, st Store, application, group string) ([]deploy
 	}
 	var out []deploy.Instance
 	for _, in := range all {
-		if in.Deregistered || !g.Tags.Match(in.Tags) {
+		if in.Deregistered || !g.Tags.Match(in.Tags) || len(only) > 0 && !slices.Contains(only, in.ID) {
 			continue
 		}
 		rec, ok := health[in.ID]

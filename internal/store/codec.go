@@ -25,6 +25,7 @@ type deploymentJSON struct {
 	FileExistsBehavior            string           `json:"file_exists_behavior,omitempty"`
 	RollbackOf                    string           `json:"rollback_of,omitempty"`
 	RolledBackBy                  string           `json:"rolled_back_by,omitempty"`
+	OnlyInstances                 []string         `json:"only_instances,omitempty"`
 	Config                        configJSON       `json:"config"`
 	IgnoreApplicationStopFailures bool             `json:"ignore_application_stop_failures,omitempty"`
 	UpdateOutdatedInstancesOnly   bool             `json:"update_outdated_instances_only,omitempty"`
@@ -108,6 +109,7 @@ func encodeDeployment(d deploy.Deployment) ([]byte, error) {
 		FileExistsBehavior:            d.FileExistsBehavior,
 		RollbackOf:                    d.RollbackOf,
 		RolledBackBy:                  d.RolledBackBy,
+		OnlyInstances:                 d.OnlyInstances,
 		Config:                        encodeConfig(d.Config),
 		IgnoreApplicationStopFailures: d.IgnoreApplicationStopFailures,
 		UpdateOutdatedInstancesOnly:   d.UpdateOutdatedInstancesOnly,
@@ -161,6 +163,7 @@ func decodeDeployment(b []byte) (deploy.Deployment, error) {
 		FileExistsBehavior:            j.FileExistsBehavior,
 		RollbackOf:                    j.RollbackOf,
 		RolledBackBy:                  j.RolledBackBy,
+		OnlyInstances:                 j.OnlyInstances,
 		Config:                        p.config(j.Config),
 		IgnoreApplicationStopFailures: j.IgnoreApplicationStopFailures,
 		UpdateOutdatedInstancesOnly:   j.UpdateOutdatedInstancesOnly,

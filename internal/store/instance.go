@@ -268,3 +268,23 @@ func groupHealth(ctx context.Context, q querier, where string, args ...any) (map
 	}
 	return out, rows.Err()
 }
+
+// SetInstanceTags replaces a registered instance's tags; agents send theirs every time they
+// start, so a host's tags follow its configuration. ErrNotFound when it is not registered.
+func (s *SQLite) SetInstanceTags(ctx context.Context, id string, tags map[string]string) error {
+	if tags == nil {
+		tags = map[string]string{}
+	}
+	b, err := json.Marshal(tags)
+	if err != nil {
+		return fmt.Errorf("set tags of instance %s: %w", id, err)
+	}
+	res, err := s.w.ExecContext(ctx, "UPDATE instances SET tags = ? WHERE id = ? AND deregistered = 0", string(b), id)
+	if err != nil {
+		return fmt.Errorf("set tags of instance %s: %w", id, err)
+	}
+	if err := mustAffect(res); err != nil {
+		return fmt.Errorf("set tags of instance %s: %w", id, err)
+	}
+	return nil
+}

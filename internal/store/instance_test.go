@@ -2,6 +2,8 @@ package store_test
 
 import (
 	"context"
+	"errors"
+	"maps"
 	"reflect"
 	"strings"
 	"testing"
@@ -185,5 +187,28 @@ func TestSQLite_InstanceHealth(t *testing.T) {
 		if len(inst.Groups) != 1 || inst.Groups[0].Health != w.Health || inst.Groups[0].Revision != w.Revision {
 			t.Errorf("ListInstances %s groups: got %+v, want %v %s", inst.Name, inst.Groups, w.Health, w.Revision)
 		}
+	}
+}
+
+func TestSQLite_SetInstanceTags(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	in, err := s.RegisterInstance(ctx, "web-1", map[string]string{"role": "web"}, store.HashToken("swi_a"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"role": "api", "zone": "b"}
+	if err := s.SetInstanceTags(ctx, in.ID, want); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetInstance(ctx, in.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !maps.Equal(got.Tags, want) {
+		t.Errorf("tags %v, want %v", got.Tags, want)
+	}
+	if err := s.SetInstanceTags(ctx, "i-missing", want); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("unknown instance: %v, want ErrNotFound", err)
 	}
 }
