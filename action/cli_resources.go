@@ -48,13 +48,18 @@ func (c *cli) appCreate(ctx context.Context, args []string) error {
 
 const groupCreateUsage = `usage: slipway group create APP GROUP --tag K=V ... [--tag-group K=V,K2=V2 ...]
        [--config NAME] [--auto-rollback] [--ignore-stop-failures] [--reject-when-busy]
-       [--environment ENV]
+       [--environment ENV] [--github-repo OWNER/NAME --github-repo-id ID [--allowed-ref PATTERN ...]]
 
 Creates a deployment group of application APP. Instances are chosen by tag, as in CodeDeploy:
 all --tag filters form one tag group, and an instance matches the group when it matches any of
 them; each --tag-group adds another tag group (comma-separated filters) that must match too.
 A filter is KEY=VALUE (key and value), KEY= (the key with any value) or =VALUE (any key with
 that value).
+
+--github-repo and --github-repo-id link the group to the repository whose webhooks and Actions
+OIDC tokens may deploy it (the numeric id is what is checked: find it with
+gh api repos/OWNER/NAME --jq .id); --allowed-ref limits the refs a workflow may deploy from
+(e.g. refs/heads/main, refs/tags/v*).
 `
 
 func (c *cli) groupCreate(ctx context.Context, args []string) error {
@@ -67,6 +72,10 @@ func (c *cli) groupCreate(ctx context.Context, args []string) error {
 	ignoreStop := cmd.fs.Bool("ignore-stop-failures", false, "let deployments continue past failed ApplicationStop, BeforeBlockTraffic and AfterBlockTraffic scripts")
 	reject := cmd.fs.Bool("reject-when-busy", false, "refuse a deployment while another runs, instead of queueing it")
 	env := cmd.fs.String("environment", "", "GitHub environment `ENV` the group reports to")
+	repo := cmd.fs.String("github-repo", "", "GitHub repository `OWNER/NAME` allowed to deploy the group")
+	repoID := cmd.fs.Int64("github-repo-id", 0, "that repository's numeric `ID`")
+	var allowedRefs listFlag
+	cmd.fs.Var(&allowedRefs, "allowed-ref", "ref `PATTERN` a workflow may deploy from (repeatable; default any)")
 	pos, err := cmd.args(args, "APP", "GROUP")
 	if err != nil {
 		return flagsDone(err)
@@ -82,6 +91,12 @@ func (c *cli) groupCreate(ctx context.Context, args []string) error {
 	}
 	if *reject {
 		g.OnBusy = "reject"
+	}
+	if *repo != "" || *repoID != 0 || len(allowedRefs) > 0 {
+		if *repo == "" || *repoID <= 0 {
+			return usageError{"group create: give --github-repo OWNER/NAME and --github-repo-id ID together"}
+		}
+		g.GitHub = &api.GitHubLink{Repository: *repo, RepositoryID: *repoID, AllowedRefs: allowedRefs}
 	}
 	if len(tags) > 0 {
 		set, err := parseTagFilters(tags)

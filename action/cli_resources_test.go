@@ -80,7 +80,8 @@ func TestGroupCreate(t *testing.T) {
 			name: "every option",
 			args: []string{"--config", "half", "web", "--tag=env=prod", "prod", "--tag-group", "=blue,zone=a",
 				"--tag-group", "team=x", "--auto-rollback", "--ignore-stop-failures", "--reject-when-busy",
-				"--environment", "production"},
+				"--environment", "production", "--github-repo", "octo/shop", "--github-repo-id", "42",
+				"--allowed-ref", "refs/heads/main", "--allowed-ref", "refs/tags/v*"},
 			want: api.DeploymentGroup{
 				Application: "web", Name: "prod",
 				TagGroups: [][]api.TagFilter{
@@ -93,6 +94,7 @@ func TestGroupCreate(t *testing.T) {
 				IgnoreApplicationStopFailures: true,
 				OnBusy:                        "reject",
 				Environment:                   "production",
+				GitHub:                        &api.GitHubLink{Repository: "octo/shop", RepositoryID: 42, AllowedRefs: []string{"refs/heads/main", "refs/tags/v*"}},
 			},
 		},
 		{
@@ -136,6 +138,7 @@ func TestGroupCreate_BadTag(t *testing.T) {
 		{"no equals", []string{"--tag", "env"}, `--tag "env": want KEY=VALUE, KEY= (any value) or =VALUE (any key)`},
 		{"only equals", []string{"--tag", "="}, `--tag "=": want KEY=VALUE`},
 		{"empty filter in a group", []string{"--tag-group", "a=1,"}, `--tag-group "": want KEY=VALUE`},
+		{"repository without id", []string{"--tag", "a=1", "--github-repo", "octo/shop"}, "give --github-repo OWNER/NAME and --github-repo-id ID together"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -69,10 +69,22 @@ type DeploymentGroup struct {
 	OnBusy string `json:"on_busy,omitempty"`
 	// Environment is the GitHub environment the group reports to.
 	Environment string `json:"environment,omitempty"`
+	// GitHub links the group to the repository allowed to deploy it.
+	GitHub *GitHubLink `json:"github,omitempty"`
 	// CurrentRevision is the revision of the group's last successful deployment.
 	CurrentRevision          string    `json:"current_revision,omitempty"`
 	LastSuccessfulDeployment string    `json:"last_successful_deployment,omitempty"`
 	CreateTime               time.Time `json:"create_time,omitzero"`
+}
+
+// GitHubLink names the repository whose webhooks and Actions OIDC tokens may deploy a group.
+// RepositoryID is what is matched: a renamed or re-created repository does not inherit the right.
+type GitHubLink struct {
+	Repository   string `json:"repository"`
+	RepositoryID int64  `json:"repository_id"`
+	// AllowedRefs are glob patterns (e.g. "refs/heads/main", "refs/tags/v*") a workflow's ref
+	// must match; empty allows any ref.
+	AllowedRefs []string `json:"allowed_refs,omitempty"`
 }
 
 // Revision is a bundle the server knows, identified by its sha256.

@@ -134,6 +134,9 @@ func groupJSON(g store.Group) api.DeploymentGroup {
 	if g.RefuseWhenBusy {
 		out.OnBusy = "reject"
 	}
+	if g.GitHub.Linked() {
+		out.GitHub = &api.GitHubLink{Repository: g.GitHub.Repository, RepositoryID: g.GitHub.RepositoryID, AllowedRefs: g.GitHub.AllowedRefs}
+	}
 	for _, tg := range g.Tags {
 		fs := make([]api.TagFilter, 0, len(tg))
 		for _, f := range tg {
@@ -159,6 +162,9 @@ func groupFromJSON(app string, in api.DeploymentGroup) (store.Group, error) {
 		AutoRollback:                  deploy.AutoRollback{OnFailure: in.AutoRollback.OnFailure, OnAlarm: in.AutoRollback.OnAlarm, OnStopRequested: in.AutoRollback.OnStopRequested},
 		IgnoreApplicationStopFailures: in.IgnoreApplicationStopFailures,
 		Environment:                   in.Environment,
+	}
+	if in.GitHub != nil {
+		g.GitHub = store.GitHubLink{Repository: in.GitHub.Repository, RepositoryID: in.GitHub.RepositoryID, AllowedRefs: in.GitHub.AllowedRefs}
 	}
 	if g.ConfigName == "" {
 		g.ConfigName = defaultConfig

@@ -162,6 +162,7 @@ func TestSQLite_Groups(t *testing.T) {
 		IgnoreApplicationStopFailures: true,
 		RefuseWhenBusy:                true,
 		Environment:                   "production",
+		GitHub:                        store.GitHubLink{Repository: "octo/shop", RepositoryID: 42, AllowedRefs: []string{"refs/heads/main"}},
 		CreateTime:                    t0,
 		// Bookkeeping a caller cannot set.
 		CurrentRevision: "forged", Queue: deploy.Queue{Active: "forged"},
@@ -193,6 +194,12 @@ func TestSQLite_Groups(t *testing.T) {
 		{"no config", store.Group{Application: "app", Name: "x", ConfigName: "nope"}, store.ErrNotFound},
 		{"empty config", store.Group{Application: "app", Name: "x"}, store.ErrInvalid},
 		{"bad tags", store.Group{Application: "app", Name: "x", ConfigName: deploy.ConfigAllAtOnce, Tags: deploy.TagSet{{}}}, store.ErrInvalid},
+		{"repository without id", store.Group{Application: "app", Name: "x", ConfigName: deploy.ConfigAllAtOnce,
+			GitHub: store.GitHubLink{Repository: "octo/shop"}}, store.ErrInvalid},
+		{"repository not owner/name", store.Group{Application: "app", Name: "x", ConfigName: deploy.ConfigAllAtOnce,
+			GitHub: store.GitHubLink{Repository: "shop", RepositoryID: 1}}, store.ErrInvalid},
+		{"bad ref pattern", store.Group{Application: "app", Name: "x", ConfigName: deploy.ConfigAllAtOnce,
+			GitHub: store.GitHubLink{Repository: "octo/shop", RepositoryID: 1, AllowedRefs: []string{"refs/["}}}, store.ErrInvalid},
 	} {
 		t.Run("create "+tc.name, func(t *testing.T) {
 			_, err := s.CreateGroup(ctx, tc.g)
@@ -205,6 +212,7 @@ func TestSQLite_Groups(t *testing.T) {
 	upd.ConfigName = deploy.ConfigAllAtOnce
 	upd.AutoRollback = deploy.AutoRollback{}
 	upd.IgnoreApplicationStopFailures, upd.RefuseWhenBusy, upd.Environment = false, false, "staging"
+	upd.GitHub = store.GitHubLink{}
 	updated, err := s.UpdateGroup(ctx, upd)
 	if err != nil {
 		t.Fatalf("UpdateGroup: %v", err)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path"
 	"strings"
 	"time"
 
@@ -25,6 +26,8 @@ type Group struct {
 	RefuseWhenBusy bool
 	// Environment is the GitHub environment the group deploys to.
 	Environment string
+	// GitHub links the group to a repository; the zero value means not linked.
+	GitHub GitHubLink
 
 	// The fields below are the store's bookkeeping: CreateGroup and UpdateGroup ignore them, and
 	// only SaveDeployment and CreateDeployment change them.
@@ -37,6 +40,39 @@ type Group struct {
 	CreateTime time.Time
 }
 
+// GitHubLink names the repository allowed to deploy a group, from GitHub webhooks and from
+// workflows presenting an Actions OIDC token. Repository IDs are matched, not names: a renamed
+// or re-created repository must not inherit the right to deploy.
+type GitHubLink struct {
+	// Repository is "owner/name", for display and for API calls.
+	Repository   string `json:"repository,omitempty"`
+	RepositoryID int64  `json:"repository_id,omitempty"`
+	// AllowedRefs are patterns (path.Match syntax, e.g. "refs/heads/main", "refs/tags/v*") a
+	// workflow's ref must match; empty allows any ref.
+	AllowedRefs []string `json:"allowed_refs,omitempty"`
+}
+
+// Linked reports whether the group names a repository.
+func (l GitHubLink) Linked() bool { return l.RepositoryID != 0 }
+
+func (l GitHubLink) validate() error {
+	if l.Repository != "" {
+		owner, name, ok := strings.Cut(l.Repository, "/")
+		if !ok || owner == "" || name == "" || strings.Contains(name, "/") {
+			return fmt.Errorf("%w: github repository %q: give owner/name", ErrInvalid, l.Repository)
+		}
+	}
+	if l.RepositoryID < 0 || (l.RepositoryID == 0) != (l.Repository == "") {
+		return fmt.Errorf("%w: github: give both the repository (owner/name) and its numeric id, or neither", ErrInvalid)
+	}
+	for _, p := range l.AllowedRefs {
+		if _, err := path.Match(p, ""); err != nil || p == "" {
+			return fmt.Errorf("%w: github allowed ref %q is not a valid pattern", ErrInvalid, p)
+		}
+	}
+	return nil
+}
+
 func (g Group) validate() error {
 	if strings.TrimSpace(g.Name) == "" {
 		return fmt.Errorf("%w: empty group name", ErrInvalid)
@@ -47,7 +83,7 @@ func (g Group) validate() error {
 	if g.ConfigName == "" {
 		return fmt.Errorf("%w: empty config name", ErrInvalid)
 	}
-	return nil
+	return g.GitHub.validate()
 }
 
 // CreateGroup stores a new deployment group of an existing application, with an empty queue
@@ -70,6 +106,10 @@ func (s *SQLite) CreateGroup(ctx context.Context, g Group) (Group, error) {
 	if err != nil {
 		return Group{}, fmt.Errorf("create group: %w", err)
 	}
+	github, err := json.Marshal(g.GitHub)
+	if err != nil {
+		return Group{}, fmt.Errorf("create group: %w", err)
+	}
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		if _, err := getApplication(ctx, tx, g.Application); err != nil {
 			return fmt.Errorf("application: %w", err)
@@ -78,10 +118,10 @@ func (s *SQLite) CreateGroup(ctx context.Context, g Group) (Group, error) {
 			return fmt.Errorf("config %s: %w", g.ConfigName, err)
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO deployment_groups (application, name, tags, config_name, auto_rollback,
-			ignore_application_stop_failures, refuse_when_busy, environment, current_revision,
-			last_successful_deployment, queue, create_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, '', '', '{}', ?)`,
+			ignore_application_stop_failures, refuse_when_busy, environment, github, current_revision,
+			last_successful_deployment, queue, create_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '', '', '{}', ?)`,
 			g.Application, g.Name, string(tags), g.ConfigName, string(rollback),
-			boolInt(g.IgnoreApplicationStopFailures), boolInt(g.RefuseWhenBusy), g.Environment, millis(g.CreateTime))
+			boolInt(g.IgnoreApplicationStopFailures), boolInt(g.RefuseWhenBusy), g.Environment, string(github), millis(g.CreateTime))
 		if isUniqueViolation(err) {
 			return ErrExists
 		}
@@ -94,7 +134,7 @@ func (s *SQLite) CreateGroup(ctx context.Context, g Group) (Group, error) {
 }
 
 // UpdateGroup replaces the group's settings (tags, config, rollback, stop failures, busy
-// policy, environment) and returns the group as stored. The bookkeeping fields are left as
+// policy, environment, GitHub link) and returns the group as stored. The bookkeeping fields are left as
 // they are: they belong to the deployments.
 func (s *SQLite) UpdateGroup(ctx context.Context, g Group) (Group, error) {
 	if err := g.validate(); err != nil {
@@ -108,16 +148,20 @@ func (s *SQLite) UpdateGroup(ctx context.Context, g Group) (Group, error) {
 	if err != nil {
 		return Group{}, fmt.Errorf("update group: %w", err)
 	}
+	github, err := json.Marshal(g.GitHub)
+	if err != nil {
+		return Group{}, fmt.Errorf("update group: %w", err)
+	}
 	var out Group
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		if _, err := getConfig(ctx, tx, g.ConfigName); err != nil {
 			return fmt.Errorf("config %s: %w", g.ConfigName, err)
 		}
 		res, err := tx.ExecContext(ctx, `UPDATE deployment_groups SET tags = ?, config_name = ?, auto_rollback = ?,
-			ignore_application_stop_failures = ?, refuse_when_busy = ?, environment = ?
+			ignore_application_stop_failures = ?, refuse_when_busy = ?, environment = ?, github = ?
 			WHERE application = ? AND name = ?`,
 			string(tags), g.ConfigName, string(rollback), boolInt(g.IgnoreApplicationStopFailures),
-			boolInt(g.RefuseWhenBusy), g.Environment, g.Application, g.Name)
+			boolInt(g.RefuseWhenBusy), g.Environment, string(github), g.Application, g.Name)
 		if err != nil {
 			return err
 		}
@@ -165,16 +209,16 @@ func (s *SQLite) ListGroups(ctx context.Context, application string) ([]Group, e
 }
 
 const groupColumns = `application, name, tags, config_name, auto_rollback, ignore_application_stop_failures,
-	refuse_when_busy, environment, current_revision, last_successful_deployment, queue, create_time`
+	refuse_when_busy, environment, github, current_revision, last_successful_deployment, queue, create_time`
 
 type scanner interface{ Scan(dest ...any) error }
 
 func scanGroup(sc scanner) (Group, error) {
 	var g Group
-	var tags, rollback, queue string
+	var tags, rollback, github, queue string
 	var ignore, refuse int
 	var created int64
-	err := sc.Scan(&g.Application, &g.Name, &tags, &g.ConfigName, &rollback, &ignore, &refuse, &g.Environment,
+	err := sc.Scan(&g.Application, &g.Name, &tags, &g.ConfigName, &rollback, &ignore, &refuse, &g.Environment, &github,
 		&g.CurrentRevision, &g.LastSuccessfulDeployment, &queue, &created)
 	if err != nil {
 		return Group{}, err
@@ -187,6 +231,9 @@ func scanGroup(sc scanner) (Group, error) {
 		return Group{}, fmt.Errorf("decode auto rollback: %w", err)
 	}
 	g.AutoRollback = deploy.AutoRollback(ar)
+	if err := json.Unmarshal([]byte(github), &g.GitHub); err != nil {
+		return Group{}, fmt.Errorf("decode github link: %w", err)
+	}
 	if g.Queue, err = decodeQueue([]byte(queue)); err != nil {
 		return Group{}, err
 	}
