@@ -114,6 +114,33 @@ type CreateDeployment struct {
 	UpdateOutdatedInstancesOnly   bool   `json:"update_outdated_instances_only,omitempty"`
 	// AutoRollback overrides the group's setting for this deployment.
 	AutoRollback *AutoRollback `json:"auto_rollback,omitempty"`
+	// GitHub, when set, ties the deployment to a GitHub Deployment: the server reports its
+	// statuses there, and creating a deployment for the same GitHub Deployment again (the Action
+	// and the deployment webhook both may) returns the existing one instead of a second.
+	GitHub *GitHubDeployment `json:"github,omitempty"`
+}
+
+// GitHubDeployment is the GitHub Deployment a Slipway deployment reports to.
+type GitHubDeployment struct {
+	Repository   string `json:"repository"`
+	RepositoryID int64  `json:"repository_id"`
+	// DeploymentID is GitHub's id of the Deployment.
+	DeploymentID int64  `json:"deployment_id"`
+	SHA          string `json:"sha"`
+	Ref          string `json:"ref,omitempty"`
+	Environment  string `json:"environment,omitempty"`
+}
+
+// GitHubDeploymentPayload is what the Action puts in a GitHub Deployment's payload under the
+// key "slipway", so the deployment webhook knows what to run.
+type GitHubDeploymentPayload struct {
+	Application string `json:"application"`
+	Group       string `json:"group"`
+	// Revision is the digest of the uploaded revision; empty means the server fetches the
+	// repository at the Deployment's sha.
+	Revision           string `json:"revision,omitempty"`
+	DeploymentConfig   string `json:"deployment_config,omitempty"`
+	FileExistsBehavior string `json:"file_exists_behavior,omitempty"`
 }
 
 // Deployment is one run of a revision against a group.
