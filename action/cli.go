@@ -20,10 +20,11 @@ import (
 // instance. Each parses its own flags, talks to the server through api.Client and prints for
 // humans (tabwriter tables) or, with --json, the api types as the server sent them.
 
-// Environment variables that stand in for --server and --token.
+// Environment variables that stand in for --server and --token, and name a private CA.
 const (
 	envServer = "SLIPWAY_SERVER"
 	envToken  = "SLIPWAY_TOKEN"
+	envCACert = "SLIPWAY_CA_CERT"
 )
 
 // cli carries what every API command needs; one is made per run.
@@ -82,6 +83,7 @@ func (c *cli) dispatch(ctx context.Context, noun string, args []string, subs []s
 // commonFlagsUsage is appended to every API command's usage.
 const commonFlagsUsage = `
 The server and token come from --server and --token, or from SLIPWAY_SERVER and SLIPWAY_TOKEN.
+SLIPWAY_CA_CERT names a PEM file of CA certificates to trust for an https server.
 `
 
 // command is one API command's flag set plus the connection flags every API command takes.
@@ -187,6 +189,9 @@ func (c *command) client() (*api.Client, error) {
 	}
 	cl := api.NewClient(server, token)
 	cl.UserAgent = "slipway/" + version
+	if err := cl.WithCA(c.getenv(envCACert)); err != nil {
+		return nil, fmt.Errorf("%s: %w", envCACert, err)
+	}
 	return cl, nil
 }
 

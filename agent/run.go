@@ -42,6 +42,7 @@ func runAgent(ctx context.Context, args []string, getenv func(string) string, st
 		keep     = fs.Int("keep-revisions", lifecycle.DefaultKeepRevisions, "revisions of a group kept on disk")
 		prefix   = fs.String("install-prefix", "", "root every files destination under this `dir`ectory (several agents on one machine); hooks see SLIPWAY_INSTALL_PREFIX")
 		logLevel = fs.String("log-level", "info", "debug, info, warn or error")
+		caFile   = fs.String("ca-cert", "", "PEM `file` of CA certificates to trust for an https server, besides the system's (or SLIPWAY_CA_CERT)")
 	)
 	fs.Var(tags, "tag", "a `K=V` tag deployment groups select this instance by; repeat for more")
 	if err := fs.Parse(args); err != nil {
@@ -63,6 +64,9 @@ func runAgent(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	if *token == "" {
 		*token = getenv("SLIPWAY_ENROLL_TOKEN")
+	}
+	if *caFile == "" {
+		*caFile = getenv("SLIPWAY_CA_CERT")
 	}
 	if *server == "" || *root == "" {
 		return usageErr("--server (or SLIPWAY_SERVER) and --root are required")
@@ -107,6 +111,7 @@ func runAgent(ctx context.Context, args []string, getenv func(string) string, st
 			Logger:        logger,
 		},
 		PollWait: *pollWait,
+		CAFile:   *caFile,
 		Logger:   logger,
 	})
 	if err != nil {

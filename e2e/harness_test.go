@@ -187,7 +187,14 @@ func (s *server) restart(sig syscall.Signal) {
 	s.start(strings.TrimPrefix(s.URL, "http://"))
 }
 
-func (s *server) client() *api.Client { return api.NewClient(s.URL, s.Admin) }
+// client is an admin API client; it trusts the CA that SLIPWAY_CA_CERT names, as the CLI does.
+func (s *server) client() *api.Client {
+	c := api.NewClient(s.URL, s.Admin)
+	if err := c.WithCA(os.Getenv("SLIPWAY_CA_CERT")); err != nil {
+		s.t.Fatal(err)
+	}
+	return c
+}
 
 // agent is a slipway-agent run with its own deployment root and install prefix.
 type agent struct {

@@ -80,7 +80,10 @@ type Config struct {
 	ShutdownGrace  time.Duration
 	RequestTimeout time.Duration
 	// HTTP is the client for every call; one with header timeouts suited to the long poll when nil.
-	HTTP   *http.Client
+	HTTP *http.Client
+	// CAFile, when set, is a PEM file of CA certificates trusted besides the system's, for a
+	// server whose certificate a private CA signed. Used only when HTTP is nil.
+	CAFile string
 	Logger *slog.Logger
 }
 
@@ -133,6 +136,11 @@ func New(cfg Config) (*Agent, error) {
 		// A server that accepted the connection but never answers is noticed; the long poll's
 		// answer may legitimately take PollWait.
 		tr.ResponseHeaderTimeout = cfg.PollWait + cfg.RequestTimeout
+		tlsCfg, err := api.TLSConfig(cfg.CAFile)
+		if err != nil {
+			return nil, err
+		}
+		tr.TLSClientConfig = tlsCfg
 		// Every call has its own deadline from a context; the bundle download has none.
 		client.HTTP = &http.Client{Transport: tr}
 	}
