@@ -88,8 +88,9 @@ func (o *Orchestrator) findCommand(instance string) *Command {
 		return found[i].Deployment.CreateTime.Before(found[j].Deployment.CreateTime)
 	})
 	c := found[0]
-	c.Resent = o.sent[c.ID]
-	o.sent[c.ID]++
+	k := sentKey{deployment: c.Deployment.ID, instance: instance, command: c.ID}
+	c.Resent = o.sent[k]
+	o.sent[k]++
 	return c
 }
 
@@ -105,7 +106,7 @@ func (o *Orchestrator) Report(ctx context.Context, instance, commandID string, s
 	}
 	_, err = o.Apply(ctx, dep, deploy.EventReported{Instance: instance, Event: event, Attempt: attempt, Status: status, Diagnostics: diag})
 	o.mu.Lock()
-	delete(o.sent, commandID)
+	delete(o.sent, sentKey{deployment: dep, instance: instance, command: commandID})
 	o.mu.Unlock()
 	if ignorable(err) {
 		return nil

@@ -28,9 +28,10 @@ type Orchestrator struct {
 	polls map[string]chan struct{}
 	// changes holds, per deployment, a channel closed at its next change (for watchers).
 	changes map[string]chan struct{}
-	// sent counts how often each command was handed out, to record a re-send after an agent lost
-	// a command (it asked again for the same event).
-	sent map[string]int
+	// sent counts how often each host's command was handed out, to record a re-send after an
+	// agent lost a command (it asked again for the same event). A command id names deployment,
+	// event and attempt, not the host: every host of an AllAtOnce batch gets the same id.
+	sent map[sentKey]int
 	wake chan struct{}
 
 	// Lease is given to the deployments the orchestrator creates itself (auto-updates).
@@ -46,6 +47,11 @@ type entry struct {
 	active bool
 	queue  []*request
 	busy   bool
+}
+
+// sentKey is one host's command.
+type sentKey struct {
+	deployment, instance, command string
 }
 
 type request struct {
@@ -68,7 +74,7 @@ func New(store Store, log *slog.Logger, now func() time.Time) *Orchestrator {
 		active:  map[string]*entry{},
 		polls:   map[string]chan struct{}{},
 		changes: map[string]chan struct{}{},
-		sent:    map[string]int{},
+		sent:    map[sentKey]int{},
 		wake:    make(chan struct{}, 1),
 	}
 }
@@ -369,6 +375,12 @@ func (o *Orchestrator) act(e *entry, effects []deploy.Effect, saved store.Saved)
 			o.kick()
 		case deploy.Finished:
 			o.log.Info("deployment finished", "deployment_id", eff.Deployment, "status", eff.Status.String(), "error_code", string(eff.Error.Code))
+			// Commands that were never reported (lease expiry, a stop) are counted no more.
+			for k := range o.sent {
+				if k.deployment == eff.Deployment {
+					delete(o.sent, k)
+				}
+			}
 			app, group := e.d.Application, e.d.Group
 			if e.d.Creator == deploy.CreatorAutoUpdate && eff.Status != deploy.StatusSucceeded {
 				// Its hosts are retried when they next join or the group next deploys, not in a
