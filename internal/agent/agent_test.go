@@ -540,3 +540,57 @@ func TestAgent_StopDuringHookReportsResult(t *testing.T) {
 		t.Errorf("outbox = %+v, want empty: the server was reachable", l)
 	}
 }
+
+// A bundle download that the server cuts short (a restart drops the connection, or it answers
+// 503 meanwhile) is tried again; a refusal is not, and retrying stops when the lease would.
+func TestAgent_DownloadRetriesWhatTheServerCutShort(t *testing.T) {
+	tests := []struct {
+		name      string
+		faults    []string
+		heartbeat time.Duration
+		tamper    func(b *api.Bundle)
+		want      string
+		wantGets  func(gets int) bool
+		wantMsg   string
+	}{
+		{name: "cut, then unavailable, then served", faults: []string{"cut", "503", "cut"},
+			want: "Succeeded", wantGets: func(n int) bool { return n == 4 }},
+		{name: "refused", tamper: func(b *api.Bundle) { b.URL = api.PathAgent + "/bundles/" + strings.Repeat("0", 64) },
+			want: "Failed", wantGets: func(n int) bool { return n == 1 }, wantMsg: "no such bundle"},
+		{name: "unavailable past the lease", faults: slices.Repeat([]string{"503"}, 10000), heartbeat: 20 * time.Millisecond,
+			want: "Failed", wantGets: func(n int) bool { return n > 1 && n < 10000 }, wantMsg: "bundle store unavailable"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newTestEnv(t)
+			b := e.fake.serveBundle(e.buildBundle(t, traceHook))
+			if tt.tamper != nil {
+				tt.tamper(&b)
+			}
+			e.fake.set(func(f *fakeServer) { f.bundleFaults = tt.faults })
+			e.start(t)
+			cmd := command("cmd-download", appspec.EventDownloadBundle, b)
+			if tt.heartbeat > 0 {
+				cmd.Heartbeat = api.Duration(tt.heartbeat)
+			}
+			e.fake.enqueue(cmd)
+			r := e.fake.result(t, "cmd-download")
+			if r.Status != tt.want {
+				t.Fatalf("DownloadBundle: %s (%+v), want %s", r.Status, r.Diagnostics, tt.want)
+			}
+			if tt.wantMsg != "" && (r.Diagnostics == nil || !strings.Contains(r.Diagnostics.Message, tt.wantMsg)) {
+				t.Errorf("diagnostics %+v, want a message with %q", r.Diagnostics, tt.wantMsg)
+			}
+			e.fake.set(func(f *fakeServer) {
+				if !tt.wantGets(f.bundleGets) {
+					t.Errorf("%d bundle requests", f.bundleGets)
+				}
+			})
+			if tt.want == "Succeeded" {
+				if _, err := os.Stat(filepath.Join(e.root.DeploymentDir("g-1", "d-1"), "bundle.tgz")); err != nil {
+					t.Errorf("downloaded bundle: %v", err)
+				}
+			}
+		})
+	}
+}

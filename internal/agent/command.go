@@ -135,6 +135,11 @@ var errTooLarge = errors.New("bundle is larger than announced")
 
 // download fetches the command's bundle into <root>/<group-id>/<deployment-id>/bundle.<format>,
 // hashing it on the way, and keeps it only if its size and sha256 are the announced ones.
+//
+// A download that the server or the network cut short (no answer, a reset connection, a 5xx) is
+// tried again with backoff for as long as the server's lease on the command lasts: a server
+// restarted while a host fetches its bundle must not fail that host. A wrong bundle, a refusal
+// or a local error fails at once.
 func (a *Agent) download(ctx context.Context, cmd api.Command) (string, error) {
 	b := cmd.Bundle
 	if b.URL == "" {
@@ -154,39 +159,84 @@ func (a *Agent) download(ctx context.Context, cmd api.Command) (string, error) {
 		return "", fmt.Errorf("download bundle: %w", err)
 	}
 	final := filepath.Join(dir, "bundle."+format.String())
+	log := a.log.With(keyCommand, cmd.ID)
+	giveUp := time.Now().Add(leaseOf(cmd))
+	bo := a.newBackoff()
+	for {
+		n, err := a.fetch(ctx, b, dir, final, want)
+		if err == nil {
+			log.Info("bundle downloaded", keyBytes, n, keyDigest, want)
+			return final, nil
+		}
+		var cut cutShort
+		if !errors.As(err, &cut) || ctx.Err() != nil || time.Now().After(giveUp) {
+			return "", err
+		}
+		log.Warn("bundle download cut short; trying again", keyError, err.Error())
+		if !sleep(ctx, bo.next()) {
+			return "", err
+		}
+	}
+}
+
+// cutShort marks a download error that another attempt may not meet.
+type cutShort struct{ err error }
+
+func (c cutShort) Error() string { return c.err.Error() }
+func (c cutShort) Unwrap() error { return c.err }
+
+// fetch makes one attempt at the bundle, from an empty temporary file; see download.
+func (a *Agent) fetch(ctx context.Context, b api.Bundle, dir, final, want string) (int64, error) {
 	f, err := os.CreateTemp(dir, ".bundle-*")
 	if err != nil {
-		return "", fmt.Errorf("download bundle: %w", err)
+		return 0, fmt.Errorf("download bundle: %w", err)
 	}
 	defer func() {
 		_ = f.Close()
 		_ = os.Remove(f.Name()) // fails harmlessly once renamed
 	}()
 	h := sha256.New()
-	w := io.MultiWriter(f, h)
+	local := &firstError{w: io.MultiWriter(f, h)}
+	var w io.Writer = local
 	if b.Size > 0 {
 		w = &capWriter{w: w, left: b.Size}
 	}
 	n, err := a.client.Download(ctx, b.URL, w)
 	switch {
 	case errors.Is(err, errTooLarge):
-		return "", fmt.Errorf("bundle size mismatch: got more than %d bytes, want %d", b.Size, b.Size)
+		return n, fmt.Errorf("bundle size mismatch: got more than %d bytes, want %d", b.Size, b.Size)
+	case err != nil && local.err == nil && retryable(api.StatusOf(err)):
+		return n, cutShort{fmt.Errorf("download bundle: %w", err)}
 	case err != nil:
-		return "", fmt.Errorf("download bundle: %w", err)
+		return n, fmt.Errorf("download bundle: %w", err)
 	case b.Size > 0 && n != b.Size:
-		return "", fmt.Errorf("bundle size mismatch: got %d bytes, want %d", n, b.Size)
+		return n, fmt.Errorf("bundle size mismatch: got %d bytes, want %d", n, b.Size)
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != want {
-		return "", fmt.Errorf("bundle digest mismatch: got %s, want %s", got, want)
+		return n, fmt.Errorf("bundle digest mismatch: got %s, want %s", got, want)
 	}
 	if err := f.Sync(); err != nil {
-		return "", fmt.Errorf("download bundle: %w", err)
+		return n, fmt.Errorf("download bundle: %w", err)
 	}
 	if err := os.Rename(f.Name(), final); err != nil {
-		return "", fmt.Errorf("download bundle: %w", err)
+		return n, fmt.Errorf("download bundle: %w", err)
 	}
-	a.log.Info("bundle downloaded", keyCommand, cmd.ID, keyBytes, n, keyDigest, want)
-	return final, nil
+	return n, nil
+}
+
+// firstError remembers the first error of the writer it wraps, so that a failing disk is told
+// apart from a failing connection.
+type firstError struct {
+	w   io.Writer
+	err error
+}
+
+func (f *firstError) Write(p []byte) (int, error) {
+	n, err := f.w.Write(p)
+	if err != nil && f.err == nil {
+		f.err = err
+	}
+	return n, err
 }
 
 // capWriter fails once more than left bytes are written, so a wrong or hostile answer cannot fill
@@ -208,10 +258,7 @@ func (c *capWriter) Write(p []byte) (int, error) {
 // ends. An answer saying the server no longer wants the command (404, 409, 410) calls withdraw.
 // Other failures only get logged: the server decides, by its lease, when silence means failure.
 func (a *Agent) heartbeat(ctx context.Context, cmd api.Command, withdraw func()) {
-	every := time.Duration(cmd.Heartbeat)
-	if every <= 0 {
-		every = DefaultHeartbeat
-	}
+	every := heartbeatOf(cmd)
 	log := a.log.With(keyCommand, cmd.ID)
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -246,6 +293,18 @@ func (a *Agent) heartbeat(ctx context.Context, cmd api.Command, withdraw func())
 		}
 	}
 }
+
+// heartbeatOf is how often cmd is to be heartbeated.
+func heartbeatOf(cmd api.Command) time.Duration {
+	if every := time.Duration(cmd.Heartbeat); every > 0 {
+		return every
+	}
+	return DefaultHeartbeat
+}
+
+// leaseOf is how long the server waits for word on cmd: it asks for a heartbeat every third of
+// its lease.
+func leaseOf(cmd api.Command) time.Duration { return 3 * heartbeatOf(cmd) }
 
 // toAPI maps a lifecycle result to the wire.
 func toAPI(r lifecycle.Result) api.Result {

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -52,6 +53,10 @@ type fakeServer struct {
 	posts   map[string]int
 	order   []string
 	bundles map[string][]byte
+	// bundleFaults is consumed one per bundle request: "cut" sends half the bundle and drops the
+	// connection, a number answers with that HTTP status. bundleGets counts bundle requests.
+	bundleFaults []string
+	bundleGets   int
 }
 
 func newFakeServer(t *testing.T) *fakeServer {
@@ -241,7 +246,24 @@ func (f *fakeServer) record(id string, r api.Result) {
 func (f *fakeServer) handleBundle(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	b, ok := f.bundles[r.PathValue("digest")]
+	f.bundleGets++
+	fault := ""
+	if ok && len(f.bundleFaults) > 0 {
+		fault, f.bundleFaults = f.bundleFaults[0], f.bundleFaults[1:]
+	}
 	f.mu.Unlock()
+	switch fault {
+	case "":
+	case "cut":
+		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+		w.Write(b[:len(b)/2])
+		w.(http.Flusher).Flush()
+		panic(http.ErrAbortHandler) // drops the connection, as a killed server would
+	default:
+		status, _ := strconv.Atoi(fault)
+		writeError(w, status, "bundle store unavailable")
+		return
+	}
 	if !ok {
 		writeError(w, http.StatusNotFound, "no such bundle")
 		return
