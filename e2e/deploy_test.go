@@ -19,6 +19,13 @@ var hookEvents = []string{"ApplicationStop", "BeforeInstall", "AfterInstall", "A
 func setupFleet(t *testing.T, n int, config string, groupFlags ...string) (*server, []*agent) {
 	t.Helper()
 	s := startServer(t)
+	return s, setupGroup(t, s, n, config, groupFlags...)
+}
+
+// setupGroup starts n agents tagged role=web against s, and creates application shop with group
+// prod using config.
+func setupGroup(t *testing.T, s *server, n int, config string, groupFlags ...string) []*agent {
+	t.Helper()
 	var agents []*agent
 	for i := 1; i <= n; i++ {
 		agents = append(agents, startAgent(t, s, fmt.Sprintf("web-%d", i), "role=web"))
@@ -27,7 +34,7 @@ func setupFleet(t *testing.T, n int, config string, groupFlags ...string) (*serv
 	mustCLI(t, s, "app", "create", "shop")
 	args := append([]string{"group", "create", "shop", "prod", "--tag", "role=web", "--config", config}, groupFlags...)
 	mustCLI(t, s, args...)
-	return s, agents
+	return agents
 }
 
 func deployID(t *testing.T, stdout string) string {

@@ -149,6 +149,8 @@ type server struct {
 	DataDir string
 	extra   []string
 	p       *proc
+	// runs are every process of this server, the current one last: a restart starts another.
+	runs []*proc
 }
 
 func startServer(t *testing.T, extra ...string) *server {
@@ -163,6 +165,7 @@ func (s *server) start(listen string) {
 	env := []string{"SLIPWAY_ADMIN_TOKEN=" + s.Admin, "SLIPWAY_ENROLL_TOKEN=" + s.Enroll}
 	args := append([]string{"--listen", listen, "--data-dir", s.DataDir}, s.extra...)
 	s.p = start(s.t, env, "slipway-server", args...)
+	s.runs = append(s.runs, s.p)
 	url := waitFor(s.t, 15*time.Second, "server to listen", func() (string, bool) {
 		sc := bufio.NewScanner(strings.NewReader(s.p.out.String()))
 		for sc.Scan() {
@@ -184,7 +187,24 @@ func (s *server) start(listen string) {
 func (s *server) restart(sig syscall.Signal) {
 	s.t.Helper()
 	s.p.stop(sig)
+	s.resume()
+}
+
+// resume starts a stopped server again on the same address and data.
+func (s *server) resume() {
+	s.t.Helper()
 	s.start(strings.TrimPrefix(s.URL, "http://"))
+}
+
+// output is everything the server printed, over all its runs.
+func (s *server) output() string { return outputOf(s.runs) }
+
+func outputOf(runs []*proc) string {
+	var b strings.Builder
+	for _, p := range runs {
+		b.WriteString(p.out.String())
+	}
+	return b.String()
 }
 
 // client is an admin API client; it trusts the CA that SLIPWAY_CA_CERT names, as the CLI does.
@@ -199,8 +219,13 @@ func (s *server) client() *api.Client {
 // agent is a slipway-agent run with its own deployment root and install prefix.
 type agent struct {
 	Name, Root, Prefix string
-	tags               []string
-	p                  *proc
+	// Via, when set, is the URL the agent reaches the server by instead of the server's own
+	// (a proxy the test controls).
+	Via  string
+	tags []string
+	p    *proc
+	// runs are every process of this agent, the current one last.
+	runs []*proc
 }
 
 func startAgent(t *testing.T, s *server, name string, tags ...string) *agent {
@@ -211,13 +236,21 @@ func startAgent(t *testing.T, s *server, name string, tags ...string) *agent {
 }
 
 func (a *agent) start(t *testing.T, s *server, tags ...string) {
-	args := []string{"run", "--server", s.URL, "--name", a.Name, "--root", a.Root, "--install-prefix", a.Prefix, "--poll-wait", "5s"}
+	url := s.URL
+	if a.Via != "" {
+		url = a.Via
+	}
+	args := []string{"run", "--server", url, "--name", a.Name, "--root", a.Root, "--install-prefix", a.Prefix, "--poll-wait", "5s"}
 	for _, tag := range tags {
 		args = append(args, "--tag", tag)
 	}
 	a.tags = tags
 	a.p = start(t, []string{"SLIPWAY_ENROLL_TOKEN=" + s.Enroll}, "slipway-agent", args...)
+	a.runs = append(a.runs, a.p)
 }
+
+// output is everything the agent printed, over all its runs.
+func (a *agent) output() string { return outputOf(a.runs) }
 
 // kill ends the agent process with SIGKILL: no chance to report, clean up or forget anything.
 func (a *agent) kill() { a.p.stop(syscall.SIGKILL) }
@@ -231,6 +264,22 @@ func (a *agent) restart(t *testing.T, s *server) {
 // cli runs the slipway CLI against s; it returns stdout, stderr and the exit code.
 func cli(t *testing.T, s *server, args ...string) (string, string, int) {
 	t.Helper()
+	r := runCLI(s, args...)
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	return r.stdout, r.stderr, r.code
+}
+
+// cliRun is the outcome of one CLI run; err is set only when the CLI could not be run at all.
+type cliRun struct {
+	stdout, stderr string
+	code           int
+	err            error
+}
+
+// runCLI runs the slipway CLI against s without touching the test, so that goroutines may use it.
+func runCLI(s *server, args ...string) cliRun {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, filepath.Join(bin, "slipway"), args...)
@@ -238,14 +287,15 @@ func cli(t *testing.T, s *server, args ...string) (string, string, int) {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
-	code := 0
+	r := cliRun{}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
-		code = ee.ExitCode()
+		r.code = ee.ExitCode()
 	} else if err != nil {
-		t.Fatal(err)
+		r.err = fmt.Errorf("slipway %s: %w", strings.Join(args, " "), err)
 	}
-	return stdout.String(), stderr.String(), code
+	r.stdout, r.stderr = stdout.String(), stderr.String()
+	return r
 }
 
 func mustCLI(t *testing.T, s *server, args ...string) string {
