@@ -352,7 +352,7 @@ func TestFailingHook_Positions(t *testing.T) {
 					}
 				}
 			}
-			if tc.want == fail && !strings.Contains(d.ErrorMessage, "minimum") && !strings.Contains(d.ErrorMessage, "at least one") {
+			if tc.want == fail && !strings.Contains(d.ErrorMessage, "minimum") && !strings.Contains(d.ErrorMessage, "at least one") && !strings.Contains(d.ErrorMessage, "one at a time") {
 				t.Errorf("error message %q does not say which rule failed the deployment", d.ErrorMessage)
 			}
 			wantRevision := v1.Revision

@@ -92,7 +92,9 @@ type ErrorInfo struct {
 
 // Instance is a host as the group's records know it when a deployment starts.
 type Instance struct {
-	ID     string
+	ID string
+	// Name is the host's name, for messages; ID when empty.
+	Name   string
 	Health Health
 	// Revision is the revision the last successful deployment to the host installed, "" if none.
 	Revision string
@@ -101,6 +103,8 @@ type Instance struct {
 // Target is one host of a deployment and its lifecycle record.
 type Target struct {
 	Instance string
+	// Name is the host's name when the deployment started, for messages.
+	Name string
 	// HealthAtStart and RevisionAtStart order the hosts and drive the health count.
 	HealthAtStart   Health
 	RevisionAtStart RevisionHealth
@@ -176,6 +180,14 @@ func (d Deployment) lease() time.Duration {
 		return d.Lease
 	}
 	return DefaultLease
+}
+
+// label names the host in messages: its name, or its id when it has none.
+func (t Target) label() string {
+	if t.Name != "" {
+		return t.Name
+	}
+	return t.Instance
 }
 
 // current returns the index of the target's in-progress event, or -1.

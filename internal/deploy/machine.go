@@ -205,6 +205,7 @@ func (m *machine) start(in Start) error {
 	for _, inst := range in.Instances {
 		t := Target{
 			Instance:          inst.ID,
+			Name:              inst.Name,
 			HealthAtStart:     inst.Health,
 			RevisionAtStart:   ClassifyRevision(inst.Revision, d.GroupRevision),
 			InstalledRevision: inst.Revision,
@@ -238,6 +239,12 @@ func (m *machine) start(in Start) error {
 	}
 	m.advance(true)
 	return nil
+}
+
+// oneAtATime is CodeDeploy's OneAtATime rule: at most one host at a time (MOST_CONCURRENCY 1).
+func (m *machine) oneAtATime() bool {
+	mh := m.d.Config.MinimumHealthyHosts
+	return mh.Type == MostConcurrency && mh.Value == 1
 }
 
 func orderClass(t Target) int {
@@ -482,6 +489,15 @@ func (m *machine) advance(atStart bool) {
 		}
 		return
 	}
+	if m.oneAtATime() && m.count(InstanceFailed) > 0 && m.count(InstancePending) > 0 {
+		// CodeDeploy's OneAtATime fails as soon as any host but the last one fails, whatever
+		// the health count says: on a fleet that was never deployed every host counts as
+		// unhealthy, and the count alone would carry on past a broken revision.
+		info := ErrorInfo{Code: m.failureCode(), Message: "one at a time: an instance failed before the last one" + m.firstFailure()}
+		m.skipPending("deployment failed before this instance started")
+		m.finish(StatusFailed, info)
+		return
+	}
 	var blocked *Target
 	for k := range d.Targets {
 		t := &d.Targets[k]
@@ -516,7 +532,7 @@ func (m *machine) advance(atStart bool) {
 	} else {
 		info = ErrorInfo{Code: m.failureCode(), Message: fmt.Sprintf(
 			"%d instances failed and %d are healthy: deploying %s would leave fewer than the minimum of %d healthy%s",
-			m.count(InstanceFailed), m.healthy(), blocked.Instance, d.Minimum, m.firstFailure())}
+			m.count(InstanceFailed), m.healthy(), blocked.label(), d.Minimum, m.firstFailure())}
 	}
 	m.skipPending("deployment failed before this instance started")
 	m.finish(StatusFailed, info)
@@ -576,9 +592,9 @@ func (m *machine) firstFailure() string {
 		}
 		e, ok := failedEvent(t)
 		if !ok {
-			return "; first failure: " + t.Instance
+			return "; first failure: " + t.label()
 		}
-		s := fmt.Sprintf("; first failure: %s %s", t.Instance, e.Name)
+		s := fmt.Sprintf("; first failure: %s %s", t.label(), e.Name)
 		if e.Diagnostics.ErrorCode != "" {
 			s += ": " + e.Diagnostics.ErrorCode
 		}

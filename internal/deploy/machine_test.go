@@ -748,3 +748,49 @@ func TestDecide_SkippedReportCountsAsSuccess(t *testing.T) {
 		t.Errorf("%s recorded %v, want %v", events[1].Name, got, want)
 	}
 }
+
+// CodeDeploy's OneAtATime: "the overall deployment fails as soon as the application revision
+// fails to be deployed to any but the last instance" — on a fleet never deployed to as well,
+// where every host counts as unhealthy and the health count alone would carry on.
+func TestDecide_OneAtATimeFailsBeforeTheLastHost(t *testing.T) {
+	fresh := []deploy.Instance{{ID: "h1"}, {ID: "h2"}, {ID: "h3"}, {ID: "h4"}}
+	tests := []struct {
+		name        string
+		instances   []deploy.Instance
+		failAt      string
+		want        deploy.Status
+		wantStarted []string
+	}{
+		{"fresh fleet, first host", fresh, "h1", deploy.StatusFailed, []string{"h1"}},
+		{"fresh fleet, middle host", fresh, "h2", deploy.StatusFailed, []string{"h1", "h2"}},
+		{"fresh fleet, last host", fresh, "h4", deploy.StatusSucceeded, []string{"h1", "h2", "h3", "h4"}},
+		{"healthy fleet, first host", healthyFleet(4), "h01", deploy.StatusFailed, []string{"h01"}},
+		{"healthy fleet, last host", healthyFleet(4), "h04", deploy.StatusSucceeded, []string{"h01", "h02", "h03", "h04"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := simulate(t, newDeployment(preset(t, deploy.ConfigOneAtATime)), tt.instances, map[string]string{tt.failAt: "Install"})
+			if r.d.Status != tt.want {
+				t.Errorf("status %v (%s), want %v", r.d.Status, r.d.Error.Message, tt.want)
+			}
+			if !reflect.DeepEqual(r.started, tt.wantStarted) {
+				t.Errorf("started %v, want %v", r.started, tt.wantStarted)
+			}
+			if tt.want == deploy.StatusFailed && r.d.Error.Code != deploy.ErrorHealthConstraints {
+				t.Errorf("error code %v, want HEALTH_CONSTRAINTS", r.d.Error.Code)
+			}
+		})
+	}
+}
+
+// Messages name hosts as people know them, not by their registration ids.
+func TestDecide_MessagesNameHosts(t *testing.T) {
+	instances := []deploy.Instance{
+		{ID: "i-1", Name: "web-1", Health: deploy.Healthy, Revision: "r1"},
+		{ID: "i-2", Name: "web-2", Health: deploy.Healthy, Revision: "r1"},
+	}
+	r := simulate(t, newDeployment(preset(t, deploy.ConfigOneAtATime)), instances, map[string]string{"i-1": "Install"})
+	if !strings.Contains(r.d.Error.Message, "first failure: web-1 Install") || strings.Contains(r.d.Error.Message, "i-1") {
+		t.Errorf("error message %q, want it to name web-1 and not its id", r.d.Error.Message)
+	}
+}

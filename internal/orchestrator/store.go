@@ -58,6 +58,7 @@ func targets(ctx context.Context, st Store, application, group string, only []st
 		if !ok {
 			rec = deploy.Instance{ID: in.ID, Health: deploy.Unhealthy}
 		}
+		rec.Name = in.Name
 		out = append(out, rec)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })

@@ -70,6 +70,7 @@ type stopJSON struct {
 
 type targetJSON struct {
 	Instance          string      `json:"instance"`
+	Name              string      `json:"name,omitempty"`
 	HealthAtStart     string      `json:"health_at_start"`
 	RevisionAtStart   string      `json:"revision_at_start"`
 	InstalledRevision string      `json:"installed_revision,omitempty"`
@@ -130,7 +131,7 @@ func encodeDeployment(d deploy.Deployment) ([]byte, error) {
 	}
 	for _, t := range d.Targets {
 		tj := targetJSON{
-			Instance: t.Instance, HealthAtStart: t.HealthAtStart.String(), RevisionAtStart: t.RevisionAtStart.String(),
+			Instance: t.Instance, Name: t.Name, HealthAtStart: t.HealthAtStart.String(), RevisionAtStart: t.RevisionAtStart.String(),
 			InstalledRevision: t.InstalledRevision, Status: t.Status.String(), Attempt: t.Attempt,
 			UpToDate: t.UpToDate, Gone: t.Gone, Message: t.Message, StartTime: t.StartTime, EndTime: t.EndTime,
 		}
@@ -190,7 +191,7 @@ func decodeDeployment(b []byte) (deploy.Deployment, error) {
 	}
 	for _, tj := range j.Targets {
 		t := deploy.Target{
-			Instance: tj.Instance, HealthAtStart: p.health(tj.HealthAtStart),
+			Instance: tj.Instance, Name: tj.Name, HealthAtStart: p.health(tj.HealthAtStart),
 			RevisionAtStart: p.revisionHealth(tj.RevisionAtStart), InstalledRevision: tj.InstalledRevision,
 			Status: p.instanceStatus(tj.Status), Attempt: tj.Attempt, UpToDate: tj.UpToDate, Gone: tj.Gone,
 			Message: tj.Message, StartTime: tj.StartTime, EndTime: tj.EndTime,
