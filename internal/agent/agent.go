@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/slipway-deploy/slipway/internal/api"
@@ -144,6 +145,8 @@ func New(cfg Config) (*Agent, error) {
 		// Every call has its own deadline from a context; the bundle download has none.
 		client.HTTP = &http.Client{Transport: tr}
 	}
+	// The agent removes each crash marker itself, once the event's result is in the outbox.
+	cfg.Host.KeepMarkers = true
 	a := &Agent{
 		cfg:    cfg,
 		root:   cfg.Host.Root,
@@ -252,6 +255,11 @@ func (a *Agent) hello(ctx context.Context) error {
 		if m.Command == "" {
 			continue
 		}
+		if a.outbox.has(m.Command) {
+			// The event ended and its result was saved just before the agent stopped: that
+			// result is delivered as usual; the event was not interrupted.
+			continue
+		}
 		ids = append(ids, m.Command)
 		if err := a.outbox.put(report{Command: m.Command, Result: interruptedResult(m, now), Queued: now}); err != nil {
 			return err
@@ -281,6 +289,9 @@ func (a *Agent) hello(ctx context.Context) error {
 	for _, m := range markers {
 		if err := a.root.Forget(m); err != nil {
 			return err
+		}
+		if !slices.Contains(ids, m.Command) {
+			continue
 		}
 		a.log.Warn("event interrupted by an agent restart reported as failed",
 			keyCommand, m.Command, keyDeployment, m.DeploymentID, keyEvent, m.Event, keyErrorCode, script.FailedAfterRestart.String())

@@ -266,6 +266,37 @@ func TestAgent_HelloReportsInterruptedCommands(t *testing.T) {
 	}
 }
 
+// An agent killed after saving an event's result but before removing its crash marker did not
+// interrupt the event: the saved result is delivered, and the event is not reported as failed.
+func TestAgent_SavedResultWinsOverItsCrashMarker(t *testing.T) {
+	e := newTestEnv(t)
+	first := e.start(t)
+	e.fake.eventually(t, "hello", func(f *fakeServer) bool { return len(f.hellos) == 1 })
+	if err := first.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	writeMarker(t, e.root, lifecycle.Marker{DeploymentID: "d-9", GroupID: "g-1", Event: appspec.EventBeforeInstall, Started: now, Command: "cmd-9"})
+	saved := report{Command: "cmd-9", Result: api.Result{Status: "Succeeded", StartTime: now, EndTime: now}, Queued: now}
+	if err := newOutbox(e.root).put(saved); err != nil {
+		t.Fatal(err)
+	}
+	e.fake.set(func(f *fakeServer) { f.known["cmd-9"] = true })
+
+	e.start(t)
+	if r := e.fake.result(t, "cmd-9"); r.Status != "Succeeded" {
+		t.Errorf("result = %+v, want the saved Succeeded", r)
+	}
+	e.fake.set(func(f *fakeServer) {
+		if len(f.hellos) != 2 || len(f.hellos[1].Interrupted) != 0 {
+			t.Errorf("hellos = %+v; want a second hello reporting nothing interrupted", f.hellos)
+		}
+	})
+	if markers, err := e.root.Interrupted(); err != nil || len(markers) != 0 {
+		t.Errorf("crash markers = %v, %v; want none", markers, err)
+	}
+}
+
 func writeMarker(t *testing.T, root lifecycle.Root, m lifecycle.Marker) {
 	t.Helper()
 	b, err := json.Marshal(m)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -29,6 +30,7 @@ func (a *Agent) handle(ctx context.Context, cmd api.Command) {
 	res, wanted := a.execute(ctx, cmd)
 	if !wanted {
 		log.Warn("the server withdrew the command; it was stopped and its result is not reported")
+		a.done(log, cmd)
 		return
 	}
 	attrs := []any{keyStatus, res.Status, keyDuration, res.EndTime.Sub(res.StartTime).Round(time.Millisecond).String()}
@@ -38,8 +40,19 @@ func (a *Agent) handle(ctx context.Context, cmd api.Command) {
 	log.Info("command finished", attrs...)
 	rp := report{Command: cmd.ID, Result: res, Queued: time.Now().UTC()}
 	if err := a.outbox.put(rp); err != nil {
+		// The crash marker stays: if the agent stops before delivering this result, it reports
+		// the event as interrupted when it comes back rather than saying nothing.
 		log.Error("cannot save the result in the outbox; it is lost if the agent stops before delivering it", keyError, err.Error())
 		a.unsaved = append(a.unsaved, rp)
+		return
+	}
+	a.done(log, cmd)
+}
+
+// done removes the command's crash marker once its result is safe (or not wanted).
+func (a *Agent) done(log *slog.Logger, cmd api.Command) {
+	if err := a.root.Done(cmd.DeploymentID); err != nil {
+		log.Error("remove crash marker; the event will be reported as interrupted if the agent restarts", keyError, err.Error())
 	}
 }
 

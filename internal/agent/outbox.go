@@ -63,6 +63,12 @@ func (o outbox) put(rp report) error {
 	return nil
 }
 
+// has reports whether a result for the command is waiting.
+func (o outbox) has(commandID string) bool {
+	_, err := os.Stat(o.path(commandID))
+	return err == nil
+}
+
 // list returns the waiting results, oldest first.
 func (o outbox) list() ([]report, error) {
 	entries, err := os.ReadDir(string(o))

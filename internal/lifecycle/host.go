@@ -96,7 +96,12 @@ type Host struct {
 	// directory, and hooks see it as SLIPWAY_INSTALL_PREFIX. It lets several agents share one
 	// machine (demos, tests, containers); CodeDeploy has no such option, so it is off by default.
 	InstallPrefix string
-	Logger        *slog.Logger
+	// KeepMarkers leaves an event's crash marker in place after Run returns: the caller removes
+	// it with Root.Done once it has durably recorded the result. Without it, an agent killed
+	// between the end of Run and saving the result would neither report the event as
+	// interrupted nor have a result to send, and the server would ask it to run again.
+	KeepMarkers bool
+	Logger      *slog.Logger
 }
 
 // prefixed returns spec with its destinations and permission objects under h.InstallPrefix.
@@ -136,6 +141,9 @@ func (h *Host) Run(ctx context.Context, d Deployment, event string) Result {
 		return finish(failed(script.UnknownError, fmt.Sprintf("record crash marker: %v", err)))
 	}
 	r := h.dispatch(ctx, d, event)
+	if h.KeepMarkers {
+		return finish(r)
+	}
 	if err := h.Root.unmark(d.ID); err != nil && r.Status != StatusFailed {
 		r = failed(script.UnknownError, err.Error())
 	}

@@ -93,5 +93,9 @@ func (r Root) Interrupted() ([]Marker, error) {
 	return out, nil
 }
 
+// Done removes the marker of a deployment's event once its result is recorded (see
+// Host.KeepMarkers).
+func (r Root) Done(deploymentID string) error { return r.unmark(deploymentID) }
+
 // Forget removes the marker of an interrupted event after it has been reported.
 func (r Root) Forget(m Marker) error { return r.unmark(m.DeploymentID) }

@@ -116,3 +116,24 @@ func TestMarker_UnreadableMarkerIsStillReported(t *testing.T) {
 		t.Fatalf("after Forget: Interrupted() = %v, %v; want nothing", got, err)
 	}
 }
+
+// With KeepMarkers, the marker outlives Run until the caller has recorded the result: a crash
+// in between still finds the event interrupted.
+func TestMarker_KeptUntilDoneWhenTheCallerRecordsResults(t *testing.T) {
+	f := newFixture(t)
+	f.host.KeepMarkers = true
+	bundle := newBundle(t, hookSpec("BeforeInstall", 60, "ok.sh"), map[string]string{"ok.sh": "#!/bin/sh\nexit 0\n"})
+	d := deployment("d-keep", bundle)
+	d.Command = "cmd-1"
+	f.mustDeploy(d, "DownloadBundle")
+	got, err := f.host.Root.Interrupted()
+	if err != nil || len(got) != 1 || got[0].Command != "cmd-1" || got[0].Event != "DownloadBundle" {
+		t.Fatalf("after Run: Interrupted() = %+v, %v; want the DownloadBundle marker", got, err)
+	}
+	if err := f.host.Root.Done("d-keep"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := f.host.Root.Interrupted(); err != nil || len(got) != 0 {
+		t.Fatalf("after Done: Interrupted() = %+v, %v; want none", got, err)
+	}
+}
