@@ -9,7 +9,8 @@ var (
 	// ErrUnsafePath: an entry or link would reach outside the destination (absolute path, `..`,
 	// a symlink or hardlink that leaves the tree, a write through a symlink).
 	ErrUnsafePath = errors.New("unsafe path")
-	// ErrUnsupportedEntry: an entry is a device, fifo, socket or another kind a bundle cannot hold.
+	// ErrUnsupportedEntry: an entry is a device, fifo, socket or another kind a bundle cannot hold,
+	// or has a name longer than file systems allow.
 	ErrUnsupportedEntry = errors.New("unsupported entry type")
 	// ErrConflict: an entry names a path an earlier entry already holds, or sits under a file.
 	ErrConflict = errors.New("conflicting entry")

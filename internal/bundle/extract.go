@@ -94,7 +94,8 @@ func ExtractFile(ctx context.Context, path, dest string, lim Limits) (Result, er
 //     or a file; when a symlink's target is absolute or leads out of the tree, directly or through
 //     other links (checked once the tree is complete, since a later entry can change what an
 //     earlier target means); when a hardlink names anything but an earlier regular file of the
-//     same archive; and for devices, fifos and sockets. In zip names `\` is a separator.
+//     same archive; for devices, fifos and sockets; and for names longer than 255 bytes. In zip
+//     names `\` is a separator.
 //   - A name may appear twice only as a directory (the later mode wins); any other repeat, or a
 //     file where a directory was (or the reverse), is ErrConflict.
 //   - MaxBytes is enforced on bytes actually written while streaming, and a header that declares
@@ -119,25 +120,39 @@ func ExtractFile(ctx context.Context, path, dest string, lim Limits) (Result, er
 // nothing that leads out.
 // Nothing is fsynced; an extraction interrupted by a crash is redone, never trusted.
 func Extract(ctx context.Context, r io.ReaderAt, size int64, dest string, lim Limits) (Result, error) {
-	head := make([]byte, detectLen)
-	n, err := r.ReadAt(head, 0)
-	if err != nil && !errors.Is(err, io.EOF) {
-		return Result{}, fmt.Errorf("read bundle header: %w", err)
-	}
-	format := Detect(head[:n])
-	if format == FormatUnknown {
-		return Result{}, fmt.Errorf("not a zip, tar or tgz archive: %w", ErrUnsupportedFormat)
-	}
-	x, err := newExtractor(ctx, dest, lim, format)
+	format, err := detectAt(r)
 	if err != nil {
 		return Result{}, err
 	}
-	return x.run(func() error {
-		if format == FormatZip {
-			return x.zip(r, size)
-		}
-		return x.stream(bufio.NewReaderSize(io.NewSectionReader(r, 0, size), streamBufSize), format)
-	})
+	out, err := openDisk(dest)
+	if err != nil {
+		return Result{}, err
+	}
+	x := newExtractor(ctx, out, lim, format)
+	return x.run(func() error { return x.readAt(r, size) })
+}
+
+// detectAt names the format of the archive in r, or says it is none of the three.
+func detectAt(r io.ReaderAt) (Format, error) {
+	head := make([]byte, detectLen)
+	n, err := r.ReadAt(head, 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return FormatUnknown, fmt.Errorf("read bundle header: %w", err)
+	}
+	format := Detect(head[:n])
+	if format == FormatUnknown {
+		return format, fmt.Errorf("not a zip, tar or tgz archive: %w", ErrUnsupportedFormat)
+	}
+	return format, nil
+}
+
+// readAt reads the whole archive from r: a zip through its central directory, a tar or tgz as a
+// stream.
+func (x *extractor) readAt(r io.ReaderAt, size int64) error {
+	if x.res.Format == FormatZip {
+		return x.zip(r, size)
+	}
+	return x.stream(bufio.NewReaderSize(io.NewSectionReader(r, 0, size), streamBufSize), x.res.Format)
 }
 
 // ExtractReader unpacks a tar or tgz stream into dest with the guarantees of Extract. A zip
@@ -155,10 +170,11 @@ func ExtractReader(ctx context.Context, r io.Reader, dest string, lim Limits) (R
 	case FormatZip:
 		return Result{}, fmt.Errorf("zip needs random access, use Extract or ExtractFile: %w", ErrUnsupportedFormat)
 	}
-	x, err := newExtractor(ctx, dest, lim, format)
+	out, err := openDisk(dest)
 	if err != nil {
 		return Result{}, err
 	}
+	x := newExtractor(ctx, out, lim, format)
 	return x.run(func() error { return x.stream(br, format) })
 }
 
@@ -186,11 +202,16 @@ func (k kind) String() string {
 }
 
 // node is what Extract remembers of each path it created: enough to refuse writes through links
-// and files, to check link chains at the end, and to apply directory modes last.
+// and files, to check link chains at the end, to apply directory modes last, and for Inspect to
+// describe the tree and find a file's bytes in the archive again.
 type node struct {
-	kind   kind
-	mode   fs.FileMode // directories only: the mode to apply at the end
-	target string      // symlinks only
+	kind kind
+	// mode is a directory's mode to apply at the end, or a file's permission bits.
+	mode   fs.FileMode
+	target string // symlinks only
+	size   int64  // files only: the content bytes
+	// src is, for a hardlink, the cleaned archive name of the file whose content it shares.
+	src string
 }
 
 // entry is an archive entry with the format's details translated away.
@@ -205,17 +226,26 @@ type entry struct {
 
 type extractor struct {
 	ctx   context.Context
-	root  *os.Root
+	out   tree
 	lim   Limits
 	nodes map[string]node // cleaned slash path → node; the root itself is not stored
 	res   Result
 	buf   []byte
-	// dir is an os.Root on dirName, the directory the last file was created in (see create).
-	dir     *os.Root
-	dirName string
 }
 
-func newExtractor(ctx context.Context, dest string, lim Limits, format Format) (*extractor, error) {
+func newExtractor(ctx context.Context, out tree, lim Limits, format Format) *extractor {
+	return &extractor{
+		ctx:   ctx,
+		out:   out,
+		lim:   lim.withDefaults(),
+		nodes: make(map[string]node),
+		res:   Result{Format: format},
+		buf:   make([]byte, copyBufSize),
+	}
+}
+
+// openDisk prepares dest and opens it as the tree Extract writes to.
+func openDisk(dest string) (*diskTree, error) {
 	if err := prepareDest(dest); err != nil {
 		return nil, err
 	}
@@ -223,14 +253,7 @@ func newExtractor(ctx context.Context, dest string, lim Limits, format Format) (
 	if err != nil {
 		return nil, fmt.Errorf("open destination: %w", err)
 	}
-	return &extractor{
-		ctx:   ctx,
-		root:  root,
-		lim:   lim.withDefaults(),
-		nodes: make(map[string]node),
-		res:   Result{Format: format},
-		buf:   make([]byte, copyBufSize),
-	}, nil
+	return &diskTree{root: root}, nil
 }
 
 // prepareDest insists on an empty destination: the checks against writing through links and the
@@ -261,12 +284,7 @@ func prepareDest(dest string) error {
 // created: the caller is told to delete dest, but until it does, nothing in dest may lead out, and
 // chains are only checked on a complete tree (an archive cut short never gets that far).
 func (x *extractor) run(read func() error) (Result, error) {
-	defer x.root.Close()
-	defer func() {
-		if x.dir != nil {
-			x.dir.Close()
-		}
-	}()
+	defer x.out.close()
 	err := read()
 	if err == nil {
 		err = x.finish()
@@ -274,7 +292,7 @@ func (x *extractor) run(read func() error) (Result, error) {
 	if err != nil {
 		for name, n := range x.nodes {
 			if n.kind == kindSymlink {
-				_ = x.root.Remove(name)
+				_ = x.out.remove(name)
 			}
 		}
 	}
@@ -315,7 +333,7 @@ func (x *extractor) add(e entry, body io.Reader) error {
 	case e.hardlink:
 		return x.hardlink(name, e.linkname)
 	case e.kind == kindDir:
-		if err := x.root.Mkdir(name, 0o755); err != nil {
+		if err := x.out.mkdir(name); err != nil {
 			return fmt.Errorf("entry %q: %w", name, err)
 		}
 		x.nodes[name] = node{kind: kindDir, mode: e.mode}
@@ -345,7 +363,7 @@ func (x *extractor) parents(name string) error {
 		n, ok := x.nodes[p]
 		switch {
 		case !ok:
-			if err := x.root.Mkdir(p, 0o755); err != nil {
+			if err := x.out.mkdir(p); err != nil {
 				return fmt.Errorf("entry %q: %w", name, err)
 			}
 			x.nodes[p] = node{kind: kindDir, mode: 0o755}
@@ -363,12 +381,14 @@ func (x *extractor) file(name string, e entry, body io.Reader) error {
 	if e.size > left {
 		return fmt.Errorf("entry %q declares %d bytes, past the %d-byte limit: %w", name, e.size, x.lim.MaxBytes, ErrTooLarge)
 	}
-	f, err := x.create(name)
+	f, err := x.out.create(name)
 	if err != nil {
 		return fmt.Errorf("entry %q: %w", name, err)
 	}
-	x.nodes[name] = node{kind: kindFile}
-	if err := x.copy(name, f, body); err != nil {
+	before := x.res.Bytes
+	err = x.copy(name, f, body)
+	x.nodes[name] = node{kind: kindFile, mode: e.mode.Perm(), size: x.res.Bytes - before}
+	if err != nil {
 		f.Close()
 		return err
 	}
@@ -383,35 +403,9 @@ func (x *extractor) file(name string, e entry, body io.Reader) error {
 	return nil
 }
 
-// create makes a new file for name. O_EXCL: never open whatever might already sit at the name,
-// link or not.
-//
-// Opening through os.Root walks every path component with syscalls of its own, and that walk, not
-// decompression, was most of the time extracting a 20,000-file bundle. Archives list a
-// directory's files together, so the Root of the last file's directory is kept and reused.
-func (x *extractor) create(name string) (*os.File, error) {
-	const flags = os.O_WRONLY | os.O_CREATE | os.O_EXCL
-	dir, base := path.Dir(name), path.Base(name)
-	if dir == "." {
-		return x.root.OpenFile(name, flags, 0o600)
-	}
-	if x.dir == nil || x.dirName != dir {
-		if x.dir != nil {
-			x.dir.Close()
-			x.dir = nil
-		}
-		r, err := x.root.OpenRoot(dir)
-		if err != nil {
-			return nil, err
-		}
-		x.dir, x.dirName = r, dir
-	}
-	return x.dir.OpenFile(base, flags, 0o600)
-}
-
 // copy streams body into f, counting what is written against MaxBytes: headers can lie, bytes
 // cannot. A read that would pass the limit is refused before it is written.
-func (x *extractor) copy(name string, f *os.File, body io.Reader) error {
+func (x *extractor) copy(name string, f io.Writer, body io.Reader) error {
 	for {
 		if err := x.ctx.Err(); err != nil {
 			return err
@@ -439,7 +433,7 @@ func (x *extractor) symlink(name, target string) error {
 	if err := checkLinkTarget(name, target); err != nil {
 		return err
 	}
-	if err := x.root.Symlink(target, name); err != nil {
+	if err := x.out.symlink(target, name); err != nil {
 		return fmt.Errorf("entry %q: %w", name, err)
 	}
 	x.nodes[name] = node{kind: kindSymlink, target: target}
@@ -453,13 +447,17 @@ func (x *extractor) hardlink(name, linkname string) error {
 	if err != nil {
 		return fmt.Errorf("hardlink %q: target: %w", name, err)
 	}
-	if n, ok := x.nodes[target]; !ok || n.kind != kindFile {
+	n, ok := x.nodes[target]
+	if !ok || n.kind != kindFile {
 		return fmt.Errorf("hardlink %q: target %q is not an earlier regular file of the bundle: %w", name, linkname, ErrUnsafePath)
 	}
-	if err := x.root.Link(target, name); err != nil {
+	if err := x.out.link(target, name); err != nil {
 		return fmt.Errorf("entry %q: %w", name, err)
 	}
-	x.nodes[name] = node{kind: kindFile}
+	if n.src == "" {
+		n.src = target
+	}
+	x.nodes[name] = n
 	return nil
 }
 
@@ -512,7 +510,7 @@ func (x *extractor) finish() error {
 		return strings.Count(b, "/") - strings.Count(a, "/")
 	})
 	for _, d := range dirs {
-		if err := x.root.Chmod(d, x.nodes[d].mode); err != nil {
+		if err := x.out.chmod(d, x.nodes[d].mode); err != nil {
 			return fmt.Errorf("directory %q: %w", d, err)
 		}
 	}
@@ -548,7 +546,7 @@ func (x *extractor) strip(top string) error {
 	if top == aside {
 		aside += "-2"
 	}
-	if err := x.root.Rename(top, aside); err != nil {
+	if err := x.out.rename(top, aside); err != nil {
 		return fmt.Errorf("strip %q: %w", top, err)
 	}
 	prefix := top + "/"
@@ -562,11 +560,11 @@ func (x *extractor) strip(top string) error {
 		if strings.Contains(rel, "/") {
 			continue
 		}
-		if err := x.root.Rename(aside+"/"+rel, rel); err != nil {
+		if err := x.out.rename(aside+"/"+rel, rel); err != nil {
 			return fmt.Errorf("strip %q: %w", top, err)
 		}
 	}
-	if err := x.root.Remove(aside); err != nil {
+	if err := x.out.remove(aside); err != nil {
 		return fmt.Errorf("strip %q: %w", top, err)
 	}
 	x.nodes = nodes

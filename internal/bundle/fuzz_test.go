@@ -12,7 +12,7 @@ import (
 
 // FuzzExtract feeds arbitrary bytes to Extract and ExtractReader. Whatever the input: no panic,
 // nothing outside dest (checked by walking the sandbox and resolving every extracted link with
-// the kernel), and never more bytes than the limit.
+// the kernel), never more bytes than the limit, and Inspect reaches Extract's verdict.
 func FuzzExtract(f *testing.F) {
 	tars := [][]byte{
 		makeTar(f, tarFile{Header: tar.Header{Name: "appspec.yml"}, Body: "version: 0.0\n"},
@@ -45,7 +45,12 @@ func FuzzExtract(f *testing.F) {
 			if stream {
 				res, _ = ExtractReader(context.Background(), bytes.NewReader(data), s.dest, lim)
 			} else {
-				res, _ = s.extract(t, data, lim)
+				var err error
+				res, err = s.extract(t, data, lim)
+				_, ierr := Inspect(context.Background(), bytes.NewReader(data), int64(len(data)), lim)
+				if (err == nil) != (ierr == nil) {
+					t.Errorf("Extract error %v, Inspect error %v: want the same verdict", err, ierr)
+				}
 			}
 			if res.Bytes > limit {
 				t.Errorf("Result.Bytes = %d past the limit", res.Bytes)

@@ -191,13 +191,18 @@ func checkLinksInside(t *testing.T, dir string) {
 // snapshot describes a tree for comparison: kind, mode and content or target of every path.
 func snapshot(t *testing.T, dir string) map[string]string {
 	t.Helper()
+	return snapshotFS(t, os.DirFS(dir))
+}
+
+// snapshotFS is snapshot for any file system that can read links (a directory, or a Manifest).
+func snapshotFS(t *testing.T, fsys fs.FS) map[string]string {
+	t.Helper()
 	out := make(map[string]string)
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		rel, _ := filepath.Rel(dir, p)
-		if rel == "." {
+		if p == "." {
 			return nil
 		}
 		info, err := d.Info()
@@ -207,7 +212,7 @@ func snapshot(t *testing.T, dir string) map[string]string {
 		var desc string
 		switch {
 		case info.Mode()&fs.ModeSymlink != 0:
-			target, err := os.Readlink(p)
+			target, err := fs.ReadLink(fsys, p)
 			if err != nil {
 				return err
 			}
@@ -215,13 +220,13 @@ func snapshot(t *testing.T, dir string) map[string]string {
 		case info.IsDir():
 			desc = "dir " + (info.Mode() & modeBits).String()
 		default:
-			b, err := os.ReadFile(p)
+			b, err := fs.ReadFile(fsys, p)
 			if err != nil {
 				return err
 			}
 			desc = "file " + (info.Mode() & modeBits).String() + " " + string(b)
 		}
-		out[filepath.ToSlash(rel)] = desc
+		out[p] = desc
 		return nil
 	})
 	if err != nil {

@@ -19,7 +19,15 @@ import (
 // way that has its own sentinel.
 var errAny = errors.New("any error")
 
-func TestExtract_Hostile(t *testing.T) {
+// hostileCase is an archive Extract must refuse, and the error it must refuse it with.
+type hostileCase struct {
+	name    string
+	archive func(t *testing.T, s sandbox) []byte
+	limits  Limits
+	want    error
+}
+
+func hostileArchives() []hostileCase {
 	dir := func(name string) tarFile {
 		return tarFile{Header: tar.Header{Name: name, Typeflag: tar.TypeDir, Mode: 0o755}}
 	}
@@ -50,12 +58,7 @@ func TestExtract_Hostile(t *testing.T) {
 		return fs
 	}
 
-	tests := []struct {
-		name    string
-		archive func(t *testing.T, s sandbox) []byte
-		limits  Limits
-		want    error
-	}{
+	return []hostileCase{
 		{"tar slip", func(t *testing.T, s sandbox) []byte { return makeTar(t, file("../../../evil", "x")) }, Limits{}, ErrUnsafePath},
 		{"tar slip after a directory", func(t *testing.T, s sandbox) []byte {
 			return makeTar(t, dir("a/"), file("a/../../../../evil", "x"))
@@ -131,6 +134,9 @@ func TestExtract_Hostile(t *testing.T) {
 		{"zip fifo", func(t *testing.T, s sandbox) []byte {
 			return makeZip(t, zipFile{Name: "fifo", Mode: fs.ModeNamedPipe | 0o644})
 		}, Limits{}, ErrUnsupportedEntry},
+		{"name longer than NAME_MAX", func(t *testing.T, s sandbox) []byte {
+			return makeTar(t, file("d/"+strings.Repeat("n", 256), "x"))
+		}, Limits{}, ErrUnsupportedEntry},
 		{"zip socket", func(t *testing.T, s sandbox) []byte {
 			return makeZip(t, zipFile{Name: "sock", Mode: fs.ModeSocket | 0o644})
 		}, Limits{}, ErrUnsupportedEntry},
@@ -183,7 +189,10 @@ func TestExtract_Hostile(t *testing.T) {
 		{"not an archive", func(t *testing.T, s sandbox) []byte { return []byte("hello, I am not a bundle") }, Limits{}, ErrUnsupportedFormat},
 		{"gzip of garbage", func(t *testing.T, s sandbox) []byte { return gzipBytes(t, bytes.Repeat([]byte("garbage!"), 200)) }, Limits{}, errAny},
 	}
-	for _, tt := range tests {
+}
+
+func TestExtract_Hostile(t *testing.T) {
+	for _, tt := range hostileArchives() {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newSandbox(t)
 			res, err := s.extract(t, tt.archive(t, s), tt.limits)
@@ -270,11 +279,12 @@ func TestExtract_CountsRealBytesNotHeaders(t *testing.T) {
 	if err := os.MkdirAll(s.dest, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	x, err := newExtractor(t.Context(), s.dest, Limits{MaxBytes: 1000}, FormatTar)
+	out, err := openDisk(s.dest)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer x.root.Close()
+	x := newExtractor(t.Context(), out, Limits{MaxBytes: 1000}, FormatTar)
+	defer out.close()
 	err = x.add(entry{name: "f", kind: kindFile, mode: 0o644, size: 1}, bytes.NewReader(make([]byte, 5000)))
 	if !errors.Is(err, ErrTooLarge) {
 		t.Errorf("add error = %v, want %v", err, ErrTooLarge)

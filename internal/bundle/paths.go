@@ -16,6 +16,8 @@ const (
 	maxResolveSteps = 1 << 24
 	// maxLinkTarget is PATH_MAX: no real symlink target is longer.
 	maxLinkTarget = 4096
+	// maxNameLen is NAME_MAX, the longest file name Linux file systems hold.
+	maxNameLen = 255
 )
 
 // cleanName turns an archive entry name into a slash-separated path relative to the bundle root,
@@ -32,6 +34,12 @@ func cleanName(name string) (string, error) {
 	clean := path.Clean(name)
 	if clean == ".." || strings.HasPrefix(clean, "../") {
 		return "", fmt.Errorf("entry %q: path leaves the bundle: %w", name, ErrUnsafePath)
+	}
+	// Checked here rather than left to the file system, so Inspect refuses what Extract would.
+	for c := range strings.SplitSeq(clean, "/") {
+		if len(c) > maxNameLen {
+			return "", fmt.Errorf("entry %q: a name in the path is longer than %d bytes: %w", name, maxNameLen, ErrUnsupportedEntry)
+		}
 	}
 	return clean, nil
 }
@@ -86,17 +94,25 @@ func newResolver(links map[string]string) *resolver {
 // check returns nil when following the link at name stays inside the tree (a dangling link that
 // stays inside is fine), and an error naming the link otherwise.
 func (r *resolver) check(name string) error {
-	target := r.links[name]
-	var cur []string
-	if dir := path.Dir(name); dir != "." {
-		cur = strings.Split(dir, "/")
+	if _, err := r.resolve(path.Dir(name), r.links[name]); err != nil {
+		return fmt.Errorf("symlink %q: %w", name, err)
 	}
-	pending := pushComponents(nil, target)
+	return nil
+}
+
+// resolve follows p from the directory from ("." for the root) through the tree's links and
+// returns the path it leads to ("." for the root), or says how it leads out.
+func (r *resolver) resolve(from, p string) (string, error) {
+	var cur []string
+	if from != "." {
+		cur = strings.Split(from, "/")
+	}
+	pending := pushComponents(nil, p)
 	hops := 0
 	for len(pending) > 0 {
 		r.steps--
 		if r.steps < 0 {
-			return fmt.Errorf("symlink %q: %w: %w", name, errResolveBudget, ErrUnsafePath)
+			return "", fmt.Errorf("%w: %w", errResolveBudget, ErrUnsafePath)
 		}
 		c := pending[len(pending)-1]
 		pending = pending[:len(pending)-1]
@@ -105,7 +121,7 @@ func (r *resolver) check(name string) error {
 			continue
 		case "..":
 			if len(cur) == 0 {
-				return fmt.Errorf("symlink %q: target %q leads out of the bundle through other links: %w", name, target, ErrUnsafePath)
+				return "", fmt.Errorf("target %q leads out of the bundle through other links: %w", p, ErrUnsafePath)
 			}
 			cur = cur[:len(cur)-1]
 			continue
@@ -117,15 +133,18 @@ func (r *resolver) check(name string) error {
 		}
 		hops++
 		if hops > maxLinkHops {
-			return fmt.Errorf("symlink %q: more than %d links in a chain (a loop?): %w", name, maxLinkHops, ErrUnsafePath)
+			return "", fmt.Errorf("more than %d links in a chain (a loop?): %w", maxLinkHops, ErrUnsafePath)
 		}
 		if path.IsAbs(next) {
-			return fmt.Errorf("symlink %q: chain reaches absolute target %q: %w", name, next, ErrUnsafePath)
+			return "", fmt.Errorf("chain reaches absolute target %q: %w", next, ErrUnsafePath)
 		}
 		cur = cur[:len(cur)-1]
 		pending = pushComponents(pending, next)
 	}
-	return nil
+	if len(cur) == 0 {
+		return ".", nil
+	}
+	return strings.Join(cur, "/"), nil
 }
 
 // pushComponents adds p's components to a stack so that the first component is popped first.
