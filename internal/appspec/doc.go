@@ -8,5 +8,6 @@
 // change.
 //
 // This package must not know about bundles, hosts, servers or how hooks are run: it only says what
-// an AppSpec means. It touches the file system only in Find and Load.
+// an AppSpec means. It touches the file system only in Find and Load (FindFS reads whatever fs.FS
+// it is given, such as a bundle read without unpacking it).
 package appspec

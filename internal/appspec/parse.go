@@ -3,6 +3,7 @@ package appspec
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -141,22 +142,37 @@ func (c *checker) parse(data []byte) *Spec {
 // Find returns the path of the AppSpec in a bundle directory: appspec.yml, then appspec.yaml, then
 // (unless the platform is server, whose agent never reads it) appspec.json.
 func Find(dir string, platform Platform) (string, error) {
+	name, err := find(os.DirFS(dir), dir, platform)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, name), nil
+}
+
+// FindFS is Find for a bundle seen as a file system (an archive read without unpacking it): it
+// returns the AppSpec's name at the root of fsys.
+func FindFS(fsys fs.FS, platform Platform) (string, error) {
+	return find(fsys, "the bundle", platform)
+}
+
+// find looks for the AppSpec at the root of fsys; where names fsys in messages. Symlinks are
+// followed, as the agent does when it opens the file.
+func find(fsys fs.FS, where string, platform Platform) (string, error) {
 	names := []string{"appspec.yml", "appspec.yaml"}
 	if platform != PlatformServer {
 		names = append(names, "appspec.json")
 	}
 	for _, name := range names {
-		p := filepath.Join(dir, name)
-		fi, err := os.Stat(p)
+		fi, err := fs.Stat(fsys, name)
 		if err == nil && fi.Mode().IsRegular() {
-			return p, nil
+			return name, nil
 		}
-		if err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return "", fmt.Errorf("find appspec: %w", err)
 		}
 	}
 	hint := ""
-	if entries, err := os.ReadDir(dir); err == nil {
+	if entries, err := fs.ReadDir(fsys, "."); err == nil {
 		for _, e := range entries {
 			for _, name := range names {
 				if e.Name() != name && strings.EqualFold(e.Name(), name) {
@@ -164,10 +180,10 @@ func Find(dir string, platform Platform) (string, error) {
 				}
 			}
 		}
-	} else if !errors.Is(err, os.ErrNotExist) {
+	} else if !errors.Is(err, fs.ErrNotExist) {
 		return "", fmt.Errorf("find appspec: %w", err)
 	}
-	return "", fmt.Errorf("%w: no %s in %s%s", ErrNotFound, strings.Join(names, " or "), dir, hint)
+	return "", fmt.Errorf("%w: no %s in %s%s", ErrNotFound, strings.Join(names, " or "), where, hint)
 }
 
 // Load finds, reads and parses the AppSpec of a bundle directory. The error is ErrNotFound, a read

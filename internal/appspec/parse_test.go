@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 )
 
@@ -763,5 +764,44 @@ func TestSuggest(t *testing.T) {
 		if got := suggest(tc.in, ServerHookEvents); got != tc.want {
 			t.Errorf("suggest(%q) = %q, want %q", tc.in, got, tc.want)
 		}
+	}
+}
+
+func TestFindFS(t *testing.T) {
+	spec := &fstest.MapFile{Data: []byte("version: 0.0\nos: linux\n")}
+	tests := []struct {
+		name     string
+		fsys     fstest.MapFS
+		platform Platform
+		want     string
+		wantErr  string
+	}{
+		{"yml", fstest.MapFS{"appspec.yml": spec}, PlatformServer, "appspec.yml", ""},
+		{"symlink followed", fstest.MapFS{
+			"appspec.yml":      {Data: []byte("conf/appspec.yml"), Mode: fs.ModeSymlink},
+			"conf/appspec.yml": spec,
+		}, PlatformServer, "appspec.yml", ""},
+		{"dangling symlink skipped", fstest.MapFS{
+			"appspec.yml":  {Data: []byte("nowhere"), Mode: fs.ModeSymlink},
+			"appspec.yaml": spec,
+		}, PlatformServer, "appspec.yaml", ""},
+		{"json for lambda", fstest.MapFS{"appspec.json": spec}, PlatformLambda, "appspec.json", ""},
+		{"json ignored for server", fstest.MapFS{"appspec.json": spec}, PlatformServer, "", "no appspec.yml or appspec.yaml in the bundle"},
+		{"wrong case", fstest.MapFS{"APPSPEC.yml": spec}, PlatformServer, "", "rename it to appspec.yml"},
+		{"directory", fstest.MapFS{"appspec.yml/x": spec}, PlatformServer, "", "no appspec.yml"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := FindFS(tc.fsys, tc.platform)
+			if tc.wantErr != "" {
+				if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("FindFS error = %v, want ErrNotFound saying %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Errorf("FindFS = %q, %v; want %q", got, err, tc.want)
+			}
+		})
 	}
 }
