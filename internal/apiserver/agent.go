@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
-	"io"
 	"maps"
 	"net/http"
 	"strings"
@@ -14,7 +13,6 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/slipway-deploy/slipway/internal/api"
-	"github.com/slipway-deploy/slipway/internal/bundle"
 	"github.com/slipway-deploy/slipway/internal/deploy"
 	"github.com/slipway-deploy/slipway/internal/orchestrator"
 	"github.com/slipway-deploy/slipway/internal/store"
@@ -270,54 +268,4 @@ func (s *Server) handleAgentBundle(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("X-Slipway-Digest", "sha256="+digest)
 	http.ServeContent(w, r, digest, time.Time{}, f)
-}
-
-// handleRevisionUpload stores an uploaded bundle by its sha256 and registers it.
-func (s *Server) handleRevisionUpload(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	app := mux.Vars(r)["app"]
-	if _, err := s.store.GetApplication(ctx, app); err != nil {
-		s.writeError(w, r, storeErr(err))
-		return
-	}
-	want := strings.TrimPrefix(r.Header.Get("X-Slipway-Digest"), "sha256=")
-	body := http.MaxBytesReader(w, r.Body, s.cfg.MaxBundleBytes)
-	digest, size, err := s.blobs.Put(ctx, body, want)
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			err = errors.Join(errTooLarge, errors.New("the bundle is larger than the server's max_bundle_bytes"))
-		}
-		s.writeError(w, r, storeErr(err))
-		return
-	}
-	format, err := s.detectFormat(ctx, digest)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	rev, err := s.store.PutRevision(ctx, store.Revision{Digest: digest, Application: app, Size: size, Format: format.String(), Source: store.SourceUpload})
-	if err != nil {
-		s.writeError(w, r, storeErr(err))
-		return
-	}
-	writeJSON(w, http.StatusCreated, api.Revision{
-		Digest: rev.Digest, Application: rev.Application, Size: rev.Size, Format: rev.Format,
-		Source: string(rev.Source), CreateTime: rev.CreateTime.UTC(),
-	})
-}
-
-func (s *Server) detectFormat(ctx context.Context, digest string) (bundle.Format, error) {
-	f, _, err := s.blobs.Open(ctx, digest)
-	if err != nil {
-		return bundle.FormatUnknown, err
-	}
-	defer f.Close()
-	head := make([]byte, 512)
-	n, _ := io.ReadFull(f, head)
-	format := bundle.Detect(head[:n])
-	if format == bundle.FormatUnknown {
-		return format, invalid("body", "the upload is not a zip, tar or tgz bundle")
-	}
-	return format, nil
 }

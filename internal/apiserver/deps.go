@@ -5,6 +5,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/slipway-deploy/slipway/internal/blob"
 	"github.com/slipway-deploy/slipway/internal/deploy"
 	"github.com/slipway-deploy/slipway/internal/store"
 )
@@ -34,11 +35,15 @@ type Store interface {
 	SetInstanceTags(ctx context.Context, id string, tags map[string]string) error
 }
 
-// Blobs stores bundles by sha256 (blob.Disk provides it; an S3 store can too).
+// Blobs stores bundles by sha256 (blob.Disk provides it; an S3 store can too). Put runs check on
+// the complete content before storing it, and keeps nothing when check refuses it.
 type Blobs interface {
-	Put(ctx context.Context, r io.Reader, wantDigest string) (digest string, size int64, err error)
+	Put(ctx context.Context, r io.Reader, wantDigest string, check blob.Check) (digest string, size int64, err error)
 	Open(ctx context.Context, digest string) (io.ReadSeekCloser, int64, error)
 	Delete(ctx context.Context, digest string) error
 }
 
-var _ Store = (*store.SQLite)(nil)
+var (
+	_ Store = (*store.SQLite)(nil)
+	_ Blobs = (*blob.Disk)(nil)
+)

@@ -60,9 +60,11 @@ func statusOf(err error) int {
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status := statusOf(err)
 	body := api.Error{Message: err.Error()}
+	// A user's mistake may arrive wrapped (a blob store's check); its own message says what to
+	// change, without the wrapping's context.
 	var br badRequest
 	if errors.As(err, &br) {
-		body.Field = br.field
+		body.Message, body.Field = br.msg, br.field
 	}
 	if status == http.StatusInternalServerError {
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "error", err)

@@ -87,11 +87,17 @@ func checkDigest(digest string) error {
 	return nil
 }
 
+// Check looks at content Put has received in full, before it is stored under its digest; an
+// error refuses it. It must not keep content past its return.
+type Check func(content io.ReaderAt, size int64) error
+
 // Put stores what r yields and returns its sha256 digest and size. When wantDigest is not
 // empty the content must hash to it (ErrDigestMismatch otherwise). Content larger than the
-// limit is ErrTooLarge. On any error nothing is kept. Storing content that is already there
-// is not an error.
-func (d *Disk) Put(ctx context.Context, r io.Reader, wantDigest string) (digest string, size int64, err error) {
+// limit is ErrTooLarge. When check is not nil it runs on the complete content, and its error
+// (returned wrapped) refuses the content. On any error nothing is kept, and a blob already
+// stored under the digest stays as it was. Storing content that is already there is not an
+// error.
+func (d *Disk) Put(ctx context.Context, r io.Reader, wantDigest string, check Check) (digest string, size int64, err error) {
 	if wantDigest != "" {
 		if err := checkDigest(wantDigest); err != nil {
 			return "", 0, fmt.Errorf("put blob: %w", err)
@@ -119,6 +125,13 @@ func (d *Disk) Put(ctx context.Context, r io.Reader, wantDigest string) (digest 
 	digest = hex.EncodeToString(h.Sum(nil))
 	if wantDigest != "" && digest != wantDigest {
 		return "", 0, fmt.Errorf("put blob: got sha256 %s, want %s: %w", digest, wantDigest, ErrDigestMismatch)
+	}
+	// Checked before it has a name: content that fails never becomes readable under its
+	// digest, and a blob another caller stored under the same digest is never touched.
+	if check != nil {
+		if err := check(f, size); err != nil {
+			return "", 0, fmt.Errorf("put blob %s: %w", digest, err)
+		}
 	}
 	// Sync before the rename: otherwise a power cut could leave the final name pointing at
 	// a file whose data never reached the disk.

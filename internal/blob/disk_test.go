@@ -67,7 +67,7 @@ func TestDisk_RoundTrip(t *testing.T) {
 	digest := sum(content)
 
 	for _, want := range []string{"", digest} {
-		got, size, err := d.Put(ctx, bytes.NewReader(content), want)
+		got, size, err := d.Put(ctx, bytes.NewReader(content), want, nil)
 		if err != nil {
 			t.Fatalf("Put(want %q): %v", want, err)
 		}
@@ -112,7 +112,7 @@ func TestDisk_RoundTrip(t *testing.T) {
 	}
 
 	// The empty blob is a blob like any other.
-	if got, size, err := d.Put(ctx, strings.NewReader(""), ""); err != nil || got != sum(nil) || size != 0 {
+	if got, size, err := d.Put(ctx, strings.NewReader(""), "", nil); err != nil || got != sum(nil) || size != 0 {
 		t.Errorf("Put(empty): got %s %d %v, want %s 0", got, size, err, sum(nil))
 	}
 }
@@ -122,7 +122,7 @@ func TestDisk_DigestMismatchKeepsNothing(t *testing.T) {
 	d, dir := newDisk(t)
 	content := []byte("what was uploaded")
 	other := sum([]byte("what was announced"))
-	_, _, err := d.Put(ctx, bytes.NewReader(content), other)
+	_, _, err := d.Put(ctx, bytes.NewReader(content), other, nil)
 	if !errors.Is(err, blob.ErrDigestMismatch) {
 		t.Fatalf("Put: got %v, want ErrDigestMismatch", err)
 	}
@@ -132,6 +132,41 @@ func TestDisk_DigestMismatchKeepsNothing(t *testing.T) {
 			t.Errorf("Stat(%s): got %v, want ErrNotFound", digest[:8], err)
 		}
 	}
+}
+
+func TestDisk_CheckRefusesBeforeStoring(t *testing.T) {
+	ctx := context.Background()
+	d, dir := newDisk(t)
+	content := []byte("a bundle one caller accepts and another refuses")
+	errRefused := errors.New("refused by the check")
+	var seen []byte
+	refuse := func(r io.ReaderAt, size int64) error {
+		seen = make([]byte, size)
+		if _, err := r.ReadAt(seen, 0); err != nil {
+			return err
+		}
+		return errRefused
+	}
+
+	_, _, err := d.Put(ctx, bytes.NewReader(content), "", refuse)
+	if !errors.Is(err, errRefused) {
+		t.Fatalf("Put: got %v, want the check's error", err)
+	}
+	if !bytes.Equal(seen, content) {
+		t.Errorf("the check saw %q, want the whole content %q", seen, content)
+	}
+	wantOnly(t, dir)
+
+	// The same bytes stored by a caller whose check passes, then refused by another: the stored
+	// blob stays.
+	digest, _, err := d.Put(ctx, bytes.NewReader(content), "", func(io.ReaderAt, int64) error { return nil })
+	if err != nil {
+		t.Fatalf("Put with a passing check: %v", err)
+	}
+	if _, _, err := d.Put(ctx, bytes.NewReader(content), digest, refuse); !errors.Is(err, errRefused) {
+		t.Fatalf("second Put: got %v, want the check's error", err)
+	}
+	wantOnly(t, dir, filepath.Join("sha256", digest[:2], digest))
 }
 
 func TestDisk_SizeLimit(t *testing.T) {
@@ -149,7 +184,7 @@ func TestDisk_SizeLimit(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			content := bytes.Repeat([]byte{byte(tc.size)}, tc.size)
-			_, _, err := d.Put(ctx, bytes.NewReader(content), "")
+			_, _, err := d.Put(ctx, bytes.NewReader(content), "", nil)
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("Put(%d bytes): got %v, want %v", tc.size, err, tc.want)
 			}
@@ -192,7 +227,7 @@ func TestDisk_ErrorsLeaveNoTempFiles(t *testing.T) {
 		{"context cancelled", cancelled, strings.NewReader("content"), context.Canceled},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, _, err := d.Put(tc.ctx, tc.r, "")
+			_, _, err := d.Put(tc.ctx, tc.r, "", nil)
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("Put: got %v, want %v", err, tc.want)
 			}
@@ -210,7 +245,7 @@ func TestDisk_ConcurrentPutSameContent(t *testing.T) {
 	errs := make(chan error, 16)
 	for range 16 {
 		wg.Go(func() {
-			got, size, err := d.Put(ctx, bytes.NewReader(content), digest)
+			got, size, err := d.Put(ctx, bytes.NewReader(content), digest, nil)
 			if err == nil && (got != digest || size != int64(len(content))) {
 				err = errors.New("wrong digest or size")
 			}
@@ -264,7 +299,7 @@ func TestDisk_BadDigests(t *testing.T) {
 			if bad == "" {
 				return // an empty wantDigest means "do not verify"
 			}
-			if _, _, err := d.Put(ctx, strings.NewReader("x"), bad); !errors.Is(err, blob.ErrInvalidDigest) {
+			if _, _, err := d.Put(ctx, strings.NewReader("x"), bad, nil); !errors.Is(err, blob.ErrInvalidDigest) {
 				t.Errorf("Put: got %v, want ErrInvalidDigest", err)
 			}
 		})
