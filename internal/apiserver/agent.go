@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"maps"
 	"net/http"
 	"strings"
@@ -51,7 +52,7 @@ func (s *Server) requireInstance(next http.Handler) http.Handler {
 		in, err := s.store.InstanceByCredential(r.Context(), store.HashToken(tok))
 		if err != nil {
 			if errors.Is(err, store.ErrNotFound) {
-				err = errors.Join(errUnauthorized, errors.New("the credential is unknown or revoked: the instance was deregistered; delete the agent's credential file and enroll again"))
+				err = fmt.Errorf("%w: the credential is unknown or revoked (the instance was deregistered): delete the agent's credential file and enroll again", errUnauthorized)
 			}
 			s.writeError(w, r, err)
 			return
@@ -91,7 +92,7 @@ func (s *Server) handleAgentRegister(w http.ResponseWriter, r *http.Request) {
 	cred := credentialPrefix + base64.RawURLEncoding.EncodeToString(raw)
 	inst, err := s.store.RegisterInstance(r.Context(), in.Name, in.Tags, store.HashToken(cred), false)
 	if errors.Is(err, store.ErrExists) {
-		err = errors.Join(errConflict, errors.New("instance "+in.Name+" is already registered: start the agent with its saved credential, or deregister it first (slipway instance deregister "+in.Name+")"))
+		err = as(errConflict, "instance %s is already registered: start the agent with its saved credential, or deregister it first (slipway instance deregister %s)", in.Name, in.Name)
 	}
 	if err != nil {
 		s.writeError(w, r, storeErr(err))
@@ -236,9 +237,10 @@ func (s *Server) handleAgentResult(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	// An agent reports how an event ended, nothing else.
 	status, err := deploy.ParseEventStatus(in.Status)
-	if err != nil {
-		s.writeError(w, r, invalid("status", "%v", err))
+	if err != nil || (status != deploy.EventSucceeded && status != deploy.EventFailed && status != deploy.EventSkipped) {
+		s.writeError(w, r, invalid("status", "%q: report Succeeded, Failed or Skipped", in.Status))
 		return
 	}
 	var diag deploy.Diagnostics
@@ -256,7 +258,7 @@ func (s *Server) handleAgentResult(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleAgentBundle(w http.ResponseWriter, r *http.Request) {
 	digest := mux.Vars(r)["digest"]
 	if !s.orch.Targets(instanceOf(r).ID, digest) {
-		s.writeError(w, r, errors.Join(errNotFound, errors.New("no active deployment of this revision targets this instance")))
+		s.writeError(w, r, as(errNotFound, "no active deployment of revision %s targets this instance", digest))
 		return
 	}
 	f, _, err := s.blobs.Open(r.Context(), digest)

@@ -3,6 +3,7 @@ package apiserver
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 
@@ -13,11 +14,23 @@ import (
 
 // Errors the handlers raise themselves.
 var (
-	errUnauthorized = errors.New("missing or invalid bearer token")
-	errNotFound     = errors.New("not found")
-	errConflict     = errors.New("already exists")
-	errTooLarge     = errors.New("request body too large")
+	errUnauthorized     = errors.New("missing or invalid bearer token")
+	errNotFound         = errors.New("not found")
+	errConflict         = errors.New("already exists")
+	errTooLarge         = errors.New("request body too large")
+	errMethodNotAllowed = errors.New("method not allowed")
 )
+
+// classified gives err the status of kind (one of the errors above) and keeps err's message,
+// which says more than kind's.
+type classified struct{ kind, err error }
+
+func (c classified) Error() string   { return c.err.Error() }
+func (c classified) Unwrap() []error { return []error{c.kind, c.err} }
+
+func as(kind error, format string, args ...any) error {
+	return classified{kind: kind, err: fmt.Errorf(format, args...)}
+}
 
 // badRequest is a user's mistake in a request: the message says what to change.
 type badRequest struct {
@@ -51,6 +64,8 @@ func statusOf(err error) int {
 		return http.StatusUnprocessableEntity
 	case errors.As(err, &mbe), errors.Is(err, errTooLarge):
 		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, errMethodNotAllowed):
+		return http.StatusMethodNotAllowed
 	}
 	return http.StatusInternalServerError
 }
@@ -65,6 +80,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var br badRequest
 	if errors.As(err, &br) {
 		body.Message, body.Field = br.msg, br.field
+	}
+	if status == http.StatusUnauthorized {
+		// RFC 9110: a 401 says which scheme would work.
+		w.Header().Set("WWW-Authenticate", `Bearer realm="slipway"`)
 	}
 	if status == http.StatusInternalServerError {
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "error", err)

@@ -1,6 +1,7 @@
 package apiserver
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"regexp"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/slipway-deploy/slipway/internal/api"
 	"github.com/slipway-deploy/slipway/internal/appspec"
+	"github.com/slipway-deploy/slipway/internal/blob"
 	"github.com/slipway-deploy/slipway/internal/deploy"
 	"github.com/slipway-deploy/slipway/internal/store"
 )
@@ -57,9 +59,9 @@ func storeErr(err error) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, store.ErrNotFound):
-		return errors.Join(errNotFound, err)
+		return classified{kind: errNotFound, err: err}
 	case errors.Is(err, store.ErrExists):
-		return errors.Join(errConflict, err)
+		return classified{kind: errConflict, err: err}
 	case errors.Is(err, store.ErrInvalid), errors.Is(err, store.ErrInUse):
 		return badRequest{msg: err.Error()}
 	}
@@ -83,7 +85,11 @@ func (s *Server) handleApplicationCreate(w http.ResponseWriter, r *http.Request)
 		return
 	}
 	if in.ComputePlatform == "" {
-		in.ComputePlatform = "server"
+		in.ComputePlatform = string(store.PlatformServer)
+	}
+	if err := store.ComputePlatform(in.ComputePlatform).Validate(); err != nil {
+		s.writeError(w, r, invalid("compute_platform", "%q: use server, lambda or ecs", in.ComputePlatform))
+		return
 	}
 	a, err := s.store.CreateApplication(r.Context(), store.Application{Name: in.Name, ComputePlatform: store.ComputePlatform(in.ComputePlatform)})
 	if err != nil {
@@ -148,7 +154,7 @@ func groupJSON(g store.Group) api.DeploymentGroup {
 }
 
 // groupFromJSON validates a group request; app is the application named by the path.
-func groupFromJSON(app string, in api.DeploymentGroup) (store.Group, error) {
+func (s *Server) groupFromJSON(ctx context.Context, app string, in api.DeploymentGroup) (store.Group, error) {
 	if in.Application != "" && in.Application != app {
 		return store.Group{}, invalid("application", "the body names application %q but the path %q", in.Application, app)
 	}
@@ -193,6 +199,9 @@ func groupFromJSON(app string, in api.DeploymentGroup) (store.Group, error) {
 	if err := g.Tags.Validate(); err != nil {
 		return store.Group{}, invalid("tag_groups", "%v", err)
 	}
+	if _, err := s.config(ctx, g.ConfigName); err != nil {
+		return store.Group{}, err
+	}
 	return g, nil
 }
 
@@ -202,7 +211,7 @@ func (s *Server) handleGroupCreate(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	g, err := groupFromJSON(mux.Vars(r)["app"], in)
+	g, err := s.groupFromJSON(r.Context(), mux.Vars(r)["app"], in)
 	if err == nil {
 		g, err = s.store.CreateGroup(r.Context(), g)
 		err = storeErr(err)
@@ -221,7 +230,7 @@ func (s *Server) handleGroupUpdate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	in.Name = mux.Vars(r)["group"]
-	g, err := groupFromJSON(mux.Vars(r)["app"], in)
+	g, err := s.groupFromJSON(r.Context(), mux.Vars(r)["app"], in)
 	if err == nil {
 		g, err = s.store.UpdateGroup(r.Context(), g)
 		err = storeErr(err)
@@ -234,7 +243,13 @@ func (s *Server) handleGroupUpdate(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleGroupList(w http.ResponseWriter, r *http.Request) {
-	list, err := s.store.ListGroups(r.Context(), mux.Vars(r)["app"])
+	app := mux.Vars(r)["app"]
+	// An application with no groups lists none; one that does not exist is not found.
+	if _, err := s.store.GetApplication(r.Context(), app); err != nil {
+		s.writeError(w, r, storeErr(err))
+		return
+	}
+	list, err := s.store.ListGroups(r.Context(), app)
 	if err != nil {
 		s.writeError(w, r, storeErr(err))
 		return
@@ -258,6 +273,16 @@ func (s *Server) handleGroupGet(w http.ResponseWriter, r *http.Request) {
 
 // Deployment configs
 
+// config returns the deployment config a request names; one that does not exist is the
+// request's mistake.
+func (s *Server) config(ctx context.Context, name string) (deploy.Config, error) {
+	c, err := s.store.GetConfig(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return c, invalid("deployment_config", "no deployment config %q (see slipway config list)", name)
+	}
+	return c, err
+}
+
 func configJSON(c deploy.Config) api.DeploymentConfig {
 	_, preset := deploy.Preset(c.Name)
 	return api.DeploymentConfig{
@@ -278,13 +303,18 @@ func (s *Server) handleConfigCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	typ, err := deploy.ParseMinimumType(in.MinimumHealthyHosts.Type)
-	if err != nil {
-		s.writeError(w, r, invalid("minimum_healthy_hosts.type", "%v", err))
+	if err != nil || typ == deploy.MostConcurrency {
+		s.writeError(w, r, invalid("minimum_healthy_hosts.type", "%q: use HOST_COUNT or FLEET_PERCENT", in.MinimumHealthyHosts.Type))
 		return
 	}
 	c := deploy.Config{Name: in.Name, MinimumHealthyHosts: deploy.MinimumHealthyHosts{Type: typ, Value: in.MinimumHealthyHosts.Value}}
+	if err := c.MinimumHealthyHosts.Validate(); err != nil {
+		s.writeError(w, r, invalid("minimum_healthy_hosts.value", "%v", err))
+		return
+	}
+	// What is left to refuse is the name: a preset's, or one with the presets' prefix.
 	if err := c.Validate(); err != nil {
-		s.writeError(w, r, invalid("minimum_healthy_hosts", "%v", err))
+		s.writeError(w, r, invalid("name", "%v", err))
 		return
 	}
 	if err := s.store.CreateConfig(r.Context(), c); err != nil {
@@ -320,6 +350,10 @@ func (s *Server) handleDeploymentCreate(w http.ResponseWriter, r *http.Request) 
 		s.writeError(w, r, err)
 		return
 	}
+	if err := checkCreateDeployment(in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	ctx := r.Context()
 	g, err := s.store.GetGroup(ctx, in.Application, in.Group)
 	if err != nil {
@@ -346,17 +380,26 @@ func (s *Server) handleDeploymentCreate(w http.ResponseWriter, r *http.Request) 
 	writeJSON(w, http.StatusCreated, s.deploymentJSON(r, d))
 }
 
+func checkCreateDeployment(in api.CreateDeployment) error {
+	switch {
+	case in.Application == "":
+		return invalid("application", "give the application to deploy")
+	case in.Group == "":
+		return invalid("group", "give the deployment group to deploy to")
+	case !blob.ValidDigest(in.Revision):
+		return invalid("revision", "%q: give the sha256 digest of an uploaded revision, 64 lower-case hex characters", in.Revision)
+	}
+	return nil
+}
+
 // newDeployment builds a deployment of revision to g, with the request's options over the group's.
 func (s *Server) newDeployment(r *http.Request, g store.Group, revision string, creator deploy.Creator, in api.CreateDeployment) (deploy.Deployment, error) {
 	configName := g.ConfigName
 	if in.DeploymentConfig != "" {
 		configName = in.DeploymentConfig
 	}
-	cfg, err := s.store.GetConfig(r.Context(), configName)
+	cfg, err := s.config(r.Context(), configName)
 	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return deploy.Deployment{}, invalid("deployment_config", "no deployment config %q (see slipway config list)", configName)
-		}
 		return deploy.Deployment{}, err
 	}
 	if in.FileExistsBehavior != "" {
@@ -397,7 +440,7 @@ func (s *Server) handleGroupRollback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if g.CurrentRevision == "" {
-		s.writeError(w, r, errors.Join(errConflict, errors.New("the group has no successful deployment to roll back to")))
+		s.writeError(w, r, as(errConflict, "group %s has no successful deployment to roll back to", g.Name))
 		return
 	}
 	// Reuse the content options of the deployment that installed the revision, as CodeDeploy does.
@@ -535,5 +578,5 @@ func (s *Server) handleInstanceDeregister(w http.ResponseWriter, r *http.Request
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	s.writeError(w, r, errors.Join(errNotFound, errors.New("no registered instance named "+name)))
+	s.writeError(w, r, as(errNotFound, "no registered instance named %s", name))
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -64,10 +65,41 @@ func (s *Server) router(gatherer prometheus.Gatherer) *mux.Router {
 	r.Handle("/metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})).Methods(http.MethodGet)
 	s.routeAPI(r.PathPrefix(api.PathAPI).Subrouter())
 	s.routeAgent(r.PathPrefix(api.PathAgent).Subrouter())
-	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.writeError(w, r, errNotFound)
+	// mux (1.8.1) tells a wrong method from a wrong path only sometimes inside subrouters, so
+	// every unmatched request goes to one handler that works it out.
+	unmatched := s.unmatched(r)
+	r.NotFoundHandler = unmatched
+	_ = r.Walk(func(_ *mux.Route, sub *mux.Router, _ []*mux.Route) error {
+		sub.MethodNotAllowedHandler = unmatched
+		return nil
 	})
 	return r
+}
+
+// unmatched answers a request no route takes: 405 with the methods the path does take, or 404.
+func (s *Server) unmatched(root *mux.Router) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var allow []string
+		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete} {
+			probe := r.Clone(r.Context())
+			probe.Method = m
+			var match mux.RouteMatch
+			if !root.Match(probe, &match) || match.Route == nil {
+				continue
+			}
+			// A match may be a subrouter's prefix standing in for a 405: only a route that
+			// names the method counts.
+			if methods, err := match.Route.GetMethods(); err == nil && slices.Contains(methods, m) {
+				allow = append(allow, m)
+			}
+		}
+		if len(allow) == 0 {
+			s.writeError(w, r, errNotFound)
+			return
+		}
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		s.writeError(w, r, errMethodNotAllowed)
+	})
 }
 
 func (s *Server) handleHealth(w http.ResponseWriter, _ *http.Request) {
@@ -107,7 +139,6 @@ func tokenEqual(got, want string) bool {
 func (s *Server) requireAdmin(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !tokenEqual(bearer(r), s.cfg.AdminToken) {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="slipway"`)
 			s.writeError(w, r, errUnauthorized)
 			return
 		}
