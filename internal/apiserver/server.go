@@ -63,6 +63,8 @@ func (s *Server) router(gatherer prometheus.Gatherer) *mux.Router {
 	r.HandleFunc("/healthz", s.handleHealth).Methods(http.MethodGet)
 	r.HandleFunc("/readyz", s.handleReady).Methods(http.MethodGet)
 	r.Handle("/metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})).Methods(http.MethodGet)
+	// Before the API's subrouter, whose every route wants the admin token.
+	r.HandleFunc(openAPIPath, s.handleOpenAPI).Methods(http.MethodGet)
 	s.routeAPI(r.PathPrefix(api.PathAPI).Subrouter())
 	s.routeAgent(r.PathPrefix(api.PathAgent).Subrouter())
 	// mux (1.8.1) tells a wrong method from a wrong path only sometimes inside subrouters, so
