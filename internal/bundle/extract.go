@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"slices"
@@ -489,7 +490,8 @@ func (x *extractor) finish() error {
 		}
 	}
 	res := newResolver(links)
-	for name := range links {
+	// In name order, so the same archive is always refused naming the same link.
+	for _, name := range slices.Sorted(maps.Keys(links)) {
 		if err := res.check(name); err != nil {
 			return err
 		}

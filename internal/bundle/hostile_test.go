@@ -5,6 +5,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"compress/flate"
+	"context"
 	"errors"
 	"hash/crc32"
 	"io/fs"
@@ -191,11 +192,14 @@ func hostileArchives() []hostileCase {
 	}
 }
 
+// TestExtract_Hostile runs each hostile archive through Extract and Inspect: both refuse it, with
+// the same message, and Extract writes nothing outside dest and no more than the limit.
 func TestExtract_Hostile(t *testing.T) {
 	for _, tt := range hostileArchives() {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newSandbox(t)
-			res, err := s.extract(t, tt.archive(t, s), tt.limits)
+			data := tt.archive(t, s)
+			res, err := s.extract(t, data, tt.limits)
 			switch {
 			case err == nil:
 				t.Errorf("Extract succeeded (%+v), want error %v", res, tt.want)
@@ -210,6 +214,14 @@ func TestExtract_Hostile(t *testing.T) {
 				t.Errorf("%d bytes on disk, want at most the limit %d", got, max)
 			}
 			s.checkContained(t)
+
+			m, ierr := Inspect(context.Background(), bytes.NewReader(data), int64(len(data)), tt.limits)
+			switch {
+			case ierr == nil:
+				t.Errorf("Inspect accepted it (%+v), want Extract's error %v", m.Result, err)
+			case err != nil && ierr.Error() != err.Error():
+				t.Errorf("Inspect error = %q, Extract's = %q", ierr, err)
+			}
 		})
 	}
 }

@@ -136,24 +136,3 @@ func TestInspect_Open(t *testing.T) {
 		t.Errorf("ReadLink of a file: error %v, want %v", err, fs.ErrInvalid)
 	}
 }
-
-// TestInspect_RefusesWhatExtractRefuses runs the hostile archives of TestExtract_Hostile through
-// Inspect: the same archives fail, with the same messages.
-func TestInspect_RefusesWhatExtractRefuses(t *testing.T) {
-	for _, tt := range hostileArchives() {
-		t.Run(tt.name, func(t *testing.T) {
-			s := newSandbox(t)
-			data := tt.archive(t, s)
-			_, extractErr := s.extract(t, data, tt.limits)
-			m, err := inspect(t, data, tt.limits)
-			switch {
-			case err == nil:
-				t.Fatalf("Inspect accepted it (%+v), want an error like Extract's %v", m.Result, extractErr)
-			case tt.want != errAny && !errors.Is(err, tt.want):
-				t.Errorf("Inspect error = %v, want %v", err, tt.want)
-			case extractErr != nil && err.Error() != extractErr.Error():
-				t.Errorf("Inspect error = %q, Extract's = %q", err, extractErr)
-			}
-		})
-	}
-}
