@@ -115,19 +115,49 @@ func checkName(kind, name string) error {
 func (h *HAProxy) SetWeights(ctx context.Context, backend string, weights map[string]int) error {
 	change := make(map[string]target, len(weights))
 	for name, w := range weights {
-		if w < 0 || w > MaxWeight {
-			return fmt.Errorf("%w: weight %d for %s/%s; use 0 to %d", ErrInvalidChange, w, backend, name, MaxWeight)
+		if err := checkWeight(backend, name, w); err != nil {
+			return err
 		}
 		change[name] = target{weight: &w}
 	}
 	return h.change(ctx, backend, func(Backend) map[string]target { return change }, false)
 }
 
+// Apply sets the weight and admin state of each named server in one batch. It refuses, with
+// ErrNoServing, a change that would leave the backend with no serving server.
+func (h *HAProxy) Apply(ctx context.Context, backend string, servers map[string]Target) error {
+	change := make(map[string]target, len(servers))
+	for name, t := range servers {
+		if err := checkWeight(backend, name, t.Weight); err != nil {
+			return err
+		}
+		if err := checkAdmin(backend, name, t.Admin); err != nil {
+			return err
+		}
+		change[name] = target{weight: &t.Weight, admin: t.Admin}
+	}
+	return h.change(ctx, backend, func(Backend) map[string]target { return change }, false)
+}
+
+func checkWeight(backend, server string, w int) error {
+	if w < 0 || w > MaxWeight {
+		return fmt.Errorf("%w: weight %d for %s/%s; use 0 to %d", ErrInvalidChange, w, backend, server, MaxWeight)
+	}
+	return nil
+}
+
+func checkAdmin(backend, server string, s AdminState) error {
+	if s < Ready || s > Maint {
+		return fmt.Errorf("%w: state %v for %s/%s; use ready, drain or maint", ErrInvalidChange, s, backend, server)
+	}
+	return nil
+}
+
 // SetState sets a server's admin state. It refuses, with ErrNoServing, to drain or maintain the
 // last serving server.
 func (h *HAProxy) SetState(ctx context.Context, backend, server string, state AdminState) error {
-	if state < Ready || state > Maint {
-		return fmt.Errorf("%w: state %v for %s/%s; use ready, drain or maint", ErrInvalidChange, state, backend, server)
+	if err := checkAdmin(backend, server, state); err != nil {
+		return err
 	}
 	change := map[string]target{server: {admin: state}}
 	return h.change(ctx, backend, func(Backend) map[string]target { return change }, false)

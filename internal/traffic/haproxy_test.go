@@ -118,6 +118,35 @@ func TestHAProxy_DrainStopsNewTrafficAndLetsOpenRequestsFinish(t *testing.T) {
 	}
 }
 
+func TestHAProxy_ApplyRevertsDrainedOriginalsInOneStep(t *testing.T) {
+	l := newLab(t, server{"blue", 100}, server{"green", 0})
+	h := l.driver(traffic.HAProxyConfig{})
+	ctx := context.Background()
+	// The shift is done and the originals are blocked: green takes everything, blue is drained.
+	if err := h.Apply(ctx, "app", map[string]traffic.Target{
+		"blue":  {Weight: 0, Admin: traffic.Drain},
+		"green": {Weight: 100, Admin: traffic.Ready},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := l.count(20); got["green"] != 20 {
+		t.Fatalf("after the shift: %v; want all on green", got)
+	}
+	// An alarm: everything back to blue in one call.
+	if err := h.Apply(ctx, "app", map[string]traffic.Target{
+		"blue":  {Weight: 100, Admin: traffic.Ready},
+		"green": {Weight: 0, Admin: traffic.Ready},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := l.count(20); got["blue"] != 20 {
+		t.Errorf("right after the revert: %v; want all on blue", got)
+	}
+	if err := h.Apply(ctx, "app", map[string]traffic.Target{"blue": {Weight: 1}}); !errors.Is(err, traffic.ErrInvalidChange) {
+		t.Errorf("Apply without an admin state: err = %v; want ErrInvalidChange", err)
+	}
+}
+
 func TestHAProxy_RefusesToLeaveNoServingServer(t *testing.T) {
 	l := newLab(t, server{"blue", 100}, server{"green", 0})
 	h := l.driver(traffic.HAProxyConfig{})

@@ -12,6 +12,9 @@ import (
 type Router interface {
 	// SetWeights sets the weight of each named server of backend; servers not named keep theirs.
 	SetWeights(ctx context.Context, backend string, weights map[string]int) error
+	// Apply sets the weight and admin state of each named server at once: a revert readies the
+	// drained originals and empties the replacements in one step.
+	Apply(ctx context.Context, backend string, servers map[string]Target) error
 	// Drain stops new traffic to a server and lets its open connections finish.
 	Drain(ctx context.Context, backend, server string) error
 	// Ready puts a drained or maintained server back into rotation at its weight.
@@ -71,6 +74,12 @@ func enumName(names []string, i int) string {
 		return fmt.Sprintf("unknown(%d)", i)
 	}
 	return names[i]
+}
+
+// Target is the weight and admin state Apply gives a server.
+type Target struct {
+	Weight int
+	Admin  AdminState
 }
 
 // Backend is one backend's servers in the balancer's order.
