@@ -86,11 +86,14 @@ func NewHAProxy(cfg HAProxyConfig) (*HAProxy, error) {
 }
 
 func parseAddress(a string) (network, address string, err error) {
-	switch {
-	case strings.HasPrefix(a, "unix:"):
-		return "unix", strings.TrimPrefix(a, "unix:"), nil
-	case strings.HasPrefix(a, "/"):
-		return "unix", a, nil
+	if path, ok := strings.CutPrefix(a, "unix:"); ok || strings.HasPrefix(a, "/") {
+		if !ok {
+			path = a
+		}
+		if path == "" {
+			return "", "", fmt.Errorf("haproxy address %q: name the stats socket, such as unix:/run/haproxy/admin.sock", a)
+		}
+		return "unix", path, nil
 	}
 	hostport := strings.TrimPrefix(a, "tcp:")
 	if _, _, err := net.SplitHostPort(hostport); err != nil || hostport == "" {

@@ -66,7 +66,7 @@ func (r runtimeAPI) line(ctx context.Context, cmds []string) ([][]string, error)
 	if err != nil {
 		return nil, fmt.Errorf("haproxy runtime API %s: %w", r.address, err)
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }() // the answer is read in full or the call failed already
 	deadline, _ := ctx.Deadline()
 	if err := conn.SetDeadline(deadline); err != nil {
 		return nil, fmt.Errorf("haproxy runtime API %s: %w", r.address, err)

@@ -169,7 +169,7 @@ func TestParseAddress(t *testing.T) {
 			t.Errorf("parseAddress(%q) = %s %s %v; want %s %s", tt.in, n, a, err, tt.network, tt.address)
 		}
 	}
-	for _, bad := range []string{"", "admin.sock", "tcp:", "localhost"} {
+	for _, bad := range []string{"", "admin.sock", "tcp:", "localhost", "unix:"} {
 		if _, _, err := parseAddress(bad); err == nil {
 			t.Errorf("parseAddress(%q): want an error", bad)
 		}
