@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Installs what the test suite needs on a fresh Debian machine: setfacl/getfacl and the Unix users
-# the runas and chown tests use. Idempotent. As non-root outside CI it only reports what is
-# missing (those tests then skip); under CI=true anything missing is a failure.
+# Installs what the test suite needs on a fresh Debian machine: setfacl/getfacl, HAProxy (the
+# traffic router's tests start a real one) and the Unix users the runas and chown tests use.
+# Idempotent. As non-root outside CI it only reports what is missing (those tests then skip);
+# under CI=true anything missing is a failure.
 set -euo pipefail
 
-packages=(acl e2fsprogs)
+packages=(acl e2fsprogs haproxy)
 users=(slipway-test:/bin/sh slipway-nologin:/usr/sbin/nologin)
 
 missing_pkgs=()
