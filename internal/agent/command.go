@@ -336,7 +336,7 @@ func toAPI(r lifecycle.Result) api.Result {
 		code = script.UnknownError.String()
 	}
 	if code != "" || msg != "" || r.Tail != "" {
-		out.Diagnostics = &api.Diagnostics{ErrorCode: code, Message: msg, LogTail: r.Tail}
+		out.Diagnostics = &api.Diagnostics{ErrorCode: code, ScriptName: r.Script, Message: msg, LogTail: r.Tail}
 	}
 	return out
 }

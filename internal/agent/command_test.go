@@ -37,8 +37,8 @@ func TestToAPI(t *testing.T) {
 		{
 			name: "script failed",
 			in: lifecycle.Result{Status: lifecycle.StatusFailed, Code: script.Failed, Message: "exit 3",
-				Tail: "[stderr] boom\n", Started: start, Finished: end},
-			want: api.Result{Status: "Failed", Diagnostics: &api.Diagnostics{ErrorCode: "ScriptFailed", Message: "exit 3", LogTail: "[stderr] boom\n"},
+				Script: "hooks/start.sh", Tail: "[stderr] boom\n", Started: start, Finished: end},
+			want: api.Result{Status: "Failed", Diagnostics: &api.Diagnostics{ErrorCode: "ScriptFailed", ScriptName: "hooks/start.sh", Message: "exit 3", LogTail: "[stderr] boom\n"},
 				StartTime: start, EndTime: end},
 		},
 		{

@@ -134,6 +134,9 @@ func TestHost_ScriptsRunInOrderAndStopAtFirstFailure(t *testing.T) {
 	})
 	r := f.runHook(bundle, appspec.EventAfterInstall)
 	wantFailure(t, r, script.Failed, "s/three.sh failed with exit code 7")
+	if r.Script != "s/three.sh" {
+		t.Errorf("failed script = %q, want s/three.sh (it names the hook for annotations)", r.Script)
+	}
 	if got, want := f.trace(), []string{"1", "2", "3"}; !slices.Equal(got, want) {
 		t.Errorf("scripts ran %v, want %v", got, want)
 	}

@@ -70,6 +70,8 @@ type Result struct {
 	Code script.Code
 	// Message says what went wrong and, where it can, what to change.
 	Message string
+	// Script is the failing hook's location inside the revision, as the appspec gives it.
+	Script string
 	// Tail is the end of the failing script's output.
 	Tail string
 	// Notes are things worth showing even on success: appspec warnings, what was extracted.
@@ -352,7 +354,9 @@ func (h *Host) runScripts(ctx context.Context, d Deployment, event, archive stri
 	for _, sc := range scripts {
 		path, err := scriptPath(archive, sc.Location)
 		if err != nil {
-			return failed(script.Missing, err.Error())
+			r := failed(script.Missing, err.Error())
+			r.Script = sc.Location
+			return r
 		}
 		sr := runner.Run(ctx, script.Command{
 			Event: event, Path: path, Location: sc.Location, Dir: archive,
@@ -362,7 +366,7 @@ func (h *Host) runScripts(ctx context.Context, d Deployment, event, archive stri
 			notes = append(notes, fmt.Sprintf("scripts.log is incomplete: %v", sr.LogErr))
 		}
 		if sr.Code != script.Succeeded {
-			return Result{Status: StatusFailed, Code: sr.Code, Message: sr.Message, Tail: sr.Tail, Notes: notes}
+			return Result{Status: StatusFailed, Code: sr.Code, Message: sr.Message, Script: sc.Location, Tail: sr.Tail, Notes: notes}
 		}
 	}
 	return Result{Status: StatusSucceeded, Notes: notes}
