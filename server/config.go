@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/slipway-deploy/slipway/internal/auth"
 )
 
 // Defaults, named so the README and --help can quote them.
@@ -19,6 +21,10 @@ const (
 	defaultLease          = 60 * time.Second
 	defaultMaxBundleBytes = 2 << 30
 	minTokenLength        = 16
+	// DefaultOIDCIssuer issues the OIDC tokens of workflows on github.com.
+	DefaultOIDCIssuer = auth.DefaultIssuer
+	// oidcOff in oidc_issuer turns workflow tokens off.
+	oidcOff = "off"
 )
 
 // Config is slipway-server's configuration: a YAML file, overridden by SLIPWAY_* environment
@@ -27,7 +33,13 @@ type Config struct {
 	Listen  string `yaml:"listen"`
 	DataDir string `yaml:"data_dir"`
 	// PublicURL is how agents and browsers reach this server (links in statuses, bundle URLs).
+	// It is also the audience GitHub Actions OIDC tokens must carry: workflows request their token
+	// for this exact URL.
 	PublicURL string `yaml:"public_url"`
+	// OIDCIssuer issues the GitHub Actions OIDC tokens the API accepts from workflows:
+	// DefaultOIDCIssuer for github.com, https://HOST/_services/token for GitHub Enterprise
+	// Server, "off" to accept none. Tokens are accepted only when PublicURL is set.
+	OIDCIssuer string `yaml:"oidc_issuer"`
 	// AdminToken guards the REST API; EnrollToken lets agents register. Prefer the environment
 	// (SLIPWAY_ADMIN_TOKEN, SLIPWAY_ENROLL_TOKEN) to the file for both.
 	AdminToken  string `yaml:"admin_token"`
@@ -41,17 +53,18 @@ type Config struct {
 
 // loadConfig reads the configuration from args, the environment and the file --config names.
 func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
-	cfg := Config{Listen: defaultListen, DataDir: defaultDataDir, Lease: defaultLease, MaxBundleBytes: defaultMaxBundleBytes}
+	cfg := Config{Listen: defaultListen, DataDir: defaultDataDir, Lease: defaultLease, MaxBundleBytes: defaultMaxBundleBytes, OIDCIssuer: DefaultOIDCIssuer}
 	fs := flag.NewFlagSet("slipway-server", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		file      = fs.String("config", getenv("SLIPWAY_CONFIG"), "YAML configuration `file`")
-		listen    = fs.String("listen", "", "address to listen on (default "+defaultListen+")")
-		dataDir   = fs.String("data-dir", "", "`dir`ectory for the SQLite database and bundles (default "+defaultDataDir+")")
-		publicURL = fs.String("public-url", "", "`URL` agents and browsers use to reach this server")
-		lease     = fs.Duration("lease", 0, "how long a host may be silent on a command (default 60s)")
-		tlsCert   = fs.String("tls-cert", "", "TLS certificate `file` (PEM); serve HTTPS with --tls-key")
-		tlsKey    = fs.String("tls-key", "", "TLS private key `file` (PEM)")
+		file       = fs.String("config", getenv("SLIPWAY_CONFIG"), "YAML configuration `file`")
+		listen     = fs.String("listen", "", "address to listen on (default "+defaultListen+")")
+		dataDir    = fs.String("data-dir", "", "`dir`ectory for the SQLite database and bundles (default "+defaultDataDir+")")
+		publicURL  = fs.String("public-url", "", "`URL` agents and browsers use to reach this server")
+		lease      = fs.Duration("lease", 0, "how long a host may be silent on a command (default 60s)")
+		tlsCert    = fs.String("tls-cert", "", "TLS certificate `file` (PEM); serve HTTPS with --tls-key")
+		tlsKey     = fs.String("tls-key", "", "TLS private key `file` (PEM)")
+		oidcIssuer = fs.String("oidc-issuer", "", "issuer `URL` of the GitHub Actions OIDC tokens to accept, or off (default "+DefaultOIDCIssuer+")")
 	)
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -76,6 +89,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 		"SLIPWAY_PUBLIC_URL":   &cfg.PublicURL,
 		"SLIPWAY_ADMIN_TOKEN":  &cfg.AdminToken,
 		"SLIPWAY_ENROLL_TOKEN": &cfg.EnrollToken,
+		"SLIPWAY_OIDC_ISSUER":  &cfg.OIDCIssuer,
 	} {
 		if v := getenv(env); v != "" {
 			*dst = v
@@ -86,7 +100,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 		dst *string
 	}{
 		{*listen, &cfg.Listen}, {*dataDir, &cfg.DataDir}, {*publicURL, &cfg.PublicURL},
-		{*tlsCert, &cfg.TLSCertFile}, {*tlsKey, &cfg.TLSKeyFile},
+		{*tlsCert, &cfg.TLSCertFile}, {*tlsKey, &cfg.TLSKeyFile}, {*oidcIssuer, &cfg.OIDCIssuer},
 	} {
 		if f.val != "" {
 			*f.dst = f.val
@@ -122,5 +136,21 @@ func (c Config) Validate() error {
 	if c.MaxBundleBytes <= 0 {
 		errs = append(errs, errors.New("max_bundle_bytes: give a positive size"))
 	}
+	if _, err := c.workflowVerifier(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
+}
+
+// workflowVerifier returns the verifier of workflows' OIDC tokens, or nil when they are off:
+// oidc_issuer is off, or there is no public URL to be their audience.
+func (c Config) workflowVerifier() (*auth.Verifier, error) {
+	if c.OIDCIssuer == oidcOff || c.PublicURL == "" {
+		return nil, nil
+	}
+	v, err := auth.NewVerifier(auth.VerifierConfig{Issuer: c.OIDCIssuer, Audience: c.PublicURL})
+	if err != nil {
+		return nil, fmt.Errorf("%w (or set oidc_issuer to %s to accept no workflow tokens)", err, oidcOff)
+	}
+	return v, nil
 }

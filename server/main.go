@@ -80,14 +80,28 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		log.Error("auto-update at start", "error", err)
 	}
 
+	workflows, err := cfg.workflowVerifier()
+	if err != nil {
+		return err
+	}
+	if workflows != nil {
+		log.Info("accepting GitHub Actions OIDC tokens", "issuer", workflows.Issuer(), "audience", cfg.PublicURL)
+	} else {
+		log.Info("not accepting GitHub Actions OIDC tokens: set public_url (their audience) and oidc_issuer to accept them")
+	}
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	srv := apiserver.New(apiserver.Config{
+	apiCfg := apiserver.Config{
 		AdminToken:     cfg.AdminToken,
 		EnrollToken:    cfg.EnrollToken,
 		Lease:          cfg.Lease,
 		MaxBundleBytes: cfg.MaxBundleBytes,
-	}, st, blobs, orch, log, reg)
+	}
+	if workflows != nil { // not a nil *auth.Verifier in the interface
+		apiCfg.Workflows = workflows
+	}
+	srv := apiserver.New(apiCfg, st, blobs, orch, log, reg)
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

@@ -1,5 +1,6 @@
 // Package apiserver serves Slipway's HTTP interfaces: the REST API under /api/v1 (bearer admin
-// token), the agent protocol under /agent/v1 (enrollment token, then each instance's own
+// token, or a GitHub Actions OIDC token for the few calls a deploying workflow makes, see
+// auth.go), the agent protocol under /agent/v1 (enrollment token, then each instance's own
 // credential), health and readiness probes, and Prometheus metrics. openapi.yaml documents all of
 // it (served at /api/v1/openapi.yaml); its tests hold it to the router and to internal/api's types.
 //

@@ -8,6 +8,7 @@ import (
 	"net/http"
 
 	"github.com/slipway-deploy/slipway/internal/api"
+	"github.com/slipway-deploy/slipway/internal/auth"
 	"github.com/slipway-deploy/slipway/internal/deploy"
 	"github.com/slipway-deploy/slipway/internal/orchestrator"
 )
@@ -51,8 +52,12 @@ func statusOf(err error) int {
 	switch {
 	case errors.As(err, &br):
 		return http.StatusBadRequest
-	case errors.Is(err, errUnauthorized):
+	case errors.Is(err, errUnauthorized), errors.Is(err, auth.ErrTokenInvalid):
 		return http.StatusUnauthorized
+	case errors.Is(err, auth.ErrForbidden):
+		return http.StatusForbidden
+	case errors.Is(err, auth.ErrIssuerUnavailable):
+		return http.StatusServiceUnavailable
 	case errors.Is(err, errNotFound), errors.Is(err, orchestrator.ErrNotFound):
 		return http.StatusNotFound
 	case errors.Is(err, errConflict), errors.Is(err, deploy.ErrGroupBusy):

@@ -213,7 +213,8 @@ func checkOperation(t *testing.T, doc *oaDoc, path, method string, item oaPath, 
 		t.Errorf("%s: path parameters %v, template variables %v", key, declared, vars)
 	}
 
-	// The credential, as the server checks it (TestAuth_EveryRouteChecksItsCredential).
+	// The credential, as the server checks it (TestAuth_EveryRouteChecksItsCredential); the
+	// routes open to workflows take their OIDC token as an alternative (workflowRoutes).
 	var want string
 	switch {
 	case path == openAPIPath || !strings.HasPrefix(path, api.PathAPI) && !strings.HasPrefix(path, api.PathAgent):
@@ -222,6 +223,8 @@ func checkOperation(t *testing.T, doc *oaDoc, path, method string, item oaPath, 
 		want = "enrollToken"
 	case strings.HasPrefix(path, api.PathAgent):
 		want = "instanceCredential"
+	case workflowRoutes[key]:
+		want = "adminToken|workflowToken"
 	default:
 		want = "adminToken"
 	}
@@ -229,23 +232,32 @@ func checkOperation(t *testing.T, doc *oaDoc, path, method string, item oaPath, 
 	if op.Security != nil {
 		security = *op.Security
 	}
-	got := "none"
-	if len(security) > 0 {
-		if len(security) != 1 || len(security[0]) != 1 {
-			t.Errorf("%s: security %v, want one scheme", key, security)
+	var schemes []string
+	for _, alt := range security {
+		if len(alt) != 1 {
+			t.Errorf("%s: security %v, want one scheme per alternative", key, security)
 		}
-		for name := range security[0] {
-			got = name
+		for name := range alt {
+			schemes = append(schemes, name)
 			if s := doc.Components.SecuritySchemes[name]; s.Type != "http" || s.Scheme != "bearer" {
 				t.Errorf("%s: security scheme %s is not a bearer scheme", key, name)
 			}
 		}
+	}
+	got := strings.Join(schemes, "|")
+	if got == "" {
+		got = "none"
 	}
 	if got != want {
 		t.Errorf("%s: security %s, want %s", key, got, want)
 	}
 	if _, ok := op.Responses["401"]; ok != (want != "none") {
 		t.Errorf("%s: documents 401 = %v, but the call needs credential %s", key, ok, want)
+	}
+	for _, code := range []string{"403", "503"} {
+		if _, ok := op.Responses[code]; workflowRoutes[key] && !ok {
+			t.Errorf("%s: open to workflow tokens but does not document %s", key, code)
+		}
 	}
 
 	// Errors have the error body; JSON bodies can be refused as invalid or too large.

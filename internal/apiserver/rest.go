@@ -33,7 +33,7 @@ func checkName(field, v string) error {
 }
 
 func (s *Server) routeAPI(r *mux.Router) {
-	r.Use(s.requireAdmin)
+	r.Use(s.authenticate)
 	r.HandleFunc("/applications", s.handleApplicationCreate).Methods(http.MethodPost)
 	r.HandleFunc("/applications", s.handleApplicationList).Methods(http.MethodGet)
 	r.HandleFunc("/applications/{app}", s.handleApplicationGet).Methods(http.MethodGet)
@@ -264,8 +264,13 @@ func (s *Server) handleGroupList(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleGroupGet(w http.ResponseWriter, r *http.Request) {
 	v := mux.Vars(r)
 	g, err := s.store.GetGroup(r.Context(), v["app"], v["group"])
+	if err == nil {
+		err = s.authorizeGroup(r, g)
+	} else {
+		err = storeErr(err)
+	}
 	if err != nil {
-		s.writeError(w, r, storeErr(err))
+		s.writeError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, groupJSON(g))
@@ -360,6 +365,10 @@ func (s *Server) handleDeploymentCreate(w http.ResponseWriter, r *http.Request) 
 		s.writeError(w, r, storeErr(err))
 		return
 	}
+	if err := errors.Join(s.authorizeGroup(r, g), s.authorizeGitHubDeployment(r, in.GitHub)); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	if _, err := s.store.GetRevision(ctx, in.Application, in.Revision); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			err = invalid("revision", "no revision %q in application %s: upload the bundle first (slipway deploy does both)", in.Revision, in.Application)
@@ -377,6 +386,7 @@ func (s *Server) handleDeploymentCreate(w http.ResponseWriter, r *http.Request) 
 		s.writeError(w, r, storeErr(err))
 		return
 	}
+	s.logWorkflow(r, "deployment created by a workflow", "deployment_id", d.ID, "group", g.Name)
 	writeJSON(w, http.StatusCreated, s.deploymentJSON(r, d))
 }
 
@@ -498,9 +508,9 @@ func (s *Server) handleDeploymentList(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleDeploymentGet(w http.ResponseWriter, r *http.Request) {
-	d, _, err := s.orch.Get(r.Context(), mux.Vars(r)["id"])
+	d, err := s.authorizedDeployment(r)
 	if err != nil {
-		s.writeError(w, r, storeErr(err))
+		s.writeError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, s.deploymentJSON(r, d))
@@ -511,6 +521,14 @@ func (s *Server) handleDeploymentStop(w http.ResponseWriter, r *http.Request) {
 	if err := decode(w, r, maxJSONBody, &in); err != nil {
 		s.writeError(w, r, err)
 		return
+	}
+	if !principalOf(r).admin {
+		current, err := s.authorizedDeployment(r)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		s.logWorkflow(r, "deployment stopped by a workflow", "deployment_id", current.ID)
 	}
 	d, err := s.orch.Stop(r.Context(), mux.Vars(r)["id"], in.Rollback, "")
 	if err != nil && !errors.Is(err, deploy.ErrFinished) {

@@ -36,6 +36,11 @@ func (s *Server) handleRevisionUpload(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, storeErr(err))
 		return
 	}
+	// Before the body is read: a workflow that may not deploy here uploads nothing.
+	if err := s.authorizeApplication(r, app.Name); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	platform, err := appspec.ParsePlatform(string(app.ComputePlatform))
 	if err != nil {
 		s.writeError(w, r, fmt.Errorf("application %s: %w", app.Name, err))

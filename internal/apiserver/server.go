@@ -35,6 +35,8 @@ type Config struct {
 	Lease time.Duration
 	// MaxBundleBytes bounds an uploaded revision.
 	MaxBundleBytes int64
+	// Workflows verifies GitHub Actions OIDC tokens; nil accepts none.
+	Workflows WorkflowVerifier
 }
 
 // Server holds the handlers' dependencies.
@@ -135,15 +137,4 @@ func tokenEqual(got, want string) bool {
 	}
 	g, w := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(want))
 	return subtle.ConstantTimeCompare(g[:], w[:]) == 1
-}
-
-// requireAdmin guards the REST API.
-func (s *Server) requireAdmin(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !tokenEqual(bearer(r), s.cfg.AdminToken) {
-			s.writeError(w, r, errUnauthorized)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
 }
