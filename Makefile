@@ -5,7 +5,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 GOLANGCI_LINT_VERSION := v2.15.0
 
-.PHONY: help build test test-deps lint bench fuzz quickstart clean
+.PHONY: help build test test-deps lint bench fuzz quickstart release clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -38,5 +38,23 @@ fuzz: ## fuzz the parsers for 60s each
 quickstart: ## a server, three agents, a deployment and an automatic rollback, all in a temp dir
 	@bash examples/quickstart.sh
 
+# The Action downloads these for a release tag and checks them against action/release.sha256,
+# which is committed in the tagged tree: build with the Go version of the release so the sums
+# can be reproduced (-trimpath, no build id, no VCS stamp).
+RELEASE_TARGETS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
+
+release: ## build the Action's release binaries into dist/ and record their sha256 in action/release.sha256 (VERSION=vX.Y.Z)
+	@echo "$(VERSION)" | grep -Eq '^v[0-9]+\.[0-9]+\.[0-9]+$$' || { echo "release: give VERSION=vX.Y.Z (got $(VERSION))"; exit 1; }
+	@mkdir -p dist && rm -f dist/slipway_*
+	@for t in $(RELEASE_TARGETS); do \
+	  os=$${t%/*}; arch=$${t#*/}; \
+	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -buildvcs=false \
+	    -ldflags '-s -w -buildid= -X main.version=$(VERSION)' -o dist/slipway_$${os}_$${arch} ./action || exit 1; \
+	done
+	@grep -v ' $(VERSION)/' action/release.sha256 > action/release.sha256.new || true
+	@cd dist && for f in slipway_*; do sha256sum $$f | awk -v v=$(VERSION) '{print $$1 "  " v "/" $$2}'; done >> ../action/release.sha256.new
+	@mv action/release.sha256.new action/release.sha256
+	@echo "dist/ holds the binaries; commit action/release.sha256, tag $(VERSION), then upload dist/* to the release"
+
 clean: ## remove build output
-	rm -rf $(BIN)
+	rm -rf $(BIN) dist

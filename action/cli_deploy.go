@@ -58,7 +58,7 @@ func (c *cli) deploy(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	file, cleanup, err := c.prepareBundle(ctx, *bundlePath)
+	file, cleanup, err := c.prepareBundle(ctx, *bundlePath, func(d appspec.Diagnostic) { fmt.Fprintln(c.stderr, d) })
 	if err != nil {
 		return err
 	}
@@ -159,7 +159,7 @@ func (c *cli) wait(ctx context.Context, client *api.Client, id string, timeout t
 		waitCtx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
-	final, err := waitDeployment(waitCtx, client, id, c.stderr)
+	final, err := waitDeployment(waitCtx, client, id, newWaitProgress(c.stderr).update, c.stderr)
 	if err != nil {
 		switch {
 		case ctx.Err() != nil:
@@ -207,8 +207,9 @@ func deploymentError(d api.Deployment) string {
 }
 
 // prepareBundle returns the file to upload: the archive given, or a tgz built from a directory
-// after its appspec passed validation. cleanup removes what was built.
-func (c *cli) prepareBundle(ctx context.Context, p string) (file string, cleanup func(), err error) {
+// after its appspec passed validation, each finding passed to report. cleanup removes what was
+// built.
+func (c *cli) prepareBundle(ctx context.Context, p string, report func(appspec.Diagnostic)) (file string, cleanup func(), err error) {
 	noop := func() {}
 	fi, err := os.Stat(p)
 	if err != nil {
@@ -226,7 +227,7 @@ func (c *cli) prepareBundle(ctx context.Context, p string) (file string, cleanup
 	}
 	_, diags, err := appspec.Load(p, appspec.Options{})
 	for _, d := range diags {
-		fmt.Fprintln(c.stderr, d)
+		report(d)
 	}
 	if err != nil {
 		if errors.Is(err, appspec.ErrInvalid) {

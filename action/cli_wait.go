@@ -33,11 +33,12 @@ func deploymentDone(status string) bool {
 	return status == statusSucceeded || status == statusFailed || status == statusStopped
 }
 
-// waitDeployment polls a deployment until it ends, writing progress to w, and returns its final
-// state. On a context error it returns the last state seen with the error. Answers a restarting
-// server gives (no connection, 5xx) are retried; any other error answer ends the wait.
-func waitDeployment(ctx context.Context, client *api.Client, id string, w io.Writer) (api.Deployment, error) {
-	p := newWaitProgress(w)
+// waitDeployment polls a deployment until it ends and returns its final state. observe sees every
+// state polled and says whether anything changed (polling speeds up again when it did); w gets
+// the lines about the server's availability. On a context error it returns the last state seen
+// with the error. Answers a restarting server gives (no connection, 5xx) are retried; any other
+// error answer ends the wait.
+func waitDeployment(ctx context.Context, client *api.Client, id string, observe func(api.Deployment) bool, w io.Writer) (api.Deployment, error) {
 	var last api.Deployment
 	interval := pollFirst
 	failing := false
@@ -58,7 +59,7 @@ func waitDeployment(ctx context.Context, client *api.Client, id string, w io.Wri
 				fmt.Fprintln(w, "server available again")
 			}
 			failing, last = false, d
-			if p.update(d) {
+			if observe(d) {
 				interval = pollFirst
 			} else {
 				interval = min(2*interval, pollMax)

@@ -55,6 +55,7 @@ commands:
   deployment get, list, stop or wait for deployments
   rollback   redeploy a group's last good revision
   instance   list or deregister instances
+  action     run as the GitHub Action (reads INPUT_* variables; see docs/action.md)
   version    print the version
 
 The server commands take --server URL and --token T, or SLIPWAY_SERVER and SLIPWAY_TOKEN;
@@ -71,6 +72,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runValidate(args[1:], stdout, stderr)
 	case "app", "group", "config", "deploy", "deployment", "rollback", "instance":
 		return runAPICommand(ctx, args, getenv, stdout, stderr)
+	case "action":
+		return runAction(ctx, args[1:], getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "slipway", version)
 		return nil
