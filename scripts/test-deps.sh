@@ -1,9 +1,21 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh Debian machine: setfacl/getfacl, HAProxy (the
-# traffic router's tests start a real one) and the Unix users the runas and chown tests use.
+# traffic router's tests start a real one), the Unix users the runas and chown tests use, and the
+# act runner the Action's end-to-end test runs under.
 # Idempotent. As non-root outside CI it only reports what is missing (those tests then skip);
 # under CI=true anything missing is a failure.
 set -euo pipefail
+
+# act runs GitHub workflows locally (e2e/act_test.go); `go install` needs no root.
+act_module=github.com/nektos/act@v0.2.89
+if ! command -v act >/dev/null && [ ! -x "$(go env GOPATH)/bin/act" ]; then
+  if [ "$(id -u)" -eq 0 ] || [ "${CI:-}" = "true" ]; then
+    echo "test-deps: go install $act_module"
+    go install "$act_module"
+  else
+    echo "test-deps: act is missing (go install $act_module): the act test will skip" >&2
+  fi
+fi
 
 packages=(acl e2fsprogs haproxy)
 users=(slipway-test:/bin/sh slipway-nologin:/usr/sbin/nologin)
