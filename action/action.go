@@ -70,12 +70,10 @@ func (a *actionRun) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	token, err := a.credential(ctx, cfg)
+	client, err := a.serverClient(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	client := api.NewClient(cfg.ServerURL, token)
-	client.UserAgent = "slipway-action/" + version
 
 	// The group first: it checks the credential and the workflow's rights before any upload,
 	// and names the GitHub environment.
@@ -145,29 +143,6 @@ func (a *actionRun) run(ctx context.Context) error {
 		return nil
 	}
 	return a.wait(ctx, cfg, client, d, run)
-}
-
-// credential returns the bearer token for the server: the job's OIDC token for the server's
-// URL, or the API token input. Either is masked in the log from here on.
-func (a *actionRun) credential(ctx context.Context, cfg actionConfig) (string, error) {
-	if cfg.Auth == authAPIToken {
-		a.gh.AddMask(cfg.APIToken)
-		return cfg.APIToken, nil
-	}
-	tok, err := a.gh.GetIDToken(ctx, cfg.ServerURL)
-	if err != nil {
-		var missing *githubactions.EnvMissingError
-		if errors.As(err, &missing) {
-			return "", fmt.Errorf("auth %s: the job cannot request an OIDC token (%s is not set): give the job `permissions: id-token: write`, or use %s: %s",
-				authOIDC, missing.Name, inAuth, authAPIToken)
-		}
-		return "", fmt.Errorf("auth %s: request the OIDC token: %w", authOIDC, err)
-	}
-	if tok == "" {
-		return "", fmt.Errorf("auth %s: the runner returned an empty OIDC token", authOIDC)
-	}
-	a.gh.AddMask(tok)
-	return tok, nil
 }
 
 // serverError explains the server's refusals a user can fix on their side.

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"encoding/json"
 	"maps"
 	"net/http"
@@ -8,10 +11,14 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
 	"gopkg.in/yaml.v3"
 
 	"github.com/slipway-deploy/slipway/internal/api"
@@ -505,4 +512,43 @@ func sorted(s []string) []string {
 	out := slices.Clone(s)
 	slices.Sort(out)
 	return out
+}
+
+func TestAction_OIDCTokenRenewedBeforeItExpires(t *testing.T) {
+	e := newActionEnv(t)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: key}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var minted atomic.Int64
+	// Each token expires within the refresh margin, so each request needs a new one.
+	e.tokenEndpoint.on("GET", "/token", fakeAnswer{status: http.StatusOK, reply: func(fakeRequest) any {
+		n := minted.Add(1)
+		tok, err := jwt.Signed(signer).Claims(jwt.Claims{Subject: strconv.FormatInt(n, 10), Expiry: jwt.NewNumericDate(time.Now().Add(30 * time.Second))}).Serialize()
+		if err != nil {
+			t.Error(err)
+		}
+		return map[string]string{"value": tok}
+	}})
+	onCreate(e.slipway, testDeployment("Created"))
+	e.slipway.on("GET", "/api/v1/deployments/d-1", okAnswer(testDeployment("InProgress")), okAnswer(testDeployment("Succeeded")))
+	if code, out := e.run(t); code != 0 {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	seen := map[string]bool{}
+	reqs := e.slipway.requests()
+	for _, r := range reqs {
+		if seen[r.Auth] {
+			t.Errorf("%s %s reused a token about to expire", r.Method, r.URI)
+		}
+		seen[r.Auth] = true
+	}
+	// One token checks the permission up front; then one per request.
+	if got, want := minted.Load(), int64(len(reqs)+1); got != want {
+		t.Errorf("%d tokens minted for %d requests, want %d", got, len(reqs), want)
+	}
 }

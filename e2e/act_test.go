@@ -85,20 +85,22 @@ func (f *actionFixture) actRepository(t *testing.T, outputsFile string) (dir, sh
 		t.Fatal(err)
 	}
 	writeFile(t, filepath.Join(dir, ".github/workflows/deploy.yml"), fmt.Sprintf(actWorkflow, f.s.URL, outputsFile), 0o644)
-	git := func(args ...string) string {
-		cmd := exec.Command("git", append([]string{"-c", "user.name=e2e", "-c", "user.email=e2e@example.com"}, args...)...)
-		cmd.Dir = dir
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return strings.TrimSpace(string(out))
+	gitIn(t, dir, "init", "-q", "-b", "main")
+	gitIn(t, dir, "remote", "add", "origin", "https://github.com/acme/shop.git")
+	gitIn(t, dir, "add", "-A")
+	gitIn(t, dir, "commit", "-q", "-m", "deploy")
+	return dir, gitIn(t, dir, "rev-parse", "HEAD")
+}
+
+func gitIn(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", append([]string{"-c", "user.name=e2e", "-c", "user.email=e2e@example.com"}, args...)...)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
-	git("init", "-q", "-b", "main")
-	git("remote", "add", "origin", "https://github.com/acme/shop.git")
-	git("add", "-A")
-	git("commit", "-q", "-m", "deploy")
-	return dir, git("rev-parse", "HEAD")
+	return strings.TrimSpace(string(out))
 }
 
 // copyTree copies a file or a directory's files, leaving tests out: the action builds from
@@ -143,7 +145,7 @@ func TestAction_UnderAct(t *testing.T) {
 	// binary, the second finds it in the tool cache, as a later job on the same runner would.
 	actCache := t.TempDir()
 
-	runAct := func() (string, time.Duration) {
+	runAct := func() (log string, code int, took time.Duration) {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
@@ -159,32 +161,35 @@ func TestAction_UnderAct(t *testing.T) {
 		cmd.Stdout, cmd.Stderr = &out, &out
 		start := time.Now()
 		err := cmd.Run()
-		took := time.Since(start)
+		took = time.Since(start)
 		var ee *exec.ExitError
-		if err != nil && !errors.As(err, &ee) {
+		if errors.As(err, &ee) {
+			code = ee.ExitCode()
+		} else if err != nil {
 			t.Fatal(err)
 		}
-		if err != nil {
-			t.Fatalf("act: %v\n%s", err, out.String())
+		return out.String(), code, took
+	}
+	outputs := func() map[string]string {
+		got := map[string]string{}
+		for _, line := range strings.Split(strings.TrimSpace(readFile(t, outputsFile)), "\n") {
+			k, v, _ := strings.Cut(line, "=")
+			got[k] = v
 		}
-		return out.String(), took
+		return got
 	}
 
-	log, took := runAct()
+	log, code, took := runAct()
+	if code != 0 {
+		t.Fatalf("act: exit %d\n%s", code, log)
+	}
 	m := readyLine.FindStringSubmatch(log)
 	if m == nil {
 		t.Fatalf("act log has no 'slipway ready' line:\n%s", log)
 	}
 	t.Logf("act run 1: %s in all; slipway ready in %ss (%s)", took.Round(time.Millisecond), m[1], m[2])
 
-	if readFile(t, outputsFile) == "" {
-		t.Fatalf("no outputs recorded; act log:\n%s", log)
-	}
-	got := map[string]string{}
-	for _, line := range strings.Split(strings.TrimSpace(readFile(t, outputsFile)), "\n") {
-		k, v, _ := strings.Cut(line, "=")
-		got[k] = v
-	}
+	got := outputs()
 	id := got["deployment-id"]
 	want := map[string]string{"deployment-id": id, "status": "Succeeded", "github-deployment-id": "1001", "log-url": f.s.URL + "/deployments/" + id}
 	for k, v := range want {
@@ -210,11 +215,31 @@ func TestAction_UnderAct(t *testing.T) {
 		t.Errorf("GitHub saw %+v; want one deployment of %s to staging", reqs, sha)
 	}
 
-	// Again, as a later job on the same runner: the binary comes from the tool cache.
-	log, took = runAct()
+	// A later push breaks ValidateService, whose script also prints workflow commands. The job
+	// fails with an annotation on the script, and the runner does not obey the script's commands
+	// (the agent prefixes each line of output with its stream, and the Action prints server text
+	// with commands stopped, which action_test.go checks). The binary comes from the tool cache,
+	// as for a later job on the same runner.
+	writeFile(t, filepath.Join(repo, "deploy/hooks/ValidateService.sh"),
+		"#!/bin/sh\necho '::error::forged by the revision'\necho '::set-output name=status::Succeeded'\necho 'port 80 is closed' >&2\nexit 1\n", 0o755)
+	gitIn(t, repo, "commit", "-q", "-am", "break ValidateService")
+	log, code, took = runAct()
+	if code == 0 {
+		t.Fatalf("act: exit 0 for a failing deployment\n%s", log)
+	}
 	if m := readyLine.FindStringSubmatch(log); m == nil || !strings.Contains(m[2], "cached") {
 		t.Errorf("second run did not use the cached binary:\n%s", log)
 	} else {
 		t.Logf("act run 2: %s in all; slipway ready in %ss (%s)", took.Round(time.Millisecond), m[1], m[2])
+	}
+	got = outputs()
+	if got["status"] != "Failed" || got["deployment-id"] == id || got["deployment-id"] == "" {
+		t.Errorf("outputs %v: want the new deployment, Failed", got)
+	}
+	if !strings.Contains(log, "::error file=deploy/hooks/ValidateService.sh,title=Slipway%3A ValidateService failed on web-1::ScriptFailed") {
+		t.Errorf("act log lacks the annotation on the script:\n%s", log)
+	}
+	if strings.Contains(log, "❗  ::error::forged") {
+		t.Errorf("act obeyed an ::error command printed by a hook script:\n%s", log)
 	}
 }
