@@ -96,21 +96,31 @@ func (b bearer) RoundTrip(req *http.Request) (*http.Response, error) {
 	return b.base.RoundTrip(r)
 }
 
-// serverClient returns the API client with the configured credential. With OIDC, a first token
-// is fetched now, so a job without the permission fails before anything else.
+// serverClient returns the API client with the configured credential, trusting the private CA
+// SLIPWAY_CA_CERT names, as the CLI does. With OIDC, a first token is fetched now, so a job
+// without the permission fails before anything else.
 func (a *actionRun) serverClient(ctx context.Context, cfg actionConfig) (*api.Client, error) {
+	token := ""
 	if cfg.Auth == authAPIToken {
 		a.gh.AddMask(cfg.APIToken)
-		c := api.NewClient(cfg.ServerURL, cfg.APIToken)
-		c.UserAgent = "slipway-action/" + version
+		token = cfg.APIToken
+	}
+	c := api.NewClient(cfg.ServerURL, token)
+	c.UserAgent = "slipway-action/" + version
+	if err := c.WithCA(a.getenv(envCACert)); err != nil {
+		return nil, fmt.Errorf("%s: %w", envCACert, err)
+	}
+	if cfg.Auth == authAPIToken {
 		return c, nil
 	}
 	tokens := &oidcTokens{gh: a.gh, audience: cfg.ServerURL, now: time.Now}
 	if _, err := tokens.get(ctx); err != nil {
 		return nil, err
 	}
-	c := api.NewClient(cfg.ServerURL, "")
-	c.HTTP.Transport = bearer{base: http.DefaultTransport, token: tokens.get}
-	c.UserAgent = "slipway-action/" + version
+	base := c.HTTP.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	c.HTTP.Transport = bearer{base: base, token: tokens.get}
 	return c, nil
 }
