@@ -69,7 +69,7 @@ func startServerWithPublicURL(t *testing.T, extra ...string) *server {
 }
 
 // runnerEnv is what the runner gives a step of a push to main in acme/shop.
-func (f *actionFixture) runnerEnv(t *testing.T, dir string) map[string]string {
+func (f *actionFixture) runnerEnv(dir string) map[string]string {
 	return map[string]string{
 		"PATH": os.Getenv("PATH"), "HOME": os.Getenv("HOME"),
 		"GITHUB_ACTIONS": "true", "GITHUB_API_URL": f.github.URL, "GITHUB_SERVER_URL": "https://github.com",
@@ -92,7 +92,7 @@ type actionResult struct {
 func (f *actionFixture) runAction(t *testing.T, inputs map[string]string) actionResult {
 	t.Helper()
 	dir := t.TempDir()
-	env := f.runnerEnv(t, dir)
+	env := f.runnerEnv(dir)
 	for k, v := range map[string]string{"server-url": f.s.URL, "application": "shop", "deployment-group": "prod",
 		"path": "deploy", "wait": "true", "auth": "oidc", "github-token": githubToken} {
 		env["INPUT_"+strings.ToUpper(k)] = v

@@ -123,7 +123,7 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (Workflow, error) {
 	}
 	var claims json.RawMessage
 	if err := tok.Claims(&claims); err != nil {
-		return Workflow{}, fmt.Errorf("%w: %v", ErrTokenInvalid, err)
+		return Workflow{}, fmt.Errorf("%w: %w", ErrTokenInvalid, err)
 	}
 	return parseClaims(claims)
 }
@@ -138,7 +138,7 @@ func (v *Verifier) precheck(raw string) error {
 	}
 	jws, err := jose.ParseSigned(raw, append(signatureAlgorithms(), "none"))
 	if err != nil {
-		return fmt.Errorf("%w: not a signed JWT (%v)", ErrTokenInvalid, err)
+		return fmt.Errorf("%w: not a signed JWT (%w)", ErrTokenInvalid, err)
 	}
 	if len(jws.Signatures) != 1 {
 		return fmt.Errorf("%w: it carries %d signatures, want exactly one", ErrTokenInvalid, len(jws.Signatures))
@@ -150,7 +150,7 @@ func (v *Verifier) precheck(raw string) error {
 		Issuer string `json:"iss"`
 	}
 	if err := json.Unmarshal(jws.UnsafePayloadWithoutVerification(), &peek); err != nil {
-		return fmt.Errorf("%w: its claims are not JSON: %v", ErrTokenInvalid, err)
+		return fmt.Errorf("%w: its claims are not JSON: %w", ErrTokenInvalid, err)
 	}
 	if peek.Issuer != v.cfg.Issuer {
 		return fmt.Errorf("%w: it was issued by %q and this server trusts %q only (set oidc_issuer for GitHub Enterprise Server)",
@@ -179,7 +179,7 @@ func (v *Verifier) idVerifier(ctx context.Context) (*oidc.IDTokenVerifier, error
 	defer cancel()
 	provider, err := oidc.NewProvider(oidc.ClientContext(dctx, v.cfg.HTTP), v.cfg.Issuer)
 	if err != nil {
-		v.failedAt, v.failure = now, fmt.Errorf("%w: discovery at %s failed: %v", ErrIssuerUnavailable, v.cfg.Issuer, err)
+		v.failedAt, v.failure = now, fmt.Errorf("%w: discovery at %s failed: %w", ErrIssuerUnavailable, v.cfg.Issuer, err)
 		return nil, v.failure
 	}
 	keys := oidc.NewRemoteKeySet(oidc.ClientContext(context.Background(), v.cfg.HTTP), jwksURL(provider))

@@ -37,7 +37,7 @@ type workflowClaims struct {
 func parseClaims(payload []byte) (Workflow, error) {
 	var c workflowClaims
 	if err := json.Unmarshal(payload, &c); err != nil {
-		return Workflow{}, fmt.Errorf("%w: its claims are not JSON: %v", ErrTokenInvalid, err)
+		return Workflow{}, fmt.Errorf("%w: its claims are not JSON: %w", ErrTokenInvalid, err)
 	}
 	w := c.Workflow
 	raw := strings.Trim(string(c.RepositoryID), `"`)

@@ -16,7 +16,7 @@ func TestWorkflow_Authorize(t *testing.T) {
 		want   string // "" allows
 	}{
 		{"linked, no other rule", w, func(t Target) Target { return t }, ""},
-		{"not linked", w, func(t Target) Target { return Target{Application: "shop", Group: "prod"} }, "is not linked to a GitHub repository"},
+		{"not linked", w, func(Target) Target { return Target{Application: "shop", Group: "prod"} }, "is not linked to a GitHub repository"},
 		{"other repository, same name", Workflow{Repository: "acme/shop", RepositoryID: 7, Ref: w.Ref}, func(t Target) Target { return t },
 			"accepts workflows of repository acme/shop (id 4242), and this token is from acme/shop (id 7)"},
 		{"ref allowed", w, func(t Target) Target { t.AllowedRefs = []string{"refs/tags/v*", "refs/heads/main"}; return t }, ""},
