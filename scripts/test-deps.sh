@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh Debian machine: setfacl/getfacl, HAProxy (the
-# traffic router's tests start a real one), the Unix users the runas and chown tests use, and the
-# act runner the Action's end-to-end test runs under.
+# traffic router's tests start a real one), Prometheus (the alarm tests query a real server), the
+# Unix users the runas and chown tests use, and the act runner the Action's end-to-end test runs
+# under.
 # Idempotent. As non-root outside CI it only reports what is missing (those tests then skip);
 # under CI=true anything missing is a failure.
 set -euo pipefail
@@ -17,7 +18,7 @@ if ! command -v act >/dev/null && [ ! -x "$(go env GOPATH)/bin/act" ]; then
   fi
 fi
 
-packages=(acl e2fsprogs haproxy)
+packages=(acl e2fsprogs haproxy prometheus)
 users=(slipway-test:/bin/sh slipway-nologin:/usr/sbin/nologin)
 
 missing_pkgs=()
@@ -48,6 +49,11 @@ if [ ${#missing_pkgs[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing_pkgs[@]}" >/dev/null
+  # On a machine with systemd the prometheus package starts a service on :9090; the tests start
+  # their own servers on free ports and need none running.
+  if [[ " ${missing_pkgs[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/null; then
+    systemctl disable --now prometheus >/dev/null 2>&1 || true
+  fi
 fi
 for u in "${missing_users[@]}"; do
   name=${u%%:*} shell=${u#*:}
