@@ -5,8 +5,9 @@
 // bench/README.md for the figures and how they were taken.
 //
 // The trivial revision has one small file in its files section and one `exit 0` script on each of
-// the nine scriptable server events. A warm-up deployment comes first, so every timed deployment
-// has a previous revision and runs ApplicationStop too.
+// the nine scriptable server events. Two warm-up deployments come first, so every timed deployment
+// has a previous revision and runs ApplicationStop too, and the baseline learns which scripts a
+// deployment runs. The baseline's runs are spread among slipway's.
 package main
 
 import (
