@@ -26,13 +26,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
-)
 
-// scriptableEvents are the nine server events a hook can be attached to.
-var scriptableEvents = []string{
-	"BeforeBlockTraffic", "AfterBlockTraffic", "ApplicationStop", "BeforeInstall", "AfterInstall",
-	"ApplicationStart", "ValidateService", "BeforeAllowTraffic", "AfterAllowTraffic",
-}
+	"github.com/slipway-deploy/slipway/bench/internal/rig"
+)
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -50,15 +46,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
-	dir := *work
-	if dir == "" {
-		d, err := os.MkdirTemp("", "slipway-lifecycle-bench-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(d)
-		dir = d
+	dir, cleanup, err := rig.WorkDir(*work, "", "slipway-lifecycle-bench-")
+	if err != nil {
+		return err
 	}
+	defer cleanup()
 	agent := filepath.Join(dir, "slipway-agent")
 	if out, err := exec.CommandContext(ctx, "go", "build", "-o", agent, "./agent").CombinedOutput(); err != nil {
 		return fmt.Errorf("build slipway-agent (run from the repository root): %v\n%s", err, out)
@@ -77,15 +69,15 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		if err != nil {
 			return 0, fmt.Errorf("slipway-agent local: %v\n%s", err, out)
 		}
-		if n := strings.Count(string(out), " Succeeded "); check && n != len(scriptableEvents)+2 {
-			return 0, fmt.Errorf("want %d succeeded events (nine hooks, DownloadBundle, Install), got %d:\n%s", len(scriptableEvents)+2, n, out)
+		if n := strings.Count(string(out), " Succeeded "); check && n != len(rig.ScriptableEvents)+2 {
+			return 0, fmt.Errorf("want %d succeeded events (nine hooks, DownloadBundle, Install), got %d:\n%s", len(rig.ScriptableEvents)+2, n, out)
 		}
 		return elapsed, nil
 	}
 	script := filepath.Join(bundle, "scripts", "noop.sh")
 	direct := func() (time.Duration, error) {
 		start := time.Now()
-		for range scriptableEvents {
+		for range rig.ScriptableEvents {
 			if err := exec.CommandContext(ctx, script).Run(); err != nil {
 				return 0, fmt.Errorf("run %s: %w", script, err)
 			}
@@ -125,7 +117,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 func writeNoopBundle(dir string) error {
 	var spec strings.Builder
 	spec.WriteString("version: 0.0\nos: linux\nhooks:\n")
-	for _, e := range scriptableEvents {
+	for _, e := range rig.ScriptableEvents {
 		fmt.Fprintf(&spec, "  %s:\n    - location: scripts/noop.sh\n      timeout: 60\n", e)
 	}
 	if err := os.MkdirAll(filepath.Join(dir, "scripts"), 0o755); err != nil {

@@ -25,6 +25,8 @@ const credentialPrefix = "swi_"
 const (
 	maxTags     = 50
 	maxTagBytes = 256
+	// touchEvery is how stale an instance's last_seen may get while its agent polls.
+	touchEvery = 10 * time.Second
 )
 
 type instanceKey struct{}
@@ -165,8 +167,13 @@ func (s *Server) handleAgentNext(w http.ResponseWriter, r *http.Request) {
 		}
 		wait = min(d, maxPollWait)
 	}
-	if err := s.store.TouchInstance(r.Context(), inst.ID, time.Now()); err != nil {
-		s.log.Warn("touch instance", "instance", inst.ID, "error", err)
+	// last_seen is for people reading the instance list; refreshing it at most every touchEvery
+	// spares a durable write (an fsync on the one writer connection) on every poll, seven per
+	// host per deployment.
+	if now := time.Now(); now.Sub(inst.LastSeen) >= touchEvery {
+		if err := s.store.TouchInstance(r.Context(), inst.ID, now); err != nil {
+			s.log.Warn("touch instance", "instance", inst.ID, "error", err)
+		}
 	}
 	cmd, err := s.orch.NextCommand(r.Context(), inst.ID, wait)
 	if err != nil {

@@ -75,10 +75,13 @@ func TestDecide_Properties(t *testing.T) {
 			var sent []deploy.SendCommand
 			finished := 0
 
+			initial := deepCopy(d)
+			var steps []step
 			apply := func(in deploy.Input) error {
 				t.Helper()
 				before := deepCopy(d)
 				got, eff, err := deploy.Decide(d, in, now)
+				steps = append(steps, step{in: in, now: now, err: err, effects: eff})
 				again, eff2, err2 := deploy.Decide(d, in, now)
 				if !reflect.DeepEqual(got, again) || !reflect.DeepEqual(eff, eff2) || fmt.Sprint(err) != fmt.Sprint(err2) {
 					t.Fatalf("Decide(%T) is not deterministic", in)
@@ -162,7 +165,54 @@ func TestDecide_Properties(t *testing.T) {
 				}
 			}
 			checkEnd(t, d, finished)
+			checkDecideAll(t, rng, initial, steps, d)
 		})
+	}
+}
+
+// step is one input of a property run and what Decide made of it.
+type step struct {
+	in      deploy.Input
+	now     time.Time
+	err     error
+	effects []deploy.Effect
+}
+
+// checkDecideAll replays a property run through DecideAll in random batches of inputs that share
+// a time, as the runtime batches them, and checks that it ends where Decide did, with the same
+// effects and errors, without changing its argument.
+func checkDecideAll(t *testing.T, rng *rand.Rand, d deploy.Deployment, steps []step, want deploy.Deployment) {
+	t.Helper()
+	for len(steps) > 0 {
+		n := 1
+		for n < len(steps) && steps[n].now.Equal(steps[0].now) && rng.IntN(4) != 0 {
+			n++
+		}
+		batch := steps[:n]
+		steps = steps[n:]
+		ins := make([]deploy.Input, n)
+		var wantEff []deploy.Effect
+		for i, s := range batch {
+			ins[i] = s.in
+			wantEff = append(wantEff, s.effects...)
+		}
+		before := deepCopy(d)
+		got, eff, errs := deploy.DecideAll(d, ins, batch[0].now)
+		if !reflect.DeepEqual(d, before) {
+			t.Fatalf("DecideAll changed its argument")
+		}
+		for i, s := range batch {
+			if fmt.Sprint(errs[i]) != fmt.Sprint(s.err) {
+				t.Fatalf("DecideAll input %d (%T): error %v, Decide said %v", i, s.in, errs[i], s.err)
+			}
+		}
+		if !reflect.DeepEqual(eff, wantEff) {
+			t.Fatalf("DecideAll of %d inputs: effects %v, Decide emitted %v", n, eff, wantEff)
+		}
+		d = got
+	}
+	if !reflect.DeepEqual(d, want) {
+		t.Fatalf("DecideAll ended in %+v, Decide in %+v", d, want)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -321,22 +322,13 @@ func (o *Orchestrator) snapshot(id string) deploy.Deployment {
 // decideAndSave decides a batch of inputs and stores the result, retrying on a version conflict
 // with the stored state. errs has one entry per request.
 func (o *Orchestrator) decideAndSave(ctx context.Context, d deploy.Deployment, version int, batch []*request) (deploy.Deployment, int, []deploy.Effect, store.Saved, []error) {
-	errs := make([]error, len(batch))
+	ins := make([]deploy.Input, len(batch))
+	for i, r := range batch {
+		ins[i] = r.in
+	}
 	for attempt := 0; ; attempt++ {
-		now := o.now()
-		cur := d
-		var effects []deploy.Effect
-		changed := false
-		for i, r := range batch {
-			nd, eff, err := deploy.Decide(cur, r.in, now)
-			errs[i] = err
-			if err != nil {
-				continue
-			}
-			cur, changed = nd, true
-			effects = append(effects, eff...)
-		}
-		if !changed {
+		cur, effects, errs := deploy.DecideAll(d, ins, o.now())
+		if !slices.Contains(errs, nil) {
 			return d, version, nil, store.Saved{}, errs
 		}
 		saved, err := o.store.SaveDeployment(ctx, cur, version, effects)

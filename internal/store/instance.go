@@ -99,7 +99,7 @@ func (s *SQLite) InstanceByCredential(ctx context.Context, hash string) (Instanc
 	// close a guess's hash came tells nothing about a token. The constant-time compare below
 	// keeps the final check free of early exits all the same.
 	var stored string
-	inst, err := scanInstance(s.r.QueryRowContext(ctx, "SELECT "+instanceColumns+", credential_hash FROM instances WHERE credential_hash = ? AND deregistered = 0", hash), &stored)
+	inst, err := scanInstance(s.byCredential.QueryRowContext(ctx, hash), &stored)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && subtle.ConstantTimeCompare([]byte(stored), []byte(hash)) != 1) {
 		return Instance{}, fmt.Errorf("instance by credential: %w", ErrNotFound)
 	}
@@ -228,6 +228,8 @@ func (s *SQLite) InstanceHealth(ctx context.Context, application, group string) 
 }
 
 const instanceColumns = "id, name, tags, register_time, last_seen, deregistered"
+
+const instanceByCredentialQuery = "SELECT " + instanceColumns + ", credential_hash FROM instances WHERE credential_hash = ? AND deregistered = 0"
 
 func scanInstance(sc scanner, extra ...any) (Instance, error) {
 	var inst Instance

@@ -26,6 +26,9 @@ type SQLite struct {
 	w   *sql.DB
 	r   *sql.DB
 	now func() time.Time
+	// byCredential is InstanceByCredential's query, prepared once: it runs on every agent
+	// request, and SQLite parsing it anew each time was half its cost.
+	byCredential *sql.Stmt
 }
 
 // OpenSQLite opens (creating if needed) the database at path and brings its schema up to date.
@@ -66,6 +69,10 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 	r.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
 	r.SetMaxIdleConns(max(4, runtime.GOMAXPROCS(0)))
 	s.r = r
+	if s.byCredential, err = r.PrepareContext(ctx, instanceByCredentialQuery); err != nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
 	return s, nil
 }
 
@@ -85,6 +92,9 @@ func (s *SQLite) checkWAL(ctx context.Context) error {
 // Close closes both pools. Calls in flight finish first.
 func (s *SQLite) Close() error {
 	var errs []error
+	if s.byCredential != nil {
+		errs = append(errs, s.byCredential.Close())
+	}
 	if s.r != nil {
 		errs = append(errs, s.r.Close())
 	}
