@@ -1,22 +1,37 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh Debian machine: setfacl/getfacl, HAProxy (the
 # traffic router's tests start a real one), Prometheus (the alarm tests query a real server), the
-# Unix users the runas and chown tests use, and the act runner the Action's end-to-end test runs
-# under.
+# Unix users the runas and chown tests use, the act runner the Action's end-to-end test runs
+# under, and versitygw (the S3-compatible server the S3 tests run against).
 # Idempotent. As non-root outside CI it only reports what is missing (those tests then skip);
 # under CI=true anything missing is a failure.
 set -euo pipefail
 
-# act runs GitHub workflows locally (e2e/act_test.go); `go install` needs no root.
-act_module=github.com/nektos/act@v0.2.89
-if ! command -v act >/dev/null && [ ! -x "$(go env GOPATH)/bin/act" ]; then
-  if [ "$(id -u)" -eq 0 ] || [ "${CI:-}" = "true" ]; then
-    echo "test-deps: go install $act_module"
-    go install "$act_module"
-  else
-    echo "test-deps: act is missing (go install $act_module): the act test will skip" >&2
+gobin=$(go env GOBIN)
+gobin=${gobin:-$(go env GOPATH | cut -d: -f1)/bin}
+
+# go_tool NAME MODULE SKIPS installs a Go program the tests run, unless it is on PATH or in the
+# go install directory already; `go install` needs no root.
+go_tool() {
+  local name=$1 module=$2 skips=$3
+  if command -v "$name" >/dev/null || [ -x "$gobin/$name" ]; then
+    return
   fi
-fi
+  if [ "$(id -u)" -eq 0 ] || [ "${CI:-}" = "true" ]; then
+    echo "test-deps: go install $module"
+    local start=$SECONDS
+    go install "$module"
+    echo "test-deps: $name installed in $gobin in $((SECONDS - start)) s"
+  else
+    echo "test-deps: $name is missing (go install $module): $skips will skip" >&2
+  fi
+}
+
+# act runs GitHub workflows locally (e2e/act_test.go).
+go_tool act github.com/nektos/act@v0.2.89 "the act test"
+# versitygw is built from source: about 4.5 min of CPU with a cold module cache, so 2-3 min on
+# two idle cores.
+go_tool versitygw github.com/versity/versitygw/cmd/versitygw@v1.8.0 "the S3 tests"
 
 packages=(acl e2fsprogs haproxy prometheus)
 users=(slipway-test:/bin/sh slipway-nologin:/usr/sbin/nologin)

@@ -35,10 +35,11 @@ type Store interface {
 	SetInstanceTags(ctx context.Context, id string, tags map[string]string) error
 }
 
-// Blobs stores bundles by sha256 (blob.Disk provides it; an S3 store can too). Put runs check on
-// the complete content before storing it, and keeps nothing when check refuses it.
+// Blobs stores bundles by sha256 (blob.Disk and blob.S3 provide it). size is the content's
+// length, or -1 when unknown (a store may then refuse with blob.ErrSizeRequired). Put runs check
+// on the complete content before storing it, and keeps nothing when check refuses it.
 type Blobs interface {
-	Put(ctx context.Context, r io.Reader, wantDigest string, check blob.Check) (digest string, size int64, err error)
+	Put(ctx context.Context, r io.Reader, size int64, wantDigest string, check blob.Check) (digest string, n int64, err error)
 	Open(ctx context.Context, digest string) (io.ReadSeekCloser, int64, error)
 	Delete(ctx context.Context, digest string) error
 }

@@ -49,7 +49,7 @@ func (s *Server) handleRevisionUpload(w http.ResponseWriter, r *http.Request) {
 	want := strings.TrimPrefix(r.Header.Get(digestHeader), "sha256=")
 	body := http.MaxBytesReader(w, r.Body, s.cfg.MaxBundleBytes)
 	var format bundle.Format
-	digest, size, err := s.blobs.Put(ctx, body, want, func(content io.ReaderAt, size int64) error {
+	digest, size, err := s.blobs.Put(ctx, body, r.ContentLength, want, func(content io.ReaderAt, size int64) error {
 		var err error
 		format, err = checkBundle(ctx, content, size, platform)
 		return err

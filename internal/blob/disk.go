@@ -29,11 +29,23 @@ type Disk struct {
 	maxSize int64
 }
 
-// Option configures a Disk.
-type Option func(*Disk)
+// Option configures a store (Disk or S3).
+type Option func(*options)
+
+type options struct {
+	maxSize int64
+}
+
+func applyOptions(opts []Option) options {
+	o := options{maxSize: DefaultMaxSize}
+	for _, f := range opts {
+		f(&o)
+	}
+	return o
+}
 
 // WithMaxSize sets the largest blob Put accepts (ErrTooLarge beyond).
-func WithMaxSize(n int64) Option { return func(d *Disk) { d.maxSize = n } }
+func WithMaxSize(n int64) Option { return func(o *options) { o.maxSize = n } }
 
 // NewDisk returns a Disk storing under dir, creating the directory if needed.
 func NewDisk(dir string, opts ...Option) (*Disk, error) {
@@ -41,10 +53,7 @@ func NewDisk(dir string, opts ...Option) (*Disk, error) {
 	if err != nil {
 		return nil, fmt.Errorf("blob dir %s: %w", dir, err)
 	}
-	d := &Disk{dir: abs, maxSize: DefaultMaxSize}
-	for _, o := range opts {
-		o(d)
-	}
+	d := &Disk{dir: abs, maxSize: applyOptions(opts).maxSize}
 	if d.maxSize <= 0 {
 		return nil, fmt.Errorf("blob dir %s: max size %d must be positive", dir, d.maxSize)
 	}
@@ -91,17 +100,21 @@ func checkDigest(digest string) error {
 // error refuses it. It must not keep content past its return.
 type Check func(content io.ReaderAt, size int64) error
 
-// Put stores what r yields and returns its sha256 digest and size. When wantDigest is not
-// empty the content must hash to it (ErrDigestMismatch otherwise). Content larger than the
+// Put stores what r yields and returns its sha256 digest and size. size is the content's
+// length when known (content of another length is ErrSizeMismatch), or -1. When wantDigest is
+// not empty the content must hash to it (ErrDigestMismatch otherwise). Content larger than the
 // limit is ErrTooLarge. When check is not nil it runs on the complete content, and its error
 // (returned wrapped) refuses the content. On any error nothing is kept, and a blob already
 // stored under the digest stays as it was. Storing content that is already there is not an
 // error.
-func (d *Disk) Put(ctx context.Context, r io.Reader, wantDigest string, check Check) (digest string, size int64, err error) {
+func (d *Disk) Put(ctx context.Context, r io.Reader, size int64, wantDigest string, check Check) (digest string, n int64, err error) {
 	if wantDigest != "" {
 		if err := checkDigest(wantDigest); err != nil {
 			return "", 0, fmt.Errorf("put blob: %w", err)
 		}
+	}
+	if size > d.maxSize {
+		return "", 0, fmt.Errorf("put blob: %d bytes, more than %d: %w", size, d.maxSize, ErrTooLarge)
 	}
 	f, err := os.CreateTemp(d.tempDir(), tempPrefix+"*")
 	if err != nil {
@@ -115,11 +128,16 @@ func (d *Disk) Put(ctx context.Context, r io.Reader, wantDigest string, check Ch
 	}()
 
 	h := sha256.New()
-	size, err = io.Copy(io.MultiWriter(f, h), io.LimitReader(ctxReader{ctx: ctx, r: r}, d.maxSize+1))
+	n, err = io.Copy(io.MultiWriter(f, h), io.LimitReader(ctxReader{ctx: ctx, r: r}, d.maxSize+1))
 	if err != nil {
 		return "", 0, fmt.Errorf("put blob: read content: %w", err)
 	}
-	if size > d.maxSize {
+	switch {
+	case size >= 0 && n > size:
+		return "", 0, fmt.Errorf("put blob: content is longer than %d bytes: %w", size, ErrSizeMismatch)
+	case size >= 0 && n < size:
+		return "", 0, fmt.Errorf("put blob: content ended after %d bytes, want %d: %w", n, size, ErrSizeMismatch)
+	case n > d.maxSize:
 		return "", 0, fmt.Errorf("put blob: more than %d bytes: %w", d.maxSize, ErrTooLarge)
 	}
 	digest = hex.EncodeToString(h.Sum(nil))
@@ -129,7 +147,7 @@ func (d *Disk) Put(ctx context.Context, r io.Reader, wantDigest string, check Ch
 	// Checked before it has a name: content that fails never becomes readable under its
 	// digest, and a blob another caller stored under the same digest is never touched.
 	if check != nil {
-		if err := check(f, size); err != nil {
+		if err := check(f, n); err != nil {
 			return "", 0, fmt.Errorf("put blob %s: %w", digest, err)
 		}
 	}
@@ -147,7 +165,7 @@ func (d *Disk) Put(ctx context.Context, r io.Reader, wantDigest string, check Ch
 	}
 	final := d.path(digest)
 	if _, err := os.Stat(final); err == nil {
-		return digest, size, nil
+		return digest, n, nil
 	}
 	shard := filepath.Dir(final)
 	if err := os.MkdirAll(shard, 0o700); err != nil {
@@ -161,7 +179,7 @@ func (d *Disk) Put(ctx context.Context, r io.Reader, wantDigest string, check Ch
 	if err := syncDir(shard); err != nil {
 		return "", 0, fmt.Errorf("put blob %s: %w", digest, err)
 	}
-	return digest, size, nil
+	return digest, n, nil
 }
 
 // syncDir makes a rename into dir durable.
