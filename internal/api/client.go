@@ -194,6 +194,13 @@ func (c *Client) UploadRevision(ctx context.Context, app string, bundle io.Reade
 	return out, err
 }
 
+// RegisterRevision registers a revision that lives outside the server, such as an S3 object.
+func (c *Client) RegisterRevision(ctx context.Context, app string, in RegisterRevision) (Revision, error) {
+	var out Revision
+	_, err := c.do(ctx, http.MethodPost, PathAPI+"/applications/"+esc(app)+"/revisions", in, &out)
+	return out, err
+}
+
 // Deployments
 
 func (c *Client) CreateDeployment(ctx context.Context, in CreateDeployment) (Deployment, error) {
@@ -310,11 +317,21 @@ func (c *Client) Complete(ctx context.Context, commandID string, r Result) error
 	return err
 }
 
-// Download streams a bundle from url (a server path or an absolute URL) to w. The credential is
-// sent only to the server itself, never to a presigned URL elsewhere.
+// CommandBundle asks again where the bundle of a command is: a presigned URL that expired
+// before the download started (or broke off) is replaced by a fresh one.
+func (c *Client) CommandBundle(ctx context.Context, commandID string) (Bundle, error) {
+	var out Bundle
+	_, err := c.do(ctx, http.MethodGet, PathAgent+"/commands/"+esc(commandID)+"/bundle", nil, &out)
+	return out, err
+}
+
+// Download streams a bundle from rawURL to w: a path on the server ("/agent/v1/..."), which is
+// fetched with the client's credential, or an absolute URL (presigned, usually on another host),
+// which is fetched without it. The credential never leaves for another origin, redirects
+// included.
 func (c *Client) Download(ctx context.Context, rawURL string, w io.Writer) (int64, error) {
 	target, token := rawURL, ""
-	if strings.HasPrefix(rawURL, "/") {
+	if strings.HasPrefix(rawURL, "/") && !strings.HasPrefix(rawURL, "//") {
 		target, token = c.BaseURL+rawURL, c.Token
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
@@ -327,6 +344,7 @@ func (c *Client) Download(ctx context.Context, rawURL string, w io.Writer) (int6
 	// Bundles can be large: no overall timeout, the context bounds it.
 	hc := *c.HTTP
 	hc.Timeout = 0
+	hc.CheckRedirect = c.keepCredentialHome
 	resp, err := hc.Do(req)
 	if err != nil {
 		return 0, err
@@ -336,4 +354,20 @@ func (c *Client) Download(ctx context.Context, rawURL string, w io.Writer) (int6
 		return 0, readError(resp)
 	}
 	return io.Copy(w, resp.Body)
+}
+
+// maxRedirects is as many as net/http follows by default.
+const maxRedirects = 10
+
+// keepCredentialHome drops the credential from a redirect that leaves the server's origin.
+// net/http alone keeps it for any port of the same host name, or a subdomain.
+func (c *Client) keepCredentialHome(req *http.Request, via []*http.Request) error {
+	if len(via) >= maxRedirects {
+		return fmt.Errorf("stopped after %d redirects", maxRedirects)
+	}
+	base, err := url.Parse(c.BaseURL)
+	if err != nil || req.URL.Scheme != base.Scheme || req.URL.Host != base.Host {
+		req.Header.Del("Authorization")
+	}
+	return nil
 }

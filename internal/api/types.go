@@ -95,8 +95,28 @@ type Revision struct {
 	// Format is zip, tar or tgz.
 	Format string `json:"format"`
 	// Source is "upload", "s3" or "github".
-	Source     string    `json:"source"`
-	CreateTime time.Time `json:"create_time,omitzero"`
+	Source string `json:"source"`
+	// S3 is where a revision registered by S3 location lives (source "s3").
+	S3         *S3Location `json:"s3,omitempty"`
+	CreateTime time.Time   `json:"create_time,omitzero"`
+}
+
+// RegisterRevision registers a revision kept outside the server. The server reads it once to
+// check it is a valid bundle and to learn its sha256; agents then download it from where it is.
+type RegisterRevision struct {
+	S3 *S3Location `json:"s3"`
+}
+
+// S3Location names a bundle object in an S3 bucket.
+type S3Location struct {
+	Bucket string `json:"bucket"`
+	Key    string `json:"key"`
+	// Version pins an object version; empty means the current one, which the server then
+	// records (when the bucket keeps versions), so later changes to the key do not change the
+	// revision.
+	Version string `json:"version,omitempty"`
+	// ETag, when given, must be the object's; the server records the ETag it read either way.
+	ETag string `json:"etag,omitempty"`
 }
 
 // CreateDeployment asks for a deployment of a revision to a group.
