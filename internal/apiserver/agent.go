@@ -39,6 +39,7 @@ func (s *Server) routeAgent(r *mux.Router) {
 	authed.HandleFunc("/commands/next", s.handleAgentNext).Methods(http.MethodGet)
 	authed.HandleFunc("/commands/{id}/heartbeat", s.handleAgentHeartbeat).Methods(http.MethodPost)
 	authed.HandleFunc("/commands/{id}/result", s.handleAgentResult).Methods(http.MethodPost)
+	authed.HandleFunc("/commands/{id}/bundle", s.handleAgentCommandBundle).Methods(http.MethodGet)
 	authed.HandleFunc("/bundles/{digest}", s.handleAgentBundle).Methods(http.MethodGet)
 }
 
@@ -201,6 +202,10 @@ func (s *Server) commandJSON(ctx context.Context, c *orchestrator.Command) (api.
 	if err != nil {
 		return api.Command{}, err
 	}
+	b, err := s.bundleJSON(ctx, rev)
+	if err != nil {
+		return api.Command{}, err
+	}
 	lease := d.Lease
 	if lease <= 0 {
 		lease = deploy.DefaultLease
@@ -216,12 +221,7 @@ func (s *Server) commandJSON(ctx context.Context, c *orchestrator.Command) (api.
 		GroupName:          d.Group,
 		GroupID:            GroupID(d.Application, d.Group),
 		FileExistsBehavior: d.FileExistsBehavior,
-		Bundle: api.Bundle{
-			Digest: rev.Digest,
-			Size:   rev.Size,
-			Format: rev.Format,
-			URL:    api.PathAgent + "/bundles/" + rev.Digest,
-		},
+		Bundle:             b,
 	}, nil
 }
 
@@ -276,5 +276,17 @@ func (s *Server) handleAgentBundle(w http.ResponseWriter, r *http.Request) {
 	defer f.Close()
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("X-Slipway-Digest", "sha256="+digest)
-	http.ServeContent(w, r, digest, time.Time{}, f)
+	http.ServeContent(&countingWriter{ResponseWriter: w, n: s.metrics.bundleBytes}, r, digest, time.Time{}, f)
+}
+
+// countingWriter counts the body bytes written through it.
+type countingWriter struct {
+	http.ResponseWriter
+	n interface{ Add(float64) }
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.ResponseWriter.Write(p)
+	c.n.Add(float64(n))
+	return n, err
 }

@@ -44,7 +44,23 @@ type Blobs interface {
 	Delete(ctx context.Context, digest string) error
 }
 
+// Presigner is a Blobs that hands out short-lived download URLs (blob.S3 is one): agents then
+// fetch bundles from the store itself, and no bundle byte passes through the server.
+type Presigner interface {
+	PresignGet(ctx context.Context, digest string) (url string, expires time.Time, err error)
+}
+
+// S3Objects reads the S3 objects revisions are registered by (blob.S3Client provides it).
+type S3Objects interface {
+	Head(ctx context.Context, o blob.S3Object) (blob.S3Object, int64, error)
+	Get(ctx context.Context, o blob.S3Object) (io.ReadCloser, error)
+	Presign(ctx context.Context, o blob.S3Object) (url string, expires time.Time, err error)
+}
+
 var (
-	_ Store = (*store.SQLite)(nil)
-	_ Blobs = (*blob.Disk)(nil)
+	_ Store     = (*store.SQLite)(nil)
+	_ Blobs     = (*blob.Disk)(nil)
+	_ Blobs     = (*blob.S3)(nil)
+	_ Presigner = (*blob.S3)(nil)
+	_ S3Objects = (*blob.S3Client)(nil)
 )

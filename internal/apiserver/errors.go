@@ -20,6 +20,8 @@ var (
 	errConflict         = errors.New("already exists")
 	errTooLarge         = errors.New("request body too large")
 	errMethodNotAllowed = errors.New("method not allowed")
+	// errLengthRequired: the body's size must be known in advance.
+	errLengthRequired = errors.New("length required")
 )
 
 // classified gives err the status of kind (one of the errors above) and keeps err's message,
@@ -71,6 +73,8 @@ func statusOf(err error) int {
 		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, errMethodNotAllowed):
 		return http.StatusMethodNotAllowed
+	case errors.Is(err, errLengthRequired):
+		return http.StatusLengthRequired
 	}
 	return http.StatusInternalServerError
 }

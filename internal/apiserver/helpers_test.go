@@ -48,10 +48,23 @@ type env struct {
 	blobDir string
 	logFile string
 	admin   *api.Client
+	reg     *prometheus.Registry
 }
 
 // newEnv starts a server; change adjusts its Config first.
 func newEnv(t *testing.T, change ...func(*Config)) *env {
+	t.Helper()
+	return newEnvWith(t, envSetup{}, change...)
+}
+
+// envSetup is what a test wires differently from slipway-server's defaults.
+type envSetup struct {
+	// blobs is the bundle store; a Disk under the test's directory when nil.
+	blobs Blobs
+	opts  []Option
+}
+
+func newEnvWith(t *testing.T, setup envSetup, change ...func(*Config)) *env {
 	t.Helper()
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -60,13 +73,15 @@ func newEnv(t *testing.T, change ...func(*Config)) *env {
 		t.Fatal(err)
 	}
 	blobDir := filepath.Join(dir, "bundles")
-	cfg := Config{AdminToken: adminToken, EnrollToken: enrollToken, Lease: time.Minute, MaxBundleBytes: 8 << 20}
+	cfg := Config{AdminToken: adminToken, EnrollToken: enrollToken, Lease: time.Minute, MaxBundleBytes: 8 << 20, TempDir: dir}
 	for _, c := range change {
 		c(&cfg)
 	}
-	blobs, err := blob.NewDisk(blobDir, blob.WithMaxSize(cfg.MaxBundleBytes))
-	if err != nil {
-		t.Fatal(err)
+	blobs := setup.blobs
+	if blobs == nil {
+		if blobs, err = blob.NewDisk(blobDir, blob.WithMaxSize(cfg.MaxBundleBytes)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	// A file, which the server's goroutines may write while a test reads it.
 	logFile := filepath.Join(dir, "server.log")
@@ -82,7 +97,7 @@ func newEnv(t *testing.T, change ...func(*Config)) *env {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	srv := New(cfg, st, blobs, orch, log, reg)
+	srv := New(cfg, st, blobs, orch, log, reg, setup.opts...)
 	hs := httptest.NewServer(srv.Handler(reg))
 	done := make(chan struct{})
 	go func() {
@@ -96,7 +111,7 @@ func newEnv(t *testing.T, change ...func(*Config)) *env {
 		st.Close()
 	})
 	return &env{t: t, srv: srv, url: hs.URL, dir: dir, store: st, blobDir: blobDir, logFile: logFile,
-		admin: api.NewClient(hs.URL, adminToken)}
+		admin: api.NewClient(hs.URL, adminToken), reg: reg}
 }
 
 // logs returns what the server logged so far.

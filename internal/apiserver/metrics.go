@@ -11,7 +11,17 @@ import (
 
 type metrics struct {
 	requests *prometheus.HistogramVec
+	// bundleBytes counts bundle bytes the server sent agents itself; bundleURLs the download
+	// locations it handed out, by kind (server, presigned): with an S3 store the first stays 0.
+	bundleBytes prometheus.Counter
+	bundleURLs  *prometheus.CounterVec
 }
+
+// Kinds of bundle location handed to agents.
+const (
+	urlServer    = "server"
+	urlPresigned = "presigned"
+)
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
@@ -20,9 +30,17 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help:    "HTTP requests by route template and status code.",
 			Buckets: prometheus.DefBuckets,
 		}, []string{"route", "code"}),
+		bundleBytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "slipway_bundle_bytes_served_total",
+			Help: "Bundle bytes the server sent to agents itself (not through presigned URLs).",
+		}),
+		bundleURLs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "slipway_bundle_urls_total",
+			Help: "Bundle download locations handed to agents, by kind: server (a path on this server) or presigned (a URL of the object store).",
+		}, []string{"kind"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.requests)
+		reg.MustRegister(m.requests, m.bundleBytes, m.bundleURLs)
 	}
 	return m
 }

@@ -294,7 +294,8 @@ func wireTypes() map[string]reflect.Type {
 		api.AutoRollback{}, api.DeploymentGroup{}, api.Revision{}, api.CreateDeployment{}, api.Deployment{},
 		api.Overview{}, api.DeploymentInstance{}, api.LifecycleEvent{}, api.Diagnostics{}, api.StopDeployment{},
 		api.Instance{}, api.InstanceGroup{}, api.Register{}, api.Registered{}, api.Hello{}, api.Command{},
-		api.Bundle{}, api.Result{}, api.GitHubLink{}, api.GitHubDeployment{},
+		api.Bundle{}, api.Result{}, api.GitHubLink{}, api.GitHubDeployment{}, api.RegisterRevision{},
+		api.S3Location{},
 	} {
 		t := reflect.TypeOf(v)
 		out["api."+t.Name()] = t

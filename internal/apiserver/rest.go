@@ -42,6 +42,10 @@ func (s *Server) routeAPI(r *mux.Router) {
 	r.HandleFunc("/applications/{app}/groups/{group}", s.handleGroupGet).Methods(http.MethodGet)
 	r.HandleFunc("/applications/{app}/groups/{group}", s.handleGroupUpdate).Methods(http.MethodPut)
 	r.HandleFunc("/applications/{app}/groups/{group}/rollback", s.handleGroupRollback).Methods(http.MethodPost)
+	// One collection, two ways in: a JSON body registers a revision kept elsewhere (S3); any
+	// other body is the bundle itself.
+	r.HandleFunc("/applications/{app}/revisions", s.handleRevisionRegister).Methods(http.MethodPost).
+		HeadersRegexp("Content-Type", `^application/json\b`)
 	r.HandleFunc("/applications/{app}/revisions", s.handleRevisionUpload).Methods(http.MethodPost)
 	r.HandleFunc("/deployment-configs", s.handleConfigCreate).Methods(http.MethodPost)
 	r.HandleFunc("/deployment-configs", s.handleConfigList).Methods(http.MethodGet)

@@ -1,12 +1,17 @@
 package apiserver
 
 import (
+	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"net/http"
+	"os"
 	"path"
 	"strings"
 
@@ -16,12 +21,20 @@ import (
 	"github.com/slipway-deploy/slipway/internal/appspec"
 	"github.com/slipway-deploy/slipway/internal/blob"
 	"github.com/slipway-deploy/slipway/internal/bundle"
+	"github.com/slipway-deploy/slipway/internal/orchestrator"
 	"github.com/slipway-deploy/slipway/internal/store"
 )
 
 // digestHeader carries a bundle's sha256 ("sha256=<hex>"): announced by an upload, stated by a
 // download.
 const digestHeader = "X-Slipway-Digest"
+
+// S3 limits on what names an object.
+const (
+	maxS3KeyBytes    = 1024
+	maxS3BucketBytes = 63
+	maxS3TokenBytes  = 1024 // a version id or an ETag
+)
 
 // maxAppSpecBytes bounds the AppSpec read out of an upload. Real ones are a few kilobytes; the
 // bound keeps a hostile bundle from making the server read gigabytes into memory.
@@ -47,7 +60,12 @@ func (s *Server) handleRevisionUpload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	want := strings.TrimPrefix(r.Header.Get(digestHeader), "sha256=")
-	body := http.MaxBytesReader(w, r.Body, s.cfg.MaxBundleBytes)
+	body := bufio.NewReader(http.MaxBytesReader(w, r.Body, s.cfg.MaxBundleBytes))
+	// No bundle starts with '{': this is a registration sent without its content type.
+	if first, _ := body.Peek(1); string(first) == "{" {
+		s.writeError(w, r, invalid("Content-Type", "the body is JSON, not a bundle: to register a revision by S3 location, send Content-Type: application/json"))
+		return
+	}
 	var format bundle.Format
 	digest, size, err := s.blobs.Put(ctx, body, r.ContentLength, want, func(content io.ReaderAt, size int64) error {
 		var err error
@@ -63,10 +81,7 @@ func (s *Server) handleRevisionUpload(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, storeErr(err))
 		return
 	}
-	writeJSON(w, http.StatusCreated, api.Revision{
-		Digest: rev.Digest, Application: rev.Application, Size: rev.Size, Format: rev.Format,
-		Source: string(rev.Source), CreateTime: rev.CreateTime.UTC(),
-	})
+	writeJSON(w, http.StatusCreated, revisionJSON(rev))
 }
 
 // checkBundle refuses a bundle an agent would refuse: one the extractor rejects (paths out of
@@ -120,6 +135,228 @@ func (s *Server) blobErr(err error) error {
 		return invalid(digestHeader, "the bundle's sha256 differs from the one the header announces: the upload was cut or altered on the way, or the header names another file")
 	case errors.Is(err, blob.ErrInvalidDigest):
 		return invalid(digestHeader, "give sha256= and the bundle's digest in 64 lower-case hex characters, or leave the header out")
+	case errors.Is(err, blob.ErrSizeMismatch):
+		return invalid("", "%v", err)
+	case errors.Is(err, blob.ErrSizeRequired):
+		return fmt.Errorf("%w: the server keeps bundles in S3, which needs the size up front: send Content-Length (slipway deploy does)", errLengthRequired)
 	}
 	return err
+}
+
+func revisionJSON(rev store.Revision) api.Revision {
+	out := api.Revision{
+		Digest: rev.Digest, Application: rev.Application, Size: rev.Size, Format: rev.Format,
+		Source: string(rev.Source), CreateTime: rev.CreateTime.UTC(),
+	}
+	if rev.Source == store.SourceS3 {
+		if loc, err := s3Location(rev.Location); err == nil {
+			out.S3 = &loc
+		}
+	}
+	return out
+}
+
+func s3Location(raw json.RawMessage) (api.S3Location, error) {
+	var loc api.S3Location
+	if err := json.Unmarshal(raw, &loc); err != nil {
+		return loc, fmt.Errorf("stored S3 location: %w", err)
+	}
+	return loc, nil
+}
+
+func s3Object(loc api.S3Location) blob.S3Object {
+	return blob.S3Object{Bucket: loc.Bucket, Key: loc.Key, Version: loc.Version, ETag: loc.ETag}
+}
+
+// bundleJSON says where an agent downloads a revision: a presigned URL when the bytes are in S3
+// (the server's bundle bucket or the user's own), else a path on this server.
+func (s *Server) bundleJSON(ctx context.Context, rev store.Revision) (api.Bundle, error) {
+	b := api.Bundle{Digest: rev.Digest, Size: rev.Size, Format: rev.Format, URL: api.PathAgent + "/bundles/" + rev.Digest}
+	kind := urlServer
+	switch {
+	case rev.Source == store.SourceS3:
+		loc, err := s3Location(rev.Location)
+		if err != nil {
+			return api.Bundle{}, err
+		}
+		if s.s3 == nil {
+			return api.Bundle{}, fmt.Errorf("revision %s is in S3 but this server has no S3 access (set s3_region)", rev.Digest)
+		}
+		url, _, err := s.s3.Presign(ctx, s3Object(loc))
+		if err != nil {
+			return api.Bundle{}, err
+		}
+		b.URL, kind = url, urlPresigned
+		// What CodeDeploy's agent gives hooks of a revision from S3.
+		b.Env = map[string]string{
+			"BUNDLE_BUCKET": loc.Bucket, "BUNDLE_KEY": loc.Key,
+			"BUNDLE_VERSION": loc.Version, "BUNDLE_ETAG": loc.ETag,
+		}
+	default:
+		if p, ok := s.blobs.(Presigner); ok {
+			url, _, err := p.PresignGet(ctx, rev.Digest)
+			if err != nil {
+				return api.Bundle{}, err
+			}
+			b.URL, kind = url, urlPresigned
+		}
+	}
+	s.metrics.bundleURLs.WithLabelValues(kind).Inc()
+	return b, nil
+}
+
+// handleAgentCommandBundle tells an agent again where its command's bundle is, with a fresh
+// presigned URL: the one in the command may have expired before the download began.
+func (s *Server) handleAgentCommandBundle(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	dep, _, _, err := orchestrator.ParseCommandID(mux.Vars(r)["id"])
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	d, _, err := s.orch.Get(ctx, dep)
+	if err != nil || !s.orch.Targets(instanceOf(r).ID, d.Revision) {
+		s.writeError(w, r, as(errNotFound, "no active deployment of command %s targets this instance", mux.Vars(r)["id"]))
+		return
+	}
+	rev, err := s.store.GetRevision(ctx, d.Application, d.Revision)
+	if err != nil {
+		s.writeError(w, r, storeErr(err))
+		return
+	}
+	b, err := s.bundleJSON(ctx, rev)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, b)
+}
+
+// handleRevisionRegister registers a revision by S3 location. The server reads the object once,
+// to check that it is a bundle with a valid AppSpec for the application's platform and to learn
+// the sha256 that names the revision; agents later download it from the bucket themselves.
+func (s *Server) handleRevisionRegister(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	var in api.RegisterRevision
+	if err := decode(w, r, maxJSONBody, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := checkS3Location(in.S3); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if s.s3 == nil {
+		s.writeError(w, r, invalid("s3", "this server has no S3 access: configure s3_region (and s3_endpoint for an S3-compatible store), or upload the bundle instead"))
+		return
+	}
+	app, err := s.store.GetApplication(ctx, mux.Vars(r)["app"])
+	if err != nil {
+		s.writeError(w, r, storeErr(err))
+		return
+	}
+	// Before S3 is asked anything: the server reads with its own rights, so only a caller who
+	// may deploy the application may make it read objects.
+	if err := s.authorizeApplication(r, app.Name); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	platform, err := appspec.ParsePlatform(string(app.ComputePlatform))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	obj, size, err := s.s3.Head(ctx, s3Object(*in.S3))
+	if err != nil {
+		s.writeError(w, r, s3UserErr(err, s3Object(*in.S3)))
+		return
+	}
+	if size > s.cfg.MaxBundleBytes {
+		s.writeError(w, r, as(errTooLarge, "%s is %d bytes, more than the server's max_bundle_bytes (%d)", obj, size, s.cfg.MaxBundleBytes))
+		return
+	}
+	digest, format, err := s.inspectS3(ctx, obj, size, platform)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	obj.ETag = strings.Trim(obj.ETag, `"`)
+	loc, err := json.Marshal(api.S3Location{Bucket: obj.Bucket, Key: obj.Key, Version: obj.Version, ETag: obj.ETag})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	rev, err := s.store.PutRevision(ctx, store.Revision{
+		Digest: digest, Application: app.Name, Size: size, Format: format.String(),
+		Source: store.SourceS3, Location: loc,
+	})
+	if err != nil {
+		s.writeError(w, r, storeErr(err))
+		return
+	}
+	s.log.Info("revision registered", "application", app.Name, "revision", digest, "source", "s3", "bucket", obj.Bucket, "key", obj.Key)
+	writeJSON(w, http.StatusCreated, revisionJSON(rev))
+}
+
+func checkS3Location(loc *api.S3Location) error {
+	switch {
+	case loc == nil:
+		return invalid("s3", `give the bundle's S3 location: {"s3": {"bucket": "...", "key": "..."}}`)
+	case loc.Bucket == "" || len(loc.Bucket) > maxS3BucketBytes || strings.ContainsAny(loc.Bucket, "/ "):
+		return invalid("s3.bucket", "%q: give the bucket's name (3-63 characters, no slashes)", loc.Bucket)
+	case loc.Key == "" || len(loc.Key) > maxS3KeyBytes:
+		return invalid("s3.key", "give the object's key (1-%d bytes, without a leading s3://bucket/)", maxS3KeyBytes)
+	case len(loc.Version) > maxS3TokenBytes || len(loc.ETag) > maxS3TokenBytes:
+		return invalid("s3", "version and etag may be at most %d bytes", maxS3TokenBytes)
+	}
+	return nil
+}
+
+// s3UserErr turns what S3 said about a user's object into an answer that says what to change.
+func s3UserErr(err error, o blob.S3Object) error {
+	switch {
+	case errors.Is(err, blob.ErrNotFound):
+		return invalid("s3", "%s does not exist (check the bucket, key and version)", o)
+	case errors.Is(err, blob.ErrETagMismatch):
+		return invalid("s3.etag", "%v: the object was replaced; give its current ETag or version", err)
+	case errors.Is(err, blob.ErrAccessDenied):
+		return invalid("s3", "the server may not read %s: grant its role s3:GetObject (and s3:GetObjectVersion for versions) on it (see docs/s3.md)", o)
+	}
+	return err
+}
+
+// inspectS3 reads the object once into a temporary file, hashing it on the way, then checks it
+// as an upload is checked (checkBundle: what an agent would refuse, and the AppSpec). Nothing
+// of it is kept.
+func (s *Server) inspectS3(ctx context.Context, o blob.S3Object, size int64, platform appspec.Platform) (string, bundle.Format, error) {
+	body, err := s.s3.Get(ctx, o)
+	if err != nil {
+		return "", bundle.FormatUnknown, s3UserErr(err, o)
+	}
+	defer body.Close()
+	f, err := os.CreateTemp(s.cfg.TempDir, "s3-revision-")
+	if err != nil {
+		return "", bundle.FormatUnknown, err
+	}
+	defer func() {
+		_ = f.Close()
+		_ = os.Remove(f.Name())
+	}()
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(f, h), io.LimitReader(body, size+1))
+	if err != nil {
+		return "", bundle.FormatUnknown, fmt.Errorf("read %s: %w", o, err)
+	}
+	if n != size {
+		return "", bundle.FormatUnknown, invalid("s3", "%s changed while it was read (%d bytes, then %d): give its version", o, size, n)
+	}
+	format, err := checkBundle(ctx, f, size, platform)
+	var br badRequest
+	if errors.As(err, &br) {
+		return "", format, invalid("s3", "%s: %s", o, br.msg)
+	}
+	if err != nil {
+		return "", format, err
+	}
+	return hex.EncodeToString(h.Sum(nil)), format, nil
 }

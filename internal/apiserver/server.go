@@ -37,6 +37,9 @@ type Config struct {
 	MaxBundleBytes int64
 	// Workflows verifies GitHub Actions OIDC tokens; nil accepts none.
 	Workflows WorkflowVerifier
+	// TempDir holds the short-lived copies made while checking a revision registered by S3
+	// location; os.TempDir() when empty.
+	TempDir string
 }
 
 // Server holds the handlers' dependencies.
@@ -47,11 +50,24 @@ type Server struct {
 	orch    *orchestrator.Orchestrator
 	log     *slog.Logger
 	metrics *metrics
+	// s3 reads revisions registered by S3 location; nil when the server has no S3 access.
+	s3 S3Objects
 }
 
+// Option adds an optional dependency to a Server.
+type Option func(*Server)
+
+// WithS3 lets the server register revisions by S3 location and hand agents presigned URLs
+// to them.
+func WithS3(o S3Objects) Option { return func(s *Server) { s.s3 = o } }
+
 // New returns a server; it starts nothing.
-func New(cfg Config, store Store, blobs Blobs, orch *orchestrator.Orchestrator, log *slog.Logger, reg prometheus.Registerer) *Server {
-	return &Server{cfg: cfg, store: store, blobs: blobs, orch: orch, log: log, metrics: newMetrics(reg)}
+func New(cfg Config, store Store, blobs Blobs, orch *orchestrator.Orchestrator, log *slog.Logger, reg prometheus.Registerer, opts ...Option) *Server {
+	s := &Server{cfg: cfg, store: store, blobs: blobs, orch: orch, log: log, metrics: newMetrics(reg)}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 // Handler builds the routes.
