@@ -153,6 +153,11 @@ var errTooLarge = errors.New("bundle is larger than announced")
 // tried again with backoff for as long as the server's lease on the command lasts: a server
 // restarted while a host fetches its bundle must not fail that host. A wrong bundle, a refusal
 // or a local error fails at once.
+//
+// A bundle in an object store comes from a presigned URL that lasts minutes: it may have expired
+// before it is used (a resent command, a slow start, long retries). Before trying such a URL
+// again, and once after the store refuses it, the agent asks the server for a fresh one. The
+// digest and size checked stay the command's own, whatever URL a renewal brings.
 func (a *Agent) download(ctx context.Context, cmd api.Command) (string, error) {
 	b := cmd.Bundle
 	if b.URL == "" {
@@ -175,6 +180,7 @@ func (a *Agent) download(ctx context.Context, cmd api.Command) (string, error) {
 	log := a.log.With(keyCommand, cmd.ID)
 	giveUp := time.Now().Add(leaseOf(cmd))
 	bo := a.newBackoff()
+	renewedAfterRefusal := false
 	for {
 		n, err := a.fetch(ctx, b, dir, final, want)
 		if err == nil {
@@ -182,14 +188,42 @@ func (a *Agent) download(ctx context.Context, cmd api.Command) (string, error) {
 			return final, nil
 		}
 		var cut cutShort
-		if !errors.As(err, &cut) || ctx.Err() != nil || time.Now().After(giveUp) {
+		isCut := errors.As(err, &cut)
+		refused := presigned(b.URL) && !renewedAfterRefusal && refusedByStore(err)
+		if (!isCut && !refused) || ctx.Err() != nil || time.Now().After(giveUp) {
 			return "", err
 		}
-		log.Warn("bundle download cut short; trying again", keyError, err.Error())
+		if presigned(b.URL) {
+			log.Warn("bundle download from the object store failed; asking the server for a fresh URL", keyError, err.Error())
+			fresh, ferr := a.client.CommandBundle(ctx, cmd.ID)
+			switch {
+			case ferr == nil:
+				b.URL = fresh.URL
+			case refused:
+				return "", fmt.Errorf("%w (and asking the server for a fresh URL failed: %v)", err, ferr)
+			}
+			if refused {
+				renewedAfterRefusal = true
+				continue
+			}
+		} else {
+			log.Warn("bundle download cut short; trying again", keyError, err.Error())
+		}
 		if !sleep(ctx, bo.next()) {
 			return "", err
 		}
 	}
+}
+
+// presigned reports whether a bundle URL points away from the server (a presigned object store
+// URL) rather than at one of its own paths.
+func presigned(url string) bool { return !strings.HasPrefix(url, "/") }
+
+// refusedByStore reports whether the download was answered with a client error, as S3 answers
+// an expired presigned URL (403).
+func refusedByStore(err error) bool {
+	st := api.StatusOf(err)
+	return st >= 400 && st < 500 && !retryable(st)
 }
 
 // cutShort marks a download error that another attempt may not meet.

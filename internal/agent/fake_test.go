@@ -57,6 +57,9 @@ type fakeServer struct {
 	// connection, a number answers with that HTTP status. bundleGets counts bundle requests.
 	bundleFaults []string
 	bundleGets   int
+	// fresh is what GET /commands/{id}/bundle answers (404 when absent); freshAsked counts asks.
+	fresh      map[string]api.Bundle
+	freshAsked int
 }
 
 func newFakeServer(t *testing.T) *fakeServer {
@@ -71,6 +74,7 @@ func newFakeServer(t *testing.T) *fakeServer {
 		results:     map[string]api.Result{},
 		posts:       map[string]int{},
 		bundles:     map[string][]byte{},
+		fresh:       map[string]api.Bundle{},
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+api.PathAgent+"/register", f.handleRegister)
@@ -79,6 +83,7 @@ func newFakeServer(t *testing.T) *fakeServer {
 	mux.HandleFunc("POST "+api.PathAgent+"/commands/{id}/heartbeat", f.auth(f.handleHeartbeat))
 	mux.HandleFunc("POST "+api.PathAgent+"/commands/{id}/result", f.auth(f.handleResult))
 	mux.HandleFunc("GET "+api.PathAgent+"/bundles/{digest}", f.auth(f.handleBundle))
+	mux.HandleFunc("GET "+api.PathAgent+"/commands/{id}/bundle", f.auth(f.handleCommandBundle))
 	f.srv = httptest.NewServer(mux)
 	t.Cleanup(f.srv.Close)
 	return f
@@ -270,6 +275,18 @@ func (f *fakeServer) handleBundle(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Write(b)
+}
+
+func (f *fakeServer) handleCommandBundle(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.freshAsked++
+	b, ok := f.fresh[r.PathValue("id")]
+	if !ok {
+		writeError(w, http.StatusNotFound, "no active deployment of this command targets this instance")
+		return
+	}
+	writeJSON(w, http.StatusOK, b)
 }
 
 // enqueue hands the agent a command.

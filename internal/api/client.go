@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -351,9 +352,26 @@ func (c *Client) Download(ctx context.Context, rawURL string, w io.Writer) (int6
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
+		if token == "" {
+			return 0, storeError(resp)
+		}
 		return 0, readError(resp)
 	}
 	return io.Copy(w, resp.Body)
+}
+
+// storeError reads an object store's error answer: S3 sends XML with a Code and a Message.
+func storeError(resp *http.Response) error {
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	msg := "the object store answered " + resp.Status
+	var x struct{ Code, Message string }
+	if xml.Unmarshal(b, &x) == nil && x.Code != "" {
+		msg += ": " + x.Code
+		if x.Message != "" {
+			msg += ": " + x.Message
+		}
+	}
+	return &Error{Status: resp.StatusCode, Message: msg}
 }
 
 // maxRedirects is as many as net/http follows by default.
