@@ -7,11 +7,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/slipway-deploy/slipway/internal/auth"
+	"github.com/slipway-deploy/slipway/internal/blob"
 )
 
 // Defaults, named so the README and --help can quote them.
@@ -25,6 +28,14 @@ const (
 	DefaultOIDCIssuer = auth.DefaultIssuer
 	// oidcOff in oidc_issuer turns workflow tokens off.
 	oidcOff = "off"
+	// maxS3BundleBytes is the most one S3 PUT stores, which is how the S3 store uploads.
+	maxS3BundleBytes = 5 << 30
+)
+
+// Bundle stores.
+const (
+	storeDisk = "disk"
+	storeS3   = "s3"
 )
 
 // Config is slipway-server's configuration: a YAML file, overridden by SLIPWAY_* environment
@@ -49,11 +60,31 @@ type Config struct {
 	MaxBundleBytes int64         `yaml:"max_bundle_bytes"`
 	TLSCertFile    string        `yaml:"tls_cert_file"`
 	TLSKeyFile     string        `yaml:"tls_key_file"`
+
+	// BundleStore is where uploaded bundles are kept: "disk" (under data_dir) or "s3" (in
+	// S3Bucket, agents downloading through presigned URLs).
+	BundleStore string `yaml:"bundle_store"`
+	S3Bucket    string `yaml:"s3_bucket"`
+	// S3Prefix is put before every key the server writes, e.g. "slipway/".
+	S3Prefix string `yaml:"s3_prefix"`
+	// S3Region and S3Endpoint override what the AWS SDK finds; the endpoint names an
+	// S3-compatible server. They also serve revisions registered by S3 location. Credentials
+	// are never configured here: the SDK's standard chain provides them.
+	S3Region     string        `yaml:"s3_region"`
+	S3Endpoint   string        `yaml:"s3_endpoint"`
+	S3PathStyle  bool          `yaml:"s3_path_style"`
+	S3PresignTTL time.Duration `yaml:"s3_presign_ttl"`
+}
+
+// s3Options is the S3 part of the configuration as package blob takes it.
+func (c Config) s3Options() blob.S3Options {
+	return blob.S3Options{Region: c.S3Region, Endpoint: c.S3Endpoint, PathStyle: c.S3PathStyle, PresignTTL: c.S3PresignTTL}
 }
 
 // loadConfig reads the configuration from args, the environment and the file --config names.
 func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
-	cfg := Config{Listen: defaultListen, DataDir: defaultDataDir, Lease: defaultLease, MaxBundleBytes: defaultMaxBundleBytes, OIDCIssuer: DefaultOIDCIssuer}
+	cfg := Config{Listen: defaultListen, DataDir: defaultDataDir, Lease: defaultLease, MaxBundleBytes: defaultMaxBundleBytes,
+		OIDCIssuer: DefaultOIDCIssuer, BundleStore: storeDisk, S3PresignTTL: blob.DefaultPresignTTL}
 	fs := flag.NewFlagSet("slipway-server", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
@@ -65,6 +96,13 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 		tlsCert    = fs.String("tls-cert", "", "TLS certificate `file` (PEM); serve HTTPS with --tls-key")
 		tlsKey     = fs.String("tls-key", "", "TLS private key `file` (PEM)")
 		oidcIssuer = fs.String("oidc-issuer", "", "issuer `URL` of the GitHub Actions OIDC tokens to accept, or off (default "+DefaultOIDCIssuer+")")
+		store      = fs.String("bundle-store", "", "where uploaded bundles are kept: disk or s3 (default disk)")
+		bucket     = fs.String("s3-bucket", "", "S3 `bucket` of the s3 bundle store")
+		prefix     = fs.String("s3-prefix", "", "key `prefix` in the bundle bucket, e.g. slipway/")
+		region     = fs.String("s3-region", "", "AWS `region` (default: what the AWS SDK finds, e.g. AWS_REGION)")
+		endpoint   = fs.String("s3-endpoint", "", "`URL` of an S3-compatible server instead of AWS")
+		pathStyle  = fs.Bool("s3-path-style", false, "address buckets as ENDPOINT/BUCKET (most S3-compatible servers need it)")
+		ttl        = fs.Duration("s3-presign-ttl", 0, "how long presigned bundle URLs last (default 10m)")
 	)
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -90,10 +128,29 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 		"SLIPWAY_ADMIN_TOKEN":  &cfg.AdminToken,
 		"SLIPWAY_ENROLL_TOKEN": &cfg.EnrollToken,
 		"SLIPWAY_OIDC_ISSUER":  &cfg.OIDCIssuer,
+		"SLIPWAY_BUNDLE_STORE": &cfg.BundleStore,
+		"SLIPWAY_S3_BUCKET":    &cfg.S3Bucket,
+		"SLIPWAY_S3_PREFIX":    &cfg.S3Prefix,
+		"SLIPWAY_S3_REGION":    &cfg.S3Region,
+		"SLIPWAY_S3_ENDPOINT":  &cfg.S3Endpoint,
 	} {
 		if v := getenv(env); v != "" {
 			*dst = v
 		}
+	}
+	if v := getenv("SLIPWAY_S3_PATH_STYLE"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return cfg, fmt.Errorf("SLIPWAY_S3_PATH_STYLE=%q: give true or false", v)
+		}
+		cfg.S3PathStyle = b
+	}
+	if v := getenv("SLIPWAY_S3_PRESIGN_TTL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return cfg, fmt.Errorf("SLIPWAY_S3_PRESIGN_TTL=%q: give a duration such as 10m", v)
+		}
+		cfg.S3PresignTTL = d
 	}
 	for _, f := range []struct {
 		val string
@@ -101,6 +158,8 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 	}{
 		{*listen, &cfg.Listen}, {*dataDir, &cfg.DataDir}, {*publicURL, &cfg.PublicURL},
 		{*tlsCert, &cfg.TLSCertFile}, {*tlsKey, &cfg.TLSKeyFile}, {*oidcIssuer, &cfg.OIDCIssuer},
+		{*store, &cfg.BundleStore}, {*bucket, &cfg.S3Bucket}, {*prefix, &cfg.S3Prefix},
+		{*region, &cfg.S3Region}, {*endpoint, &cfg.S3Endpoint},
 	} {
 		if f.val != "" {
 			*f.dst = f.val
@@ -109,6 +168,14 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 	if *lease != 0 {
 		cfg.Lease = *lease
 	}
+	if *ttl != 0 {
+		cfg.S3PresignTTL = *ttl
+	}
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "s3-path-style" {
+			cfg.S3PathStyle = *pathStyle
+		}
+	})
 	return cfg, cfg.Validate()
 }
 
@@ -138,6 +205,30 @@ func (c Config) Validate() error {
 	}
 	if _, err := c.workflowVerifier(); err != nil {
 		errs = append(errs, err)
+	}
+	switch c.BundleStore {
+	case storeDisk:
+		if c.S3Bucket != "" {
+			errs = append(errs, errors.New("s3_bucket is set but bundle_store is disk: set bundle_store: s3 (--bundle-store s3) to keep bundles in the bucket, or drop s3_bucket"))
+		}
+	case storeS3:
+		if c.S3Bucket == "" {
+			errs = append(errs, errors.New("s3_bucket: the s3 bundle store needs a bucket (--s3-bucket or SLIPWAY_S3_BUCKET)"))
+		}
+		if c.MaxBundleBytes > maxS3BundleBytes {
+			errs = append(errs, fmt.Errorf("max_bundle_bytes %d: the s3 bundle store takes at most 5 GiB (%d) per bundle", c.MaxBundleBytes, int64(maxS3BundleBytes)))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("bundle_store %q: use disk (the default) or s3", c.BundleStore))
+	}
+	if strings.Contains(c.S3Bucket, "/") {
+		errs = append(errs, fmt.Errorf("s3_bucket %q: give the bucket's name alone; put a key prefix in s3_prefix", c.S3Bucket))
+	}
+	if strings.HasPrefix(c.S3Prefix, "/") {
+		errs = append(errs, fmt.Errorf("s3_prefix %q: S3 keys do not start with '/'; drop it", c.S3Prefix))
+	}
+	if err := c.s3Options().Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("s3: %w (s3_endpoint, s3_presign_ttl)", err))
 	}
 	return errors.Join(errs...)
 }

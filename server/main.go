@@ -61,15 +61,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer st.Close()
-	blobs, err := blob.NewDisk(filepath.Join(cfg.DataDir, "bundles"), blob.WithMaxSize(cfg.MaxBundleBytes))
+	s3c, blobs, err := openBundles(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	// Uploads cut short by a crash leave temp files; nothing can be writing them now.
-	if n, err := blobs.CleanTemp(ctx, time.Now()); err != nil {
-		log.Warn("clean bundle temp files", "error", err)
-	} else if n > 0 {
-		log.Info("removed unfinished bundle uploads", "count", n)
+	tempDir := filepath.Join(cfg.DataDir, "tmp")
+	// Copies of S3 revisions being checked live here; a crash leaves them behind.
+	if err := os.RemoveAll(tempDir); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	if err := os.MkdirAll(tempDir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
 	}
 	orch := orchestrator.New(st, log, nil)
 	orch.Lease = cfg.Lease
@@ -90,6 +92,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		log.Info("not accepting GitHub Actions OIDC tokens: set public_url (their audience) and oidc_issuer to accept them")
 	}
 
+	var opts []apiserver.Option
+	if s3c != nil { // a nil *S3Client in the interface would not compare equal to nil
+		opts = append(opts, apiserver.WithS3(s3c))
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	apiCfg := apiserver.Config{
@@ -97,11 +103,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		EnrollToken:    cfg.EnrollToken,
 		Lease:          cfg.Lease,
 		MaxBundleBytes: cfg.MaxBundleBytes,
+		TempDir:        tempDir,
 	}
 	if workflows != nil { // not a nil *auth.Verifier in the interface
 		apiCfg.Workflows = workflows
 	}
-	srv := apiserver.New(apiCfg, st, blobs, orch, log, reg)
+	srv := apiserver.New(apiCfg, st, blobs, orch, log, reg, opts...)
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -123,7 +130,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		scheme = "https"
 	}
 	fmt.Fprintf(stdout, "listening on %s://%s\n", scheme, ln.Addr())
-	log.Info("slipway-server started", "version", version, "addr", ln.Addr().String(), "data_dir", cfg.DataDir)
+	log.Info("slipway-server started", "version", version, "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "bundle_store", cfg.BundleStore)
 
 	var wg sync.WaitGroup
 	errc := make(chan error, 2)
@@ -159,4 +166,45 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	wg.Wait()
 	log.Info("slipway-server stopped")
 	return runErr
+}
+
+// openBundles opens the bundle store the configuration names, and the S3 client that serves it
+// and revisions registered by S3 location (nil when there is no S3 configuration to be had and
+// bundles are on disk: the server then refuses S3 registrations, saying what to set).
+func openBundles(ctx context.Context, cfg Config, log *slog.Logger) (*blob.S3Client, apiserver.Blobs, error) {
+	s3c, s3err := blob.NewS3Client(ctx, cfg.s3Options())
+	// Puts cut short by a crash leave temporary files or objects; nothing writes them now.
+	start := time.Now()
+	cleanCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	clean := func(c interface {
+		CleanTemp(context.Context, time.Time) (int, error)
+	}) {
+		if n, err := c.CleanTemp(cleanCtx, start); err != nil {
+			log.Warn("clean unfinished bundle uploads", "error", err)
+		} else if n > 0 {
+			log.Info("removed unfinished bundle uploads", "count", n)
+		}
+	}
+	if cfg.BundleStore == storeS3 {
+		if s3err != nil {
+			return nil, nil, s3err
+		}
+		st, err := blob.NewS3(s3c, cfg.S3Bucket, cfg.S3Prefix, blob.WithMaxSize(cfg.MaxBundleBytes))
+		if err != nil {
+			return nil, nil, err
+		}
+		clean(st)
+		return s3c, st, nil
+	}
+	d, err := blob.NewDisk(filepath.Join(cfg.DataDir, "bundles"), blob.WithMaxSize(cfg.MaxBundleBytes))
+	if err != nil {
+		return nil, nil, err
+	}
+	clean(d)
+	if s3err != nil {
+		log.Info("revisions cannot be registered by S3 location", "reason", s3err.Error())
+		return nil, d, nil
+	}
+	return s3c, d, nil
 }
