@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"strings"
 	"time"
 
 	"github.com/slipway-deploy/slipway/internal/api"
@@ -14,15 +15,20 @@ import (
 	"github.com/slipway-deploy/slipway/internal/bundle"
 )
 
-const deployUsage = `usage: slipway deploy --app A --group G --bundle DIR|ARCHIVE [--config NAME]
-       [--description D] [--file-exists-behavior DISALLOW|OVERWRITE|RETAIN]
+const deployUsage = `usage: slipway deploy --app A --group G (--bundle DIR|ARCHIVE | --s3 s3://BUCKET/KEY[?versionId=V])
+       [--config NAME] [--description D] [--file-exists-behavior DISALLOW|OVERWRITE|RETAIN]
        [--update-outdated-only] [--wait [--timeout DURATION]] [--json]
 
-Uploads a revision and deploys it to a deployment group, then prints the deployment id.
+Uploads a revision, or registers one kept in S3, and deploys it to a deployment group, then
+prints the deployment id.
 
 A DIR is checked first (its appspec must be valid; warnings are printed) and bundled as a
 deterministic tgz without any .git. An ARCHIVE (zip, tar or tgz, recognised by its content) is
 uploaded as it is; its appspec is checked by the agents, not here.
+
+With --s3 nothing is uploaded: the server reads the object once (it needs s3:GetObject on it),
+checks it is a bundle with a valid appspec, pins its version and ETag, and agents download it
+from the bucket; hooks see BUNDLE_BUCKET, BUNDLE_KEY, BUNDLE_VERSION and BUNDLE_ETAG.
 
 With --wait, slipway follows the deployment, printing each host's lifecycle events on stderr
 as they change, and exits 0 only when it Succeeded (1 if it Failed, was Stopped, or --timeout
@@ -34,7 +40,8 @@ func (c *cli) deploy(ctx context.Context, args []string) error {
 	cmd := c.command("deploy", deployUsage)
 	app := cmd.fs.String("app", "", "application `NAME` (required)")
 	group := cmd.fs.String("group", "", "deployment group `NAME` (required)")
-	bundlePath := cmd.fs.String("bundle", "", "bundle `DIR or ARCHIVE` (zip, tar or tgz) (required)")
+	bundlePath := cmd.fs.String("bundle", "", "bundle `DIR or ARCHIVE` (zip, tar or tgz) to upload")
+	s3URL := cmd.fs.String("s3", "", "bundle kept in S3: s3://`BUCKET/KEY[?versionId=V]`")
 	config := cmd.fs.String("config", "", "deployment config `NAME`, instead of the group's")
 	description := cmd.fs.String("description", "", "description of the deployment")
 	fileExists := cmd.fs.String("file-exists-behavior", "", "when a target file exists and the appspec does not say: DISALLOW (default), OVERWRITE or RETAIN")
@@ -43,8 +50,19 @@ func (c *cli) deploy(ctx context.Context, args []string) error {
 	if _, err := cmd.args(args); err != nil {
 		return flagsDone(err)
 	}
-	if err := cmd.require("app", "group", "bundle"); err != nil {
+	if err := cmd.require("app", "group"); err != nil {
 		return err
+	}
+	if (*bundlePath == "") == (*s3URL == "") {
+		return usageError{"deploy: give either --bundle or --s3"}
+	}
+	var loc *api.S3Location
+	if *s3URL != "" {
+		l, err := parseS3URL(*s3URL)
+		if err != nil {
+			return usageError{"deploy: --s3: " + err.Error()}
+		}
+		loc = &l
 	}
 	if *fileExists != "" {
 		if _, err := appspec.ParseFileExistsBehavior(*fileExists); err != nil {
@@ -58,14 +76,22 @@ func (c *cli) deploy(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	file, cleanup, err := c.prepareBundle(ctx, *bundlePath, func(d appspec.Diagnostic) { fmt.Fprintln(c.stderr, d) })
-	if err != nil {
-		return err
-	}
-	defer cleanup()
-	rev, err := c.upload(ctx, client, *app, file)
-	if err != nil {
-		return err
+	var rev api.Revision
+	if loc != nil {
+		rev, err = client.RegisterRevision(ctx, *app, api.RegisterRevision{S3: loc})
+		if err != nil {
+			return serverError(err)
+		}
+		fmt.Fprintf(c.stderr, "registered revision %s (%s, %d bytes) from %s\n", rev.Digest, orDash(rev.Format), rev.Size, *s3URL)
+	} else {
+		file, cleanup, err := c.prepareBundle(ctx, *bundlePath, func(d appspec.Diagnostic) { fmt.Fprintln(c.stderr, d) })
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+		if rev, err = c.upload(ctx, client, *app, file); err != nil {
+			return err
+		}
 	}
 	d, err := client.CreateDeployment(ctx, api.CreateDeployment{
 		Application:                 *app,
@@ -269,6 +295,21 @@ func detectArchive(p string) (bundle.Format, error) {
 		return bundle.FormatUnknown, fmt.Errorf("bundle: %w", err)
 	}
 	return bundle.Detect(head[:n]), nil
+}
+
+// parseS3URL reads s3://BUCKET/KEY[?versionId=V], the form the AWS CLI uses: the key is taken as
+// written, not URL-decoded.
+func parseS3URL(s string) (api.S3Location, error) {
+	rest, ok := strings.CutPrefix(s, "s3://")
+	bucket, key, _ := strings.Cut(rest, "/")
+	var version string
+	if i := strings.LastIndex(key, "?versionId="); i >= 0 {
+		key, version = key[:i], key[i+len("?versionId="):]
+	}
+	if !ok || bucket == "" || key == "" || (version == "" && strings.HasSuffix(s, "?versionId=")) {
+		return api.S3Location{}, fmt.Errorf("%q: give s3://BUCKET/KEY, optionally with ?versionId=V", s)
+	}
+	return api.S3Location{Bucket: bucket, Key: key, Version: version}, nil
 }
 
 // upload sends the bundle with its digest, so the server refuses it if it arrives altered.

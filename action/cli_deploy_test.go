@@ -238,7 +238,10 @@ func TestDeploy_Usage(t *testing.T) {
 		want string
 	}{
 		{"no app", []string{"--group", "g", "--bundle", dir}, "deploy: --app is required"},
-		{"no bundle", []string{"--app", "web", "--group", "g"}, "deploy: --bundle is required"},
+		{"no bundle", []string{"--app", "web", "--group", "g"}, "deploy: give either --bundle or --s3"},
+		{"bundle and s3", []string{"--app", "web", "--group", "g", "--bundle", dir, "--s3", "s3://b/k.tgz"}, "deploy: give either --bundle or --s3"},
+		{"s3 without a key", []string{"--app", "web", "--group", "g", "--s3", "s3://b"}, "give s3://BUCKET/KEY"},
+		{"s3 as https", []string{"--app", "web", "--group", "g", "--s3", "https://b.s3.amazonaws.com/k.tgz"}, "give s3://BUCKET/KEY"},
 		{"positional", []string{"--app", "web", "--group", "g", dir}, "deploy: want no arguments, got 1"},
 		{"timeout without wait", []string{"--app", "web", "--group", "g", "--bundle", dir, "--timeout", "1m"}, "deploy: --timeout needs --wait"},
 		{"bad duration", []string{"--app", "web", "--group", "g", "--bundle", dir, "--wait", "--timeout", "soon"}, `invalid value "soon" for flag -timeout`},
@@ -455,5 +458,35 @@ func TestWait_JSONPrintsTheFinalDeployment(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, final) {
 		t.Errorf("got %+v, want %+v", got, final)
+	}
+}
+
+func TestDeploy_S3RevisionIsRegisteredNotUploaded(t *testing.T) {
+	f, url := newFakeAPI(t)
+	digest := strings.Repeat("ab", 32)
+	f.on("POST", "/api/v1/applications/web/revisions", fakeAnswer{status: http.StatusCreated, body: api.Revision{
+		Digest: digest, Application: "web", Size: 1234, Format: "zip", Source: "s3",
+		S3: &api.S3Location{Bucket: "releases", Key: "web/build 7.zip", Version: "v7", ETag: "e7"},
+	}})
+	onCreate(f, api.Deployment{ID: "d-1", Status: "Created"})
+	code, stdout, stderr := runAt(t, url, "deploy", "--app", "web", "--group", "prod", "--s3", "s3://releases/web/build 7.zip?versionId=v7")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	if stdout != "d-1\n" || !strings.Contains(stderr, "registered revision "+digest+" (zip, 1234 bytes) from s3://releases/web/build 7.zip?versionId=v7") {
+		t.Errorf("stdout %q, stderr %q", stdout, stderr)
+	}
+	reqs := f.requests()
+	if len(reqs) != 2 {
+		t.Fatalf("requests %+v, want a registration and a deployment", reqs)
+	}
+	var reg api.RegisterRevision
+	if err := json.Unmarshal(reqs[0].Body, &reg); err != nil || reg.S3 == nil ||
+		*reg.S3 != (api.S3Location{Bucket: "releases", Key: "web/build 7.zip", Version: "v7"}) {
+		t.Errorf("registration body %s (%v), want the bucket, key and version", reqs[0].Body, err)
+	}
+	var create api.CreateDeployment
+	if err := json.Unmarshal(reqs[1].Body, &create); err != nil || create.Revision != digest || create.Group != "prod" {
+		t.Errorf("deployment request %s, want revision %s in group prod", reqs[1].Body, digest)
 	}
 }
