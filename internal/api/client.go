@@ -348,7 +348,7 @@ func (c *Client) Download(ctx context.Context, rawURL string, w io.Writer) (int6
 	hc.CheckRedirect = c.keepCredentialHome
 	resp, err := hc.Do(req)
 	if err != nil {
-		return 0, err
+		return 0, redactURL(err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
@@ -357,7 +357,21 @@ func (c *Client) Download(ctx context.Context, rawURL string, w io.Writer) (int6
 		}
 		return 0, readError(resp)
 	}
-	return io.Copy(w, resp.Body)
+	n, err := io.Copy(w, resp.Body)
+	return n, redactURL(err)
+}
+
+// redactURL drops the query from the URL an error quotes: a presigned URL's query is what lets
+// anyone download the object, and errors end up in logs and deployment diagnostics.
+func redactURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if u, perr := url.Parse(ue.URL); perr == nil && u.RawQuery != "" {
+			u.RawQuery = "REDACTED"
+			ue.URL = u.String()
+		}
+	}
+	return err
 }
 
 // storeError reads an object store's error answer: S3 sends XML with a Code and a Message.

@@ -3,9 +3,11 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -86,5 +88,21 @@ func TestClient_DownloadNeverSendsTheCredentialElsewhere(t *testing.T) {
 				t.Errorf("the other host saw Authorization %q, want %q", gotAway, tc.awaySeen)
 			}
 		})
+	}
+}
+
+func TestClient_DownloadErrorsDoNotQuoteAPresignedQuery(t *testing.T) {
+	// A listener that accepts and closes at once: the request fails after it was sent.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		panic(http.ErrAbortHandler)
+	}))
+	defer srv.Close()
+	c := api.NewClient("http://127.0.0.1:1", "swi_token")
+	_, err := c.Download(context.Background(), srv.URL+"/bucket/key?X-Amz-Credential=AKIA&X-Amz-Signature=s3cr3t", io.Discard)
+	if err == nil {
+		t.Fatal("Download from a server that drops the connection: got no error")
+	}
+	if strings.Contains(err.Error(), "s3cr3t") || strings.Contains(err.Error(), "AKIA") || !strings.Contains(err.Error(), "/bucket/key") {
+		t.Errorf("error %q: want the object's path without the presigned query", err)
 	}
 }
