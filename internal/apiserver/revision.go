@@ -44,19 +44,9 @@ const maxAppSpecBytes = 1 << 20
 // passed the checks an agent would apply when it deploys it.
 func (s *Server) handleRevisionUpload(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	app, err := s.store.GetApplication(ctx, mux.Vars(r)["app"])
+	app, platform, err := s.revisionApp(r, mux.Vars(r)["app"])
 	if err != nil {
-		s.writeError(w, r, storeErr(err))
-		return
-	}
-	// Before the body is read: a workflow that may not deploy here uploads nothing.
-	if err := s.authorizeApplication(r, app.Name); err != nil {
 		s.writeError(w, r, err)
-		return
-	}
-	platform, err := appspec.ParsePlatform(string(app.ComputePlatform))
-	if err != nil {
-		s.writeError(w, r, fmt.Errorf("application %s: %w", app.Name, err))
 		return
 	}
 	want := strings.TrimPrefix(r.Header.Get(digestHeader), "sha256=")
@@ -82,6 +72,25 @@ func (s *Server) handleRevisionUpload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusCreated, revisionJSON(rev))
+}
+
+// revisionApp is the application a revision is for, once the caller is known to be allowed to
+// add revisions to it, and the platform its AppSpec must suit. The check comes before a body is
+// read or S3 is asked anything: a workflow that may not deploy here uploads nothing, and cannot
+// make the server read objects with its own rights.
+func (s *Server) revisionApp(r *http.Request, name string) (store.Application, appspec.Platform, error) {
+	app, err := s.store.GetApplication(r.Context(), name)
+	if err != nil {
+		return app, appspec.PlatformUnknown, storeErr(err)
+	}
+	if err := s.authorizeApplication(r, app.Name); err != nil {
+		return app, appspec.PlatformUnknown, err
+	}
+	platform, err := appspec.ParsePlatform(string(app.ComputePlatform))
+	if err != nil {
+		return app, platform, fmt.Errorf("application %s: %w", app.Name, err)
+	}
+	return app, platform, nil
 }
 
 // checkBundle refuses a bundle an agent would refuse: one the extractor rejects (paths out of
@@ -250,18 +259,7 @@ func (s *Server) handleRevisionRegister(w http.ResponseWriter, r *http.Request) 
 		s.writeError(w, r, invalid("s3", "this server has no S3 access: configure s3_region (and s3_endpoint for an S3-compatible store), or upload the bundle instead"))
 		return
 	}
-	app, err := s.store.GetApplication(ctx, mux.Vars(r)["app"])
-	if err != nil {
-		s.writeError(w, r, storeErr(err))
-		return
-	}
-	// Before S3 is asked anything: the server reads with its own rights, so only a caller who
-	// may deploy the application may make it read objects.
-	if err := s.authorizeApplication(r, app.Name); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	platform, err := appspec.ParsePlatform(string(app.ComputePlatform))
+	app, platform, err := s.revisionApp(r, mux.Vars(r)["app"])
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -279,3 +279,35 @@ func TestAgentBundle_DiskStoreServesItselfAndCountsIt(t *testing.T) {
 		t.Errorf("server URLs handed out: %v, want 1", n)
 	}
 }
+
+// A workflow token may register revisions where it may upload them, and nowhere else: the
+// server reads S3 with its own rights, so another repository's workflow must not even learn
+// whether an object exists.
+func TestRevisionRegister_WorkflowOnlyWhereItMayDeploy(t *testing.T) {
+	srv, c, _ := s3Setup(t)
+	e := newEnvWith(t, envSetup{opts: []Option{WithS3(c)}}, func(cfg *Config) {
+		cfg.Workflows = fakeVerifier{
+			tokMain:  {Repository: "acme/shop", RepositoryID: 4242, Ref: "refs/heads/main"},
+			tokOther: {Repository: "evil/fork", RepositoryID: 99, Ref: "refs/heads/main"},
+		}
+	})
+	ctx := t.Context()
+	if _, err := e.admin.CreateApplication(ctx, api.Application{Name: "shop"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.admin.CreateGroup(ctx, api.DeploymentGroup{Application: "shop", Name: "staging",
+		TagGroups: [][]api.TagFilter{{{Key: "role", Value: "web", Type: "KEY_AND_VALUE"}}},
+		GitHub:    &api.GitHubLink{Repository: "acme/shop", RepositoryID: 4242}}); err != nil {
+		t.Fatal(err)
+	}
+	good := bundleOf(t, map[string]string{"appspec.yml": sampleSpec, "start.sh": "#!/bin/sh\n"})
+	srv.Put(t, "releases", "shop/v1.tgz", good)
+	for _, key := range []string{"shop/v1.tgz", "secret/does-it-exist.tgz"} {
+		_, err := api.NewClient(e.url, tokOther).RegisterRevision(ctx, "shop", api.RegisterRevision{S3: &api.S3Location{Bucket: "releases", Key: key}})
+		wantRefused(t, "another repository's workflow registering "+key, err, http.StatusForbidden, "no group of application shop accepts this workflow")
+	}
+	rev, err := api.NewClient(e.url, tokMain).RegisterRevision(ctx, "shop", api.RegisterRevision{S3: &api.S3Location{Bucket: "releases", Key: "shop/v1.tgz"}})
+	if err != nil || rev.Digest != sha(good) {
+		t.Errorf("the linked workflow registering: %+v %v, want the revision", rev, err)
+	}
+}
