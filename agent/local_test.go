@@ -227,21 +227,24 @@ func TestLocal_HookEnvironmentHasNoSlipwaySettings(t *testing.T) {
 }
 
 func TestLocal_SampleApp(t *testing.T) {
-	// The README's quickstart runs examples/sample-app as shipped; it installs into this fixed path.
-	const installed = "/tmp/slipway-sample"
-	if exists(installed) {
-		t.Skipf("%s exists already; not touching someone else's files", installed)
-	}
-	t.Cleanup(func() { os.RemoveAll(installed) })
+	// The README's quickstart runs examples/sample-app as shipped. It installs into the fixed path
+	// /tmp/slipway-sample, so the test roots that path under a temporary --install-prefix: the
+	// same appspec and scripts, without touching (or skipping for) a real /tmp/slipway-sample.
+	prefix := t.TempDir()
+	installed := filepath.Join(prefix, "tmp", "slipway-sample")
 	root := t.TempDir()
 	bundle := filepath.Join("..", "examples", "sample-app")
 	for i, id := range []string{"d-sample-1", "d-sample-2"} {
-		code, stdout, stderr := runCLI(t, "local", "--bundle", bundle, "--root", root, "--deployment-id", id)
+		code, stdout, stderr := runCLI(t, "local", "--bundle", bundle, "--root", root, "--deployment-id", id, "--install-prefix", prefix)
 		if code != 0 {
 			t.Fatalf("run %d: exit status %d\nstdout:\n%s\nstderr:\n%s", i+1, code, stdout, stderr)
 		}
 		if got := strings.TrimSpace(readFile(t, filepath.Join(installed, "version"))); got != id {
 			t.Errorf("run %d: version file says %q, want %q", i+1, got, id)
+		}
+		log := readFile(t, filepath.Join(root, "local_LocalFleet", id, "logs", "scripts.log"))
+		if want := "[BeforeInstall] [stdout] installing local (LocalFleet), deployment " + id + ", into " + installed + "\n"; !strings.Contains(log, want) {
+			t.Errorf("run %d: scripts.log lacks %q:\n%s", i+1, want, log)
 		}
 		if i == 1 && !strings.Contains(stdout, "scripts of deployment d-sample-1, the last successful install") {
 			t.Errorf("second run does not show the first revision's ApplicationStop:\n%s", stdout)
