@@ -646,6 +646,8 @@ func TestParse_RawStageRejects(t *testing.T) {
 		{"utf-16", "\xff\xfev\x00e\x00", CodeEncoding, 1},
 		{"not a mapping", "- version: 0.0\n", CodeType, 1},
 		{"syntax on line 1", "version: 0.0: x\n", CodeSyntax, 1},
+		{"template placeholder value", "version: 0.0\nos: linux\nfiles:\n  - source: a\n    destination: {{ dest }}\n", CodeSyntax, 5},
+		{"mapping as a key", "version: 0.0\nos: linux\n? {a: 1}\n: x\n", CodeType, 3},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

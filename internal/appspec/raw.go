@@ -307,6 +307,11 @@ func (c *converter) mapping(y *yaml.Node, n *node) {
 			k = k.Alias
 		}
 		if k.Kind != yaml.ScalarNode {
+			if y.Style&yaml.FlowStyle != 0 && k.Kind == yaml.MappingNode && k.Style&yaml.FlowStyle != 0 {
+				// `{{ name }}` reads as a mapping whose key is a mapping: a template placeholder.
+				c.fail(k, CodeSyntax, "{{ ... }} is not YAML: this looks like an unrendered template placeholder; render the template before validating, or quote the value")
+				return
+			}
 			c.fail(k, CodeType, "a mapping key must be a plain name, not a list or mapping")
 			return
 		}
