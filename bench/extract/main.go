@@ -19,12 +19,12 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"runtime/pprof"
 	"slices"
 	"syscall"
 	"time"
 
+	"github.com/slipway-deploy/slipway/bench/internal/rig"
 	"github.com/slipway-deploy/slipway/internal/bundle"
 )
 
@@ -77,7 +77,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "tree: %d files, %.1f MiB; tgz %.1f MiB (sha256 %s…), built in %d ms\n",
 		*files, float64(total)/(1<<20), float64(fi.Size())/(1<<20), sum[:12], time.Since(start).Milliseconds())
-	fmt.Fprintf(stdout, "machine: %s/%s, %d CPUs, %s\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())
+	fmt.Fprintf(stdout, "machine before the timed runs: %s\n", rig.Machine())
 
 	var prof *os.File
 	if *cpuprofile != "" {
@@ -128,6 +128,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "runs (ms): slipway %v, tar %v\n", millis(ours), millis(theirs))
 	fmt.Fprintf(stdout, "slipway extract: %d ms, tar -xzf: %d ms, ratio %.2f (median of %d runs)\n",
 		o.Milliseconds(), t.Milliseconds(), float64(o)/float64(t), *runs)
+	fmt.Fprintf(stdout, "load average after: %s\n", rig.LoadAverage())
 	return nil
 }
 

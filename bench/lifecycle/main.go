@@ -85,6 +85,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return time.Since(start), nil
 	}
 
+	fmt.Fprintf(stdout, "machine before the timed runs: %s\n", rig.Machine())
 	if _, err := local("d-warmup", false); err != nil {
 		return err
 	}
@@ -111,6 +112,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "idle memory while a hook sleeps: VmRSS %s, VmHWM %s\n", rss["VmRSS"], rss["VmHWM"])
+	fmt.Fprintf(stdout, "load average after: %s\n", rig.LoadAverage())
 	return nil
 }
 
