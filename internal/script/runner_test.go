@@ -390,6 +390,23 @@ func TestRun_OutputsLeftOpen(t *testing.T) {
 	}
 }
 
+func TestRun_OutputStillInThePipeAfterExitIsNotLeftOpen(t *testing.T) {
+	t.Parallel()
+	// A script that prints and exits, read by an agent that is slow to get the CPU: when the
+	// grace after the exit is over, what the pipes still hold is the script's output, not a sign
+	// that someone holds them open. A grace of 1 ns makes the slow reader certain.
+	const n = 2000
+	res, log := runScript(t, &Runner{PipeGrace: time.Nanosecond},
+		fmt.Sprintf("i=0\nwhile [ $i -lt %d ]; do echo \"line $i\"; echo \"err $i\" >&2; i=$((i+1)); done\n", n), nil)
+	if got, want := res.Code, Succeeded; got != want {
+		t.Fatalf("Code = %v, want %v (%s)", got, want, res.Message)
+	}
+	out, errs := outputLines(t, log, "stdout"), outputLines(t, log, "stderr")
+	if len(out) != n || len(errs) != n || out[n-1] != fmt.Sprintf("line %d", n-1) || errs[n-1] != fmt.Sprintf("err %d", n-1) {
+		t.Errorf("logged %d stdout and %d stderr lines, want %d of each, the last ones included", len(out), len(errs), n)
+	}
+}
+
 func TestRun_RedirectedDaemonSurvives(t *testing.T) {
 	t.Parallel()
 	res, log := runScript(t, &Runner{}, "sleep 1000 > /dev/null 2>&1 &\necho $! > daemon.pid\necho started\n", nil)
