@@ -369,10 +369,28 @@ func (x *run) prepareUser(res *Result) bool {
 	return true
 }
 
+// Retries of an exec that failed with ETXTBSY: the file is open for writing somewhere, most often
+// in a child that another goroutine of this process forked while the file was being written
+// and that has not reached its own exec yet, which takes microseconds (Go issue 22315). About a
+// second in all, then the error is reported.
+const (
+	busyRetries = 20
+	busyBackoff = 5 * time.Millisecond
+)
+
 func (x *run) start(stdout, stderr *os.File) (*exec.Cmd, error) {
 	cmd := x.command(x.c.Path)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	err := cmd.Start()
+	for i := 1; errors.Is(err, syscall.ETXTBSY) && i <= busyRetries; i++ {
+		if i == 1 {
+			x.note("%s is busy (open for writing); retrying for up to a second", x.c.Path)
+		}
+		time.Sleep(time.Duration(i) * busyBackoff)
+		cmd = x.command(x.c.Path)
+		cmd.Stdout, cmd.Stderr = stdout, stderr
+		err = cmd.Start()
+	}
 	if errors.Is(err, syscall.ENOEXEC) {
 		// No #! line: shells, and so the reference agent, fall back to running it with sh.
 		x.note("%s has no #! line; running it with /bin/sh", x.c.Path)
