@@ -4,6 +4,7 @@ BIN     ?= bin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 GOLANGCI_LINT_VERSION := v2.15.0
+FUZZTIME ?= 60s
 
 .PHONY: help build test test-deps lint bench fuzz quickstart release clean
 
@@ -30,10 +31,13 @@ lint: ## golangci-lint (installed at a pinned version on first use)
 bench: ## run the benchmarks that print ratios against a baseline (see bench/README.md)
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./internal/...
 	$(GO) run ./bench/extract
+	$(GO) run ./bench/lifecycle -runs 30
 
-fuzz: ## fuzz the parsers for 60s each
-	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 60s ./internal/appspec
-	$(GO) test -run '^$$' -fuzz FuzzExtract -fuzztime 60s ./internal/bundle
+fuzz: ## fuzz the parsers for 60s each (FUZZTIME=5m for longer)
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./internal/appspec
+	@# Each FuzzExtract input extracts into fresh directories, so an input takes milliseconds; with
+	@# the default 60 s spent minimising every new interesting input, most of a run went to that.
+	$(GO) test -run '^$$' -fuzz FuzzExtract -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./internal/bundle
 
 quickstart: ## a server, three agents, a deployment and an automatic rollback, all in a temp dir
 	@bash examples/quickstart.sh

@@ -64,7 +64,7 @@ func validateOne(arg string, opts appspec.Options, stdout, stderr io.Writer) boo
 		}
 		path = found
 	}
-	data, err := os.ReadFile(path)
+	data, err := appspec.ReadFile(path)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: error: %v\n", path, err)
 		return false

@@ -3,10 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/slipway-deploy/slipway/internal/corpus"
 )
 
 // runCLI runs the command in-process and returns its exit status and output.
@@ -176,27 +180,50 @@ func TestValidate_MissingFile(t *testing.T) {
 	}
 }
 
-// TestValidate_Corpus runs the CLI over the shared corpus: every file gets exactly one verdict.
+// TestValidate_Corpus runs the CLI over the shared corpus at once and checks each file's verdict
+// against expectations.tsv: an OK line naming the platform for a valid file, an error at the
+// expected line for an invalid one, and warnings exactly where the row lists some.
 func TestValidate_Corpus(t *testing.T) {
-	dir := "../../shared/corpus/appspec"
-	entries, err := os.ReadDir(dir)
+	dir := corpus.Need(t, "appspec")
+	f, err := os.Open(filepath.Join(dir, "expectations.tsv"))
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("appspec corpus missing at %s: %v", dir, err)
-		}
-		t.Skipf("appspec corpus not found at %s: %v", dir, err)
+		t.Fatal(err)
 	}
-	var files []string
-	for _, e := range entries {
-		if !e.IsDir() && !strings.HasSuffix(e.Name(), ".tsv") {
-			files = append(files, filepath.Join(dir, e.Name()))
-		}
+	defer f.Close()
+	r := csv.NewReader(f)
+	r.Comma, r.FieldsPerRecord = '\t', 5
+	rows, err := r.ReadAll()
+	if err != nil {
+		t.Fatalf("read expectations: %v", err)
 	}
-	code, stdout, _ := runCLI(t, append([]string{"validate"}, files...)...)
+	rows = rows[1:]
+	args := []string{"validate"}
+	for _, row := range rows {
+		args = append(args, filepath.Join(dir, row[0]))
+	}
+	code, stdout, stderr := runCLI(t, args...)
 	if code != 1 {
 		t.Errorf("exit %d, want 1 (the corpus holds invalid files)", code)
 	}
-	if got := strings.Count(stdout, "OK "); got == 0 || got >= len(files) {
-		t.Errorf("%d of %d files OK, want some but not all", got, len(files))
+	lineRE := regexp.MustCompile(`^line (\d+)\b`)
+	for _, row := range rows {
+		path, platform, verdict, warnings := filepath.Join(dir, row[0]), row[1], row[2], row[3]
+		ok := strings.Contains(stdout, "OK "+path+" ("+platform+")\n")
+		if (verdict == "valid") != ok {
+			t.Errorf("%s: OK line present = %v, want verdict %s", row[0], ok, verdict)
+		}
+		warned := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(path) + `:\d+: warning: `).MatchString(stderr)
+		if warned != (warnings != "") {
+			t.Errorf("%s: warnings printed = %v, want warnings %q", row[0], warned, warnings)
+		}
+		if verdict == "invalid" {
+			m := lineRE.FindStringSubmatch(row[4])
+			if m == nil {
+				t.Fatalf("%s: reason of an invalid row has no 'line N': %q", row[0], row[4])
+			}
+			if want := path + ":" + m[1] + ": error: "; !strings.Contains(stderr, want) {
+				t.Errorf("%s: stderr lacks %q", row[0], want)
+			}
+		}
 	}
 }

@@ -36,7 +36,7 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		group        = fs.String("group", "LocalFleet", "deployment group `name`; runs with the same application and group follow each other")
 		deploymentID = fs.String("deployment-id", "", "deployment `id` (default: a new d-XXXXXXXXX-local)")
 		fileExists   = fs.String("file-exists-behavior", "", "DISALLOW, OVERWRITE or RETAIN when a target file exists (the appspec's value wins)")
-		events       = fs.String("events", "", "comma-separated `events` to run, in order (default: "+strings.Join(lifecycle.DefaultLocalEvents, ",")+")")
+		events       = fs.String("events", "", "comma-separated `events` to run, in order; DownloadBundle and Install are added when missing (default: "+strings.Join(lifecycle.DefaultLocalEvents, ",")+")")
 		keep         = fs.Int("keep-revisions", lifecycle.DefaultKeepRevisions, "revisions of the group kept on disk")
 		prefix       = fs.String("install-prefix", "", "root every files destination under this `dir`ectory (several agents on one machine); hooks see SLIPWAY_INSTALL_PREFIX")
 	)
@@ -75,11 +75,15 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	list := lifecycle.DefaultLocalEvents
 	if *events != "" {
-		list = strings.Split(*events, ",")
-		for i := range list {
-			list[i] = strings.TrimSpace(list[i])
+		given := strings.Split(*events, ",")
+		for i := range given {
+			given[i] = strings.TrimSpace(given[i])
 		}
+		list = lifecycle.WithRequiredEvents(given)
 		if err := lifecycle.CheckEventOrder(list); err != nil {
+			if len(list) != len(given) {
+				return usageErr("--events (DownloadBundle and Install always run and were added): %v", err)
+			}
 			return usageErr("--events: %v", err)
 		}
 		for _, e := range list {

@@ -55,6 +55,7 @@ func TestLocal_UsageErrors(t *testing.T) {
 		{"bad file-exists-behavior", []string{"local", "--bundle", bundle, "--root", root, "--file-exists-behavior", "SOMETIMES"}, "--file-exists-behavior:"},
 		{"bad event order", []string{"local", "--bundle", bundle, "--root", root, "--events", "BeforeInstall,DownloadBundle,Install"}, "--events: only ApplicationStop"},
 		{"event twice", []string{"local", "--bundle", bundle, "--root", root, "--events", "DownloadBundle,DownloadBundle"}, "listed twice"},
+		{"order broken by an added event", []string{"local", "--bundle", bundle, "--root", root, "--events", "ApplicationStart,BeforeInstall"}, "--events (DownloadBundle and Install always run and were added): only ApplicationStop, BeforeBlockTraffic, AfterBlockTraffic, DownloadBundle and BeforeInstall may come before Install"},
 		{"reserved traffic event", []string{"local", "--bundle", bundle, "--root", root, "--events", "DownloadBundle,Install,AllowTraffic"}, "AllowTraffic needs a traffic router"},
 		{"BlockTraffic", []string{"local", "--bundle", bundle, "--root", root, "--events", "BlockTraffic"}, "BlockTraffic needs a traffic router"},
 	}
@@ -197,6 +198,39 @@ Succeeded in <t>. Script output: $DIR/root/local_LocalFleet/d-2/logs/scripts.log
 	}
 }
 
+func TestLocal_EventsAlwaysDownloadAndInstall(t *testing.T) {
+	// codedeploy-local's custom-event scenario: --events names ApplicationStart and a custom
+	// event only; the revision is still downloaded and installed first, then both run.
+	dir := t.TempDir()
+	trace := filepath.Join(dir, "trace")
+	bundle := newBundle(t, map[string]string{
+		"appspec.yml": "version: 0.0\nos: linux\nfiles:\n  - source: www\n    destination: " + filepath.Join(dir, "site") + "\n" +
+			"hooks:\n  ApplicationStart:\n    - location: trace.sh\n  CustomEvent:\n    - location: trace.sh\n",
+		"trace.sh":       "#!/bin/sh\necho \"$LIFECYCLE_EVENT\" >> " + trace + "\n",
+		"www/index.html": "hello",
+	})
+	code, stdout, stderr := runCLI(t, "local", "--bundle", bundle, "--root", filepath.Join(dir, "root"), "--deployment-id", "d-1",
+		"--events", "ApplicationStart,CustomEvent")
+	if code != 0 {
+		t.Fatalf("exit status %d, want 0\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	var ran []string
+	for _, line := range strings.Split(stdout, "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[1] == "Succeeded" {
+			ran = append(ran, f[0])
+		}
+	}
+	if want := []string{"DownloadBundle", "Install", "ApplicationStart", "CustomEvent"}; !slices.Equal(ran, want) {
+		t.Errorf("events run: %v, want %v\n%s", ran, want, stdout)
+	}
+	if got := readFile(t, trace); got != "ApplicationStart\nCustomEvent\n" {
+		t.Errorf("scripts ran for %q, want ApplicationStart then CustomEvent", got)
+	}
+	if got := readFile(t, filepath.Join(dir, "site", "index.html")); got != "hello" {
+		t.Errorf("installed index.html = %q, want hello", got)
+	}
+}
+
 func TestLocal_HookEnvironmentHasNoSlipwaySettings(t *testing.T) {
 	t.Setenv("SLIPWAY_TOKEN", "secret-token")
 	t.Setenv("SLIPWAY_TEST_VISIBLE", "no")
@@ -227,21 +261,24 @@ func TestLocal_HookEnvironmentHasNoSlipwaySettings(t *testing.T) {
 }
 
 func TestLocal_SampleApp(t *testing.T) {
-	// The README's quickstart runs examples/sample-app as shipped; it installs into this fixed path.
-	const installed = "/tmp/slipway-sample"
-	if exists(installed) {
-		t.Skipf("%s exists already; not touching someone else's files", installed)
-	}
-	t.Cleanup(func() { os.RemoveAll(installed) })
+	// The README's quickstart runs examples/sample-app as shipped. It installs into the fixed path
+	// /tmp/slipway-sample, so the test roots that path under a temporary --install-prefix: the
+	// same appspec and scripts, without touching (or skipping for) a real /tmp/slipway-sample.
+	prefix := t.TempDir()
+	installed := filepath.Join(prefix, "tmp", "slipway-sample")
 	root := t.TempDir()
 	bundle := filepath.Join("..", "examples", "sample-app")
 	for i, id := range []string{"d-sample-1", "d-sample-2"} {
-		code, stdout, stderr := runCLI(t, "local", "--bundle", bundle, "--root", root, "--deployment-id", id)
+		code, stdout, stderr := runCLI(t, "local", "--bundle", bundle, "--root", root, "--deployment-id", id, "--install-prefix", prefix)
 		if code != 0 {
 			t.Fatalf("run %d: exit status %d\nstdout:\n%s\nstderr:\n%s", i+1, code, stdout, stderr)
 		}
 		if got := strings.TrimSpace(readFile(t, filepath.Join(installed, "version"))); got != id {
 			t.Errorf("run %d: version file says %q, want %q", i+1, got, id)
+		}
+		log := readFile(t, filepath.Join(root, "local_LocalFleet", id, "logs", "scripts.log"))
+		if want := "[BeforeInstall] [stdout] installing local (LocalFleet), deployment " + id + ", into " + installed + "\n"; !strings.Contains(log, want) {
+			t.Errorf("run %d: scripts.log lacks %q:\n%s", i+1, want, log)
 		}
 		if i == 1 && !strings.Contains(stdout, "scripts of deployment d-sample-1, the last successful install") {
 			t.Errorf("second run does not show the first revision's ApplicationStop:\n%s", stdout)

@@ -19,12 +19,12 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"runtime/pprof"
 	"slices"
 	"syscall"
 	"time"
 
+	"github.com/slipway-deploy/slipway/bench/internal/rig"
 	"github.com/slipway-deploy/slipway/internal/bundle"
 )
 
@@ -77,7 +77,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "tree: %d files, %.1f MiB; tgz %.1f MiB (sha256 %s…), built in %d ms\n",
 		*files, float64(total)/(1<<20), float64(fi.Size())/(1<<20), sum[:12], time.Since(start).Milliseconds())
-	fmt.Fprintf(stdout, "machine: %s/%s, %d CPUs, %s\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())
+	fmt.Fprintf(stdout, "machine before the timed runs: %s\n", rig.Machine())
 
 	var prof *os.File
 	if *cpuprofile != "" {
@@ -87,7 +87,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		defer prof.Close()
 	}
 
-	var ours, theirs, gunzip []time.Duration
+	out := filepath.Join(dir, "out")
+	var ours, theirs, gunzip []sample
 	for i := range *runs {
 		// Alternate the order so neither side always runs on a page cache the other warmed.
 		steps := []func() error{
@@ -96,18 +97,18 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 				if prof != nil && i == 0 {
 					w = prof // one profile per file: the first run only
 				}
-				d, err := timeOurs(ctx, archive, filepath.Join(dir, "out"), w)
-				ours = append(ours, d)
+				s, err := timeOurs(ctx, archive, out, w)
+				ours = append(ours, s)
 				return err
 			},
 			func() error {
-				d, err := timeCmd(ctx, filepath.Join(dir, "out"), "tar", "-xzf", archive, "-C", filepath.Join(dir, "out"))
-				theirs = append(theirs, d)
+				s, err := timeCmd(ctx, "tar", "-xzf", archive, "-C", out)
+				theirs = append(theirs, s)
 				return err
 			},
 			func() error {
-				d, err := timeCmd(ctx, filepath.Join(dir, "out"), "sh", "-c", "gzip -dc < "+archive+" > /dev/null")
-				gunzip = append(gunzip, d)
+				s, err := timeCmd(ctx, "sh", "-c", "gzip -dc < "+archive+" > /dev/null")
+				gunzip = append(gunzip, s)
 				return err
 			},
 		}
@@ -115,19 +116,34 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			slices.Reverse(steps)
 		}
 		for _, step := range steps {
-			// Start every timed run with no dirty pages left by the previous one: otherwise the
-			// kernel's writeback throttling bills one tool for the other's writes.
+			// Start every timed run from an empty output directory and with no dirty pages or
+			// pending deletions left by the previous one: otherwise the kernel's writeback (and
+			// this file system's discards) bill one tool for the other's work.
+			if err := os.RemoveAll(out); err != nil {
+				return err
+			}
+			if err := os.MkdirAll(out, 0o755); err != nil {
+				return err
+			}
 			syscall.Sync()
 			if err := step(); err != nil {
 				return err
 			}
 		}
 	}
-	o, t, g := median(ours), median(theirs), median(gunzip)
-	fmt.Fprintf(stdout, "gzip -dc > /dev/null (decompression alone): %d ms\n", g.Milliseconds())
-	fmt.Fprintf(stdout, "runs (ms): slipway %v, tar %v\n", millis(ours), millis(theirs))
-	fmt.Fprintf(stdout, "slipway extract: %d ms, tar -xzf: %d ms, ratio %.2f (median of %d runs)\n",
-		o.Milliseconds(), t.Milliseconds(), float64(o)/float64(t), *runs)
+	fmt.Fprintf(stdout, "gzip -dc > /dev/null (decompression alone): wall %d ms, CPU %d ms\n",
+		median(gunzip, wall).Milliseconds(), median(gunzip, cpu).Milliseconds())
+	fmt.Fprintf(stdout, "runs, wall ms: slipway %v, tar %v\n", millis(ours, wall), millis(theirs, wall))
+	fmt.Fprintf(stdout, "runs, CPU ms:  slipway %v, tar %v\n", millis(ours, cpu), millis(theirs, cpu))
+	for _, m := range []struct {
+		name string
+		of   func(sample) time.Duration
+	}{{"wall", wall}, {"CPU (user+sys)", cpu}} {
+		o, t := median(ours, m.of), median(theirs, m.of)
+		fmt.Fprintf(stdout, "%s: slipway extract %d ms, tar -xzf %d ms, ratio %.2f (median of %d runs)\n",
+			m.name, o.Milliseconds(), t.Milliseconds(), float64(o)/float64(t), *runs)
+	}
+	fmt.Fprintf(stdout, "load average after: %s\n", rig.LoadAverage())
 	return nil
 }
 
@@ -143,51 +159,67 @@ func buildFile(ctx context.Context, archive, tree string) (string, error) {
 	return sum, err
 }
 
-// timeOurs extracts once; prof, when not nil, receives a CPU profile of this run.
-func timeOurs(ctx context.Context, archive, out string, prof io.Writer) (time.Duration, error) {
-	if err := os.RemoveAll(out); err != nil {
-		return 0, err
-	}
+// sample is one timed run: wall-clock time, and the CPU time (user + system) it used. On a shared
+// machine the wall time depends on what else runs; the CPU time mostly does not.
+type sample struct{ wall, cpu time.Duration }
+
+func wall(s sample) time.Duration { return s.wall }
+func cpu(s sample) time.Duration  { return s.cpu }
+
+// timeOurs extracts once into the empty directory out; prof, when not nil, receives a CPU profile
+// of this run. Its CPU time is this process's, which does nothing else meanwhile.
+func timeOurs(ctx context.Context, archive, out string, prof io.Writer) (sample, error) {
 	if prof != nil {
 		if err := pprof.StartCPUProfile(prof); err != nil {
-			return 0, err
+			return sample{}, err
 		}
 		defer pprof.StopCPUProfile()
 	}
+	before := selfCPU()
 	start := time.Now()
 	_, err := bundle.ExtractFile(ctx, archive, out, bundle.Limits{})
-	return time.Since(start), err
+	return sample{wall: time.Since(start), cpu: selfCPU() - before}, err
 }
 
-func timeCmd(ctx context.Context, out string, name string, args ...string) (time.Duration, error) {
-	if err := os.RemoveAll(out); err != nil {
-		return 0, err
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
 	}
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		return 0, err
-	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// timeCmd runs a command; its CPU time includes the children it waited for (tar's gzip).
+func timeCmd(ctx context.Context, name string, args ...string) (sample, error) {
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Stderr = os.Stderr
 	start := time.Now()
 	err := cmd.Run()
-	return time.Since(start), err
+	s := sample{wall: time.Since(start)}
+	if cmd.ProcessState != nil {
+		s.cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	}
+	return s, err
 }
 
-func millis(ds []time.Duration) []int64 {
-	out := make([]int64, len(ds))
-	for i, d := range ds {
-		out[i] = d.Milliseconds()
+func millis(ss []sample, of func(sample) time.Duration) []int64 {
+	out := make([]int64, len(ss))
+	for i, s := range ss {
+		out[i] = of(s).Milliseconds()
 	}
 	return out
 }
 
-func median(ds []time.Duration) time.Duration {
-	if len(ds) == 0 {
+func median(ss []sample, of func(sample) time.Duration) time.Duration {
+	if len(ss) == 0 {
 		return 0
 	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return s[len(s)/2]
+	ds := make([]time.Duration, len(ss))
+	for i, s := range ss {
+		ds[i] = of(s)
+	}
+	slices.Sort(ds)
+	return ds[len(ds)/2]
 }
 
 var words = []string{

@@ -36,10 +36,6 @@ const (
 	maxS3TokenBytes  = 1024 // a version id or an ETag
 )
 
-// maxAppSpecBytes bounds the AppSpec read out of an upload. Real ones are a few kilobytes; the
-// bound keeps a hostile bundle from making the server read gigabytes into memory.
-const maxAppSpecBytes = 1 << 20
-
 // handleRevisionUpload stores an uploaded bundle by its sha256 and registers it, once it has
 // passed the checks an agent would apply when it deploys it.
 func (s *Server) handleRevisionUpload(w http.ResponseWriter, r *http.Request) {
@@ -114,8 +110,9 @@ func checkBundle(ctx context.Context, content io.ReaderAt, size int64, platform 
 	if err != nil {
 		return m.Format, invalid("", "%s: %v", label, err)
 	}
-	if fi.Size() > maxAppSpecBytes {
-		return m.Format, invalid("", "%s is %d bytes: an AppSpec is at most %d", label, fi.Size(), maxAppSpecBytes)
+	// Checked before reading, so a hostile bundle cannot make the server read gigabytes.
+	if fi.Size() > appspec.MaxSize {
+		return m.Format, invalid("", "%s is %d bytes: an AppSpec is at most %d", label, fi.Size(), appspec.MaxSize)
 	}
 	data, err := fs.ReadFile(m, name)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/slipway-deploy/slipway/internal/api"
+	"github.com/slipway-deploy/slipway/internal/appspec"
 )
 
 // tarOf packs entries as a tgz exactly as given, hostile names and all.
@@ -138,7 +139,7 @@ func TestRevisionUpload_Refused(t *testing.T) {
 		{"device file", "app", tarOf(t, file("appspec.yml", sampleSpec), tar.Header{Name: "null", Typeflag: tar.TypeChar, Devmajor: 1, Devminor: 3}), []string{"character device"}},
 		{"not an archive", "app", []byte("#!/bin/sh\necho I am a script, not a bundle\n"), []string{"not a zip, tar or tgz"}},
 		{"truncated tgz", "app", bundleOf(t, map[string]string{"appspec.yml": sampleSpec, "big": randomText(64 << 10)})[:2000], []string{"cannot be deployed"}},
-		{"appspec too large to be one", "app", tarOf(t, file("appspec.yml", "version: 0.0\nos: linux\n# "+strings.Repeat("x", maxAppSpecBytes)+"\n")), []string{"at most"}},
+		{"appspec too large to be one", "app", tarOf(t, file("appspec.yml", "version: 0.0\nos: linux\n# "+strings.Repeat("x", appspec.MaxSize)+"\n")), []string{"at most"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := e.upload(tc.app, tc.data)

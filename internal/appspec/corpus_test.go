@@ -10,22 +10,14 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/slipway-deploy/slipway/internal/corpus"
 )
 
-// corpusDir is where the shared corpus sits when the repository is checked out beside shared/.
-const corpusDir = "../../../shared/corpus/appspec"
-
-// needCorpus skips when the corpus is absent on a developer machine and fails in CI, where it
-// must be checked out beside the repository.
+// needCorpus returns the shared AppSpec corpus directory (see package corpus).
 func needCorpus(t testing.TB) string {
 	t.Helper()
-	if _, err := os.Stat(filepath.Join(corpusDir, "expectations.tsv")); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("appspec corpus missing at %s (CI must check out shared/ beside the repository): %v", corpusDir, err)
-		}
-		t.Skipf("appspec corpus not found at %s: %v", corpusDir, err)
-	}
-	return corpusDir
+	return corpus.Need(t, "appspec")
 }
 
 type corpusRow struct {
@@ -60,7 +52,8 @@ func readExpectations(t testing.TB, dir string) []corpusRow {
 	return rows
 }
 
-var reasonLineRE = regexp.MustCompile(`^line (\d+)\b`)
+// reasonLineRE reads where the first error must be: "line 17:" or "line 17 col 9:".
+var reasonLineRE = regexp.MustCompile(`^line (\d+)(?: col (\d+))?\b`)
 
 func TestParse_Corpus(t *testing.T) {
 	dir := needCorpus(t)
@@ -124,6 +117,11 @@ func TestParse_Corpus(t *testing.T) {
 			}
 			if first.Line != want {
 				t.Errorf("first error at line %d, want line %d: %s", first.Line, want, first)
+			}
+			if m[2] != "" {
+				if col, _ := strconv.Atoi(m[2]); first.Column != col {
+					t.Errorf("first error at column %d, want column %d: %s", first.Column, col, first)
+				}
 			}
 		})
 		if ok {

@@ -40,6 +40,7 @@ const (
 // Error codes.
 const (
 	CodeEmpty              = "empty"
+	CodeTooLarge           = "too-large"
 	CodeEncoding           = "encoding"
 	CodeSyntax             = "syntax"
 	CodeMultipleDocuments  = "multiple-documents"

@@ -5,12 +5,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/slipway-deploy/slipway/internal/corpus"
 )
 
 func FuzzParse(f *testing.F) {
 	f.Add([]byte("version: 0.0\nos: linux\nhooks:\n  BeforeInstall:\n    - location: a\n      timeout: 10\n"))
 	f.Add([]byte("version: 0.0\nResources:\n  - t:\n      Type: AWS::ECS::Service\n"))
-	if _, err := os.Stat(corpusDir); err == nil {
+	if corpusDir, err := corpus.Dir("appspec"); err == nil {
 		entries, err := os.ReadDir(corpusDir)
 		if err != nil {
 			f.Fatal(err)
@@ -26,7 +28,7 @@ func FuzzParse(f *testing.F) {
 			f.Add(data)
 		}
 	} else if os.Getenv("CI") == "true" {
-		f.Fatalf("appspec corpus missing at %s: %v", corpusDir, err)
+		f.Fatalf("appspec corpus missing: %v", err)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, opts := range []Options{{}, {Platform: PlatformServer, AllowCustomEvents: true}} {

@@ -3,6 +3,7 @@ package appspec
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -193,13 +194,28 @@ func Load(dir string, opts Options) (*Spec, []Diagnostic, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	data, err := os.ReadFile(path)
+	data, err := ReadFile(path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("read appspec: %w", err)
+		return nil, nil, err
 	}
 	spec, diags := Parse(path, data, opts)
 	if spec == nil {
 		return nil, diags, AsError(diags)
 	}
 	return spec, diags, nil
+}
+
+// ReadFile reads an AppSpec file for Parse, but never more than MaxSize+1 bytes: enough for Parse
+// to refuse a file that is too large without holding all of it in memory.
+func ReadFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read appspec: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read appspec %s: %w", path, err)
+	}
+	return data, nil
 }

@@ -89,6 +89,26 @@ func TestParse_EmptyAppSpecRejected(t *testing.T) {
 	}
 }
 
+func TestParse_TooLargeRejected(t *testing.T) {
+	src := "version: 0.0\nos: linux\n" + strings.Repeat("# padding\n", MaxSize/10)
+	d := firstError(t, src, Options{})
+	if d.Code != CodeTooLarge || d.Line != 0 {
+		t.Errorf("got %s (code %s), want a too-large error about the whole file", d, d.Code)
+	}
+	// Load reads no more than it needs to refuse the file.
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "appspec.yml"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	data, err := ReadFile(filepath.Join(dir, "appspec.yml"))
+	if err != nil || len(data) != MaxSize+1 {
+		t.Errorf("ReadFile = %d bytes, %v; want %d bytes", len(data), err, MaxSize+1)
+	}
+	if _, _, err := Load(dir, Options{}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("Load = %v, want ErrInvalid", err)
+	}
+}
+
 func TestParse_VersionMustBeZero(t *testing.T) {
 	runErrorCases(t, []errorCase{
 		{"missing", "os: linux\n", 1, "version is missing"},
@@ -626,6 +646,8 @@ func TestParse_RawStageRejects(t *testing.T) {
 		{"utf-16", "\xff\xfev\x00e\x00", CodeEncoding, 1},
 		{"not a mapping", "- version: 0.0\n", CodeType, 1},
 		{"syntax on line 1", "version: 0.0: x\n", CodeSyntax, 1},
+		{"template placeholder value", "version: 0.0\nos: linux\nfiles:\n  - source: a\n    destination: {{ dest }}\n", CodeSyntax, 5},
+		{"mapping as a key", "version: 0.0\nos: linux\n? {a: 1}\n: x\n", CodeType, 3},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -102,9 +102,18 @@ func (n *node) keyNode(key string) *node {
 
 var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
+// MaxSize is the largest AppSpec file accepted. Real ones are a few kilobytes; the bound keeps an
+// agent (which reads the appspec of an untrusted bundle, as root) from spending memory and minutes
+// on a file of gigabytes.
+const MaxSize = 1 << 20
+
 // decode is the raw stage. It returns nil with error diagnostics when the bytes are not one
 // well-formed YAML document.
 func decode(r *report, data []byte) *node {
+	if len(data) > MaxSize {
+		r.add(SeverityError, 0, 0, CodeTooLarge, "the file is larger than %d MiB, which no AppSpec needs: check that it is the AppSpec and not another file saved under its name", MaxSize>>20)
+		return nil
+	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		r.add(SeverityError, 1, 0, CodeEmpty, "the AppSpec file is empty: it must define at minimum 'version' and 'os' (or 'Resources' for ECS and Lambda)")
 		return nil
@@ -298,6 +307,11 @@ func (c *converter) mapping(y *yaml.Node, n *node) {
 			k = k.Alias
 		}
 		if k.Kind != yaml.ScalarNode {
+			if y.Style&yaml.FlowStyle != 0 && k.Kind == yaml.MappingNode && k.Style&yaml.FlowStyle != 0 {
+				// `{{ name }}` reads as a mapping whose key is a mapping: a template placeholder.
+				c.fail(k, CodeSyntax, "{{ ... }} is not YAML: this looks like an unrendered template placeholder; render the template before validating, or quote the value")
+				return
+			}
 			c.fail(k, CodeType, "a mapping key must be a plain name, not a list or mapping")
 			return
 		}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -542,11 +543,13 @@ func (x *extractor) leadingDir() (string, bool) {
 }
 
 // strip moves top's children into the root with renames (no copy). top is first renamed aside
-// because it may hold a child of its own name (`repo/repo/...`).
+// because it may hold a child of its own name (`repo/repo/...`); the name it is moved to is one
+// that neither top nor any of its children has, since each child is then renamed to its own name
+// in the root.
 func (x *extractor) strip(top string) error {
 	aside := ".slipway-strip"
-	if top == aside {
-		aside += "-2"
+	for i := 2; aside == top || x.nodes[top+"/"+aside].kind != 0; i++ {
+		aside = ".slipway-strip-" + strconv.Itoa(i)
 	}
 	if err := x.out.rename(top, aside); err != nil {
 		return fmt.Errorf("strip %q: %w", top, err)

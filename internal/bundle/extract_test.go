@@ -48,6 +48,22 @@ func TestExtract_StripLeadingDir(t *testing.T) {
 			wantPaths: []string{"app", "app/inner.txt", "appspec.yaml"},
 		},
 		{
+			name: "child named like the directory the strip moves aside",
+			archive: func(t *testing.T) []byte {
+				return makeTar(t, file("app/appspec.yml"), file("app/.slipway-strip/x"), file("app/.slipway-strip-2"))
+			},
+			wantStrip: "app",
+			wantPaths: []string{".slipway-strip", ".slipway-strip-2", ".slipway-strip/x", "appspec.yml"},
+		},
+		{
+			name: "stripped directory named like the one moved aside",
+			archive: func(t *testing.T) []byte {
+				return makeTar(t, file(".slipway-strip/appspec.yml"), file(".slipway-strip/.slipway-strip-2/x"))
+			},
+			wantStrip: ".slipway-strip",
+			wantPaths: []string{".slipway-strip-2", ".slipway-strip-2/x", "appspec.yml"},
+		},
+		{
 			name: "zip without directory entries",
 			archive: func(t *testing.T) []byte {
 				return makeZip(t, zipFile{Name: "site/appspec.json", Body: "{}"}, zipFile{Name: "site/index.html", Body: "hi"})

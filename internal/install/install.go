@@ -173,7 +173,10 @@ func resolveExisting(plan []Instruction, behavior appspec.FileExistsBehavior) (s
 		if len(blocked) > 1 {
 			more = fmt.Sprintf(" (and %d more)", len(blocked)-1)
 		}
-		return nil, 0, fmt.Errorf("%w at %s%s; set file_exists_behavior: OVERWRITE or RETAIN in the appspec, or remove the file",
+		// The previous install's files are gone by now, so whatever is there came from elsewhere:
+		// say so, and name both places the behaviour can be set (the deployment's option is
+		// `slipway-agent local --file-exists-behavior` when running locally).
+		return nil, 0, fmt.Errorf("%w at %s%s, not written by this group's previous install; set file_exists_behavior: OVERWRITE or RETAIN in the appspec or the deployment's file-exists-behavior option, or remove the file",
 			ErrFileExists, blocked[0], more)
 	}
 	return steps, retained, nil

@@ -77,7 +77,7 @@ func TestInstall_DisallowFailsOnExistingFile(t *testing.T) {
 	if !errors.Is(err, ErrFileExists) {
 		t.Fatalf("err = %v, want ErrFileExists", err)
 	}
-	for _, want := range []string{f.path("b"), "OVERWRITE", "RETAIN"} {
+	for _, want := range []string{f.path("b"), "OVERWRITE", "RETAIN", "file-exists-behavior option"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %q", err, want)
 		}

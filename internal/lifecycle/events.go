@@ -19,6 +19,32 @@ var DefaultLocalEvents = []string{
 	appspec.EventBeforeAllowTraffic, appspec.EventAfterAllowTraffic,
 }
 
+// WithRequiredEvents adds DownloadBundle and Install to a local run's event list when they are
+// missing, as codedeploy-local does: running a revision locally always downloads and installs it,
+// so `--events ApplicationStart,CustomEvent` has a revision to run. DownloadBundle goes before the
+// first event that runs the new revision; Install after BeforeInstall when that follows
+// DownloadBundle, else right after DownloadBundle. Events already listed keep their order, which
+// CheckEventOrder then judges.
+func WithRequiredEvents(events []string) []string {
+	out := slices.Clone(events)
+	if !slices.Contains(out, appspec.EventDownloadBundle) {
+		i := slices.IndexFunc(out, func(e string) bool { return !usesPreviousRevision(e) })
+		if i < 0 {
+			i = len(out)
+		}
+		out = slices.Insert(out, i, appspec.EventDownloadBundle)
+	}
+	if !slices.Contains(out, appspec.EventInstall) {
+		download := slices.Index(out, appspec.EventDownloadBundle)
+		i := download + 1
+		if b := slices.Index(out, appspec.EventBeforeInstall); b > download {
+			i = b + 1
+		}
+		out = slices.Insert(out, i, appspec.EventInstall)
+	}
+	return out
+}
+
 // usesPreviousRevision reports whether event runs the scripts of the last successfully installed
 // revision rather than the one being deployed: these events stop or drain what is running now.
 func usesPreviousRevision(event string) bool {

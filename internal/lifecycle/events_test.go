@@ -41,3 +41,25 @@ func TestCheckEventOrder(t *testing.T) {
 		})
 	}
 }
+
+func TestWithRequiredEvents_DownloadBundleAndInstallAlwaysRun(t *testing.T) {
+	tests := []struct{ events, want string }{
+		{strings.Join(DefaultLocalEvents, ","), strings.Join(DefaultLocalEvents, ",")},
+		// codedeploy-local's own example: a custom event after ApplicationStart.
+		{"ApplicationStart,CustomEvent", "DownloadBundle,Install,ApplicationStart,CustomEvent"},
+		{"ApplicationStop,BeforeInstall,ApplicationStart", "ApplicationStop,DownloadBundle,BeforeInstall,Install,ApplicationStart"},
+		{"BeforeBlockTraffic,ApplicationStop", "BeforeBlockTraffic,ApplicationStop,DownloadBundle,Install"},
+		{"DownloadBundle,ValidateService", "DownloadBundle,Install,ValidateService"},
+		{"Install,AfterInstall", "DownloadBundle,Install,AfterInstall"},
+		// An order the user got wrong stays wrong, for CheckEventOrder to refuse.
+		{"BeforeInstall,DownloadBundle", "BeforeInstall,DownloadBundle,Install"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.events, func(t *testing.T) {
+			got := WithRequiredEvents(strings.Split(tt.events, ","))
+			if strings.Join(got, ",") != tt.want {
+				t.Errorf("got %s, want %s", strings.Join(got, ","), tt.want)
+			}
+		})
+	}
+}

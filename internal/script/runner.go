@@ -369,10 +369,28 @@ func (x *run) prepareUser(res *Result) bool {
 	return true
 }
 
+// Retries of an exec that failed with ETXTBSY: the file is open for writing somewhere, most often
+// in a child that another goroutine of this process forked while the file was being written
+// and that has not reached its own exec yet, which takes microseconds (Go issue 22315). About a
+// second in all, then the error is reported.
+const (
+	busyRetries = 20
+	busyBackoff = 5 * time.Millisecond
+)
+
 func (x *run) start(stdout, stderr *os.File) (*exec.Cmd, error) {
 	cmd := x.command(x.c.Path)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	err := cmd.Start()
+	for i := 1; errors.Is(err, syscall.ETXTBSY) && i <= busyRetries; i++ {
+		if i == 1 {
+			x.note("%s is busy (open for writing); retrying for up to a second", x.c.Path)
+		}
+		time.Sleep(time.Duration(i) * busyBackoff)
+		cmd = x.command(x.c.Path)
+		cmd.Stdout, cmd.Stderr = stdout, stderr
+		err = cmd.Start()
+	}
 	if errors.Is(err, syscall.ENOEXEC) {
 		// No #! line: shells, and so the reference agent, fall back to running it with sh.
 		x.note("%s has no #! line; running it with /bin/sh", x.c.Path)
@@ -455,11 +473,52 @@ func (x *run) pump(f *os.File, stream string) bool {
 	for {
 		n, err := f.Read(buf)
 		s.write(buf[:n])
-		if err != nil {
+		switch {
+		case err == nil:
+			continue
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			// The grace after the exit is over, but this goroutine may only have been slow to
+			// run: a deadline that has passed fails a read before it looks at the pipe. What the
+			// pipe holds now is output the script wrote, and the pipe is held open only if it is
+			// empty and yet not at end of file.
+			open := drain(f, buf, s.write)
 			s.flush()
-			return errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, os.ErrClosed)
+			return open
 		}
+		s.flush()
+		return errors.Is(err, os.ErrClosed)
 	}
+}
+
+// drainLimit bounds drain: a process that writes faster than it can be read still holds the pipe.
+const drainLimit = 1 << 20
+
+// drain reads, without waiting, what a non-blocking pipe holds, passing it to write, and reports
+// whether a writer still holds the pipe: it is empty but not at end of file, or it kept filling.
+func drain(f *os.File, buf []byte, write func([]byte)) bool {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return true
+	}
+	open := true
+	// Control, unlike Read, ignores the deadline that has just passed.
+	err = rc.Control(func(fd uintptr) {
+		for total := 0; total < drainLimit; {
+			n, err := syscall.Read(int(fd), buf)
+			switch {
+			case n > 0:
+				write(buf[:n])
+				total += n
+			case n == 0 && err == nil:
+				open = false // end of file: every writer has closed it
+				return
+			case errors.Is(err, syscall.EINTR):
+			default:
+				return // EAGAIN: empty, and someone can still write to it
+			}
+		}
+	})
+	return open || err != nil
 }
 
 // accessHint explains, for a script run as another user, which permission keeps that user from

@@ -1,6 +1,7 @@
 package script
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -387,6 +389,58 @@ func TestRun_OutputsLeftOpen(t *testing.T) {
 				t.Errorf("background process %d was killed; it must be left running", bg)
 			}
 		})
+	}
+}
+
+func TestRun_OutputStillInThePipeAfterExitIsNotLeftOpen(t *testing.T) {
+	t.Parallel()
+	// A script that prints and exits, read by an agent that is slow to get the CPU: when the
+	// grace after the exit is over, what the pipes still hold is the script's output, not a sign
+	// that someone holds them open. A grace of 1 ns makes the slow reader certain.
+	const n = 2000
+	res, log := runScript(t, &Runner{PipeGrace: time.Nanosecond},
+		fmt.Sprintf("i=0\nwhile [ $i -lt %d ]; do echo \"line $i\"; echo \"err $i\" >&2; i=$((i+1)); done\n", n), nil)
+	if got, want := res.Code, Succeeded; got != want {
+		t.Fatalf("Code = %v, want %v (%s)", got, want, res.Message)
+	}
+	out, errs := outputLines(t, log, "stdout"), outputLines(t, log, "stderr")
+	if len(out) != n || len(errs) != n || out[n-1] != fmt.Sprintf("line %d", n-1) || errs[n-1] != fmt.Sprintf("err %d", n-1) {
+		t.Errorf("logged %d stdout and %d stderr lines, want %d of each, the last ones included", len(out), len(errs), n)
+	}
+}
+
+// releasingLog closes a file the first time the runner logs a line containing "busy".
+type releasingLog struct {
+	lockedBuffer
+	once sync.Once
+	f    *os.File
+}
+
+func (l *releasingLog) Write(p []byte) (int, error) {
+	if bytes.Contains(p, []byte("busy")) {
+		l.once.Do(func() { l.f.Close() })
+	}
+	return l.lockedBuffer.Write(p)
+}
+
+func TestRun_TextFileBusyIsRetried(t *testing.T) {
+	t.Parallel()
+	// exec fails with ETXTBSY while any process holds the script open for writing: typically a
+	// child another goroutine has forked and not yet exec'd. Here the test holds it, and lets go
+	// once the runner says it is waiting.
+	dir := t.TempDir()
+	path := writeScript(t, dir, "hook.sh", "#!/bin/sh\necho ran\n", 0o755)
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := &releasingLog{f: f}
+	res := (&Runner{Log: log}).Run(context.Background(), Command{Event: "BeforeInstall", Path: path, Dir: dir, Env: []string{testPath}})
+	if got, want := res.Code, Succeeded; got != want {
+		t.Fatalf("Code = %v, want %v (%s)", got, want, res.Message)
+	}
+	if got, want := outputLines(t, log.String(), "stdout"), []string{"ran"}; !slices.Equal(got, want) {
+		t.Errorf("stdout = %q, want %q", got, want)
 	}
 }
 

@@ -52,18 +52,26 @@ func Machine() string {
 			}
 		}
 	}
-	load := "?"
-	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
-		f := strings.Fields(string(b))
-		if len(f) >= 3 {
-			load = strings.Join(f[:3], " ")
-		}
-	}
+	load := LoadAverage()
 	kernel := "?"
 	if b, err := exec.Command("uname", "-r").Output(); err == nil {
 		kernel = strings.TrimSpace(string(b))
 	}
 	return fmt.Sprintf("nproc %d (%s), load average %s, Linux %s, %s", runtime.NumCPU(), model, load, kernel, runtime.Version())
+}
+
+// LoadAverage returns the 1, 5 and 15 minute load averages as the kernel prints them, or "?":
+// a benchmark that runs for minutes on a shared machine prints it before and after.
+func LoadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 // WorkDir returns dir (created if needed) and a no-op, or, when dir is "", a new temporary
