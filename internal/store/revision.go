@@ -45,6 +45,9 @@ type Revision struct {
 	// Location holds the source's details as JSON (an S3 object, a GitHub commit); the store
 	// keeps it opaque.
 	Location json.RawMessage
+	// Commit is the Git commit the bundle was built from, "" when unknown. Registering a known
+	// digest again with a commit fills in a missing one.
+	Commit string
 	// CreateTime is set by the store when zero.
 	CreateTime time.Time
 }
@@ -65,6 +68,9 @@ func (s *SQLite) PutRevision(ctx context.Context, r Revision) (Revision, error) 
 	if !json.Valid(r.Location) {
 		return Revision{}, fmt.Errorf("put revision %s: %w: location is not JSON", r.Digest, ErrInvalid)
 	}
+	if r.Commit != "" && !validCommit(r.Commit) {
+		return Revision{}, fmt.Errorf("put revision %s: %w: commit %q is not a full commit id (40 lower-case hex characters)", r.Digest, ErrInvalid, r.Commit)
+	}
 	if r.CreateTime.IsZero() {
 		r.CreateTime = s.now()
 	}
@@ -74,10 +80,12 @@ func (s *SQLite) PutRevision(ctx context.Context, r Revision) (Revision, error) 
 		if _, err := getApplication(ctx, tx, r.Application); err != nil {
 			return fmt.Errorf("application %s: %w", r.Application, err)
 		}
-		// ON CONFLICT DO NOTHING is spelled the same in PostgreSQL.
-		_, err := tx.ExecContext(ctx, `INSERT INTO revisions (application, digest, size, format, source, location, create_time)
-			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (application, digest) DO NOTHING`,
-			r.Application, r.Digest, r.Size, r.Format, string(r.Source), string(r.Location), millis(r.CreateTime))
+		// ON CONFLICT ... DO UPDATE is spelled the same in PostgreSQL. Only a missing commit is
+		// filled in: what a digest is does not change.
+		_, err := tx.ExecContext(ctx, `INSERT INTO revisions (application, digest, size, format, source, location, commit_sha, create_time)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (application, digest) DO UPDATE SET
+				commit_sha = CASE WHEN revisions.commit_sha = '' THEN excluded.commit_sha ELSE revisions.commit_sha END`,
+			r.Application, r.Digest, r.Size, r.Format, string(r.Source), string(r.Location), r.Commit, millis(r.CreateTime))
 		if err != nil {
 			return err
 		}
@@ -99,13 +107,31 @@ func (s *SQLite) GetRevision(ctx context.Context, application, digest string) (R
 	return r, nil
 }
 
+// RevisionForCommit returns the newest revision of an application built from commit;
+// ErrNotFound if none.
+func (s *SQLite) RevisionForCommit(ctx context.Context, application, commit string) (Revision, error) {
+	if commit == "" {
+		return Revision{}, fmt.Errorf("revision for commit: %w: empty commit", ErrInvalid)
+	}
+	r, err := scanRevision(s.r.QueryRowContext(ctx, "SELECT "+revisionColumns+
+		" FROM revisions WHERE application = ? AND commit_sha = ? ORDER BY create_time DESC, digest LIMIT 1", application, commit))
+	if err != nil {
+		return Revision{}, fmt.Errorf("revision of %s for commit %s: %w", application, commit, err)
+	}
+	return r, nil
+}
+
+const revisionColumns = "application, digest, size, format, source, location, commit_sha, create_time"
+
 func getRevision(ctx context.Context, q querier, application, digest string) (Revision, error) {
+	return scanRevision(q.QueryRowContext(ctx, "SELECT "+revisionColumns+" FROM revisions WHERE application = ? AND digest = ?", application, digest))
+}
+
+func scanRevision(sc scanner) (Revision, error) {
 	var r Revision
 	var source, location string
 	var created int64
-	err := q.QueryRowContext(ctx, `SELECT application, digest, size, format, source, location, create_time
-		FROM revisions WHERE application = ? AND digest = ?`, application, digest).
-		Scan(&r.Application, &r.Digest, &r.Size, &r.Format, &source, &location, &created)
+	err := sc.Scan(&r.Application, &r.Digest, &r.Size, &r.Format, &source, &location, &r.Commit, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Revision{}, ErrNotFound
 	}
@@ -116,11 +142,13 @@ func getRevision(ctx context.Context, q querier, application, digest string) (Re
 	return r, nil
 }
 
+// validCommit accepts a full Git object id: 40 (SHA-1) or 64 (SHA-256) lower-case hex characters.
+func validCommit(s string) bool { return (len(s) == 40 || len(s) == 64) && isLowerHex(s) }
+
 // validDigest accepts exactly 64 lower-case hex characters.
-func validDigest(s string) bool {
-	if len(s) != 64 {
-		return false
-	}
+func validDigest(s string) bool { return len(s) == 64 && isLowerHex(s) }
+
+func isLowerHex(s string) bool {
 	for i := range len(s) {
 		c := s[i]
 		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
