@@ -85,6 +85,9 @@ type GitHubLink struct {
 	// AllowedRefs are glob patterns (e.g. "refs/heads/main", "refs/tags/v*") a workflow's ref
 	// must match; empty allows any ref.
 	AllowedRefs []string `json:"allowed_refs,omitempty"`
+	// EnvironmentURL is where the deployed environment can be seen; GitHub shows it on the
+	// environment's deployments (environment_url).
+	EnvironmentURL string `json:"environment_url,omitempty"`
 }
 
 // Revision is a bundle the server knows, identified by its sha256.

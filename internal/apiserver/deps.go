@@ -26,6 +26,9 @@ type Store interface {
 	PutRevision(ctx context.Context, r store.Revision) (store.Revision, error)
 	GetRevision(ctx context.Context, application, digest string) (store.Revision, error)
 	GetDeployment(ctx context.Context, id string) (store.Versioned, error)
+	// CreateDeploymentForGitHub creates (or, for a GitHub Deployment seen before, returns) the
+	// deployment that runs a GitHub Deployment.
+	CreateDeploymentForGitHub(ctx context.Context, d deploy.Deployment, refuseWhenBusy bool, link store.GitHubDeployment) (deploy.Deployment, deploy.Admission, bool, error)
 	ListDeployments(ctx context.Context, f store.DeploymentFilter) ([]store.Versioned, error)
 	RegisterInstance(ctx context.Context, name string, tags map[string]string, credentialHash string, replace bool) (store.Instance, error)
 	InstanceByCredential(ctx context.Context, hash string) (store.Instance, error)

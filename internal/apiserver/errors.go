@@ -51,7 +51,11 @@ func invalid(field, format string, args ...any) error {
 func statusOf(err error) int {
 	var br badRequest
 	var mbe *http.MaxBytesError
+	var ae *api.Error
 	switch {
+	case errors.As(err, &ae) && ae.Status != 0:
+		// Already decided by a method shared with the webhooks (see publicError).
+		return ae.Status
 	case errors.As(err, &br):
 		return http.StatusBadRequest
 	case errors.Is(err, errUnauthorized), errors.Is(err, auth.ErrTokenInvalid):
@@ -87,7 +91,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	// A user's mistake may arrive wrapped (a blob store's check); its own message says what to
 	// change, without the wrapping's context.
 	var br badRequest
-	if errors.As(err, &br) {
+	var ae *api.Error
+	switch {
+	case errors.As(err, &ae):
+		body.Message, body.Field = ae.Message, ae.Field
+	case errors.As(err, &br):
 		body.Message, body.Field = br.msg, br.field
 	}
 	if status == http.StatusUnauthorized {

@@ -7,12 +7,10 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
-	"time"
 
 	"github.com/gorilla/mux"
 
 	"github.com/slipway-deploy/slipway/internal/api"
-	"github.com/slipway-deploy/slipway/internal/appspec"
 	"github.com/slipway-deploy/slipway/internal/blob"
 	"github.com/slipway-deploy/slipway/internal/deploy"
 	"github.com/slipway-deploy/slipway/internal/store"
@@ -145,7 +143,7 @@ func groupJSON(g store.Group) api.DeploymentGroup {
 		out.OnBusy = "reject"
 	}
 	if g.GitHub.Linked() {
-		out.GitHub = &api.GitHubLink{Repository: g.GitHub.Repository, RepositoryID: g.GitHub.RepositoryID, AllowedRefs: g.GitHub.AllowedRefs}
+		out.GitHub = &api.GitHubLink{Repository: g.GitHub.Repository, RepositoryID: g.GitHub.RepositoryID, AllowedRefs: g.GitHub.AllowedRefs, EnvironmentURL: g.GitHub.EnvironmentURL}
 	}
 	for _, tg := range g.Tags {
 		fs := make([]api.TagFilter, 0, len(tg))
@@ -174,7 +172,7 @@ func (s *Server) groupFromJSON(ctx context.Context, app string, in api.Deploymen
 		Environment:                   in.Environment,
 	}
 	if in.GitHub != nil {
-		g.GitHub = store.GitHubLink{Repository: in.GitHub.Repository, RepositoryID: in.GitHub.RepositoryID, AllowedRefs: in.GitHub.AllowedRefs}
+		g.GitHub = store.GitHubLink{Repository: in.GitHub.Repository, RepositoryID: in.GitHub.RepositoryID, AllowedRefs: in.GitHub.AllowedRefs, EnvironmentURL: in.GitHub.EnvironmentURL}
 	}
 	if g.ConfigName == "" {
 		g.ConfigName = defaultConfig
@@ -373,25 +371,22 @@ func (s *Server) handleDeploymentCreate(w http.ResponseWriter, r *http.Request) 
 		s.writeError(w, r, err)
 		return
 	}
-	if _, err := s.store.GetRevision(ctx, in.Application, in.Revision); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			err = invalid("revision", "no revision %q in application %s: upload the bundle first (slipway deploy does both)", in.Revision, in.Application)
-		}
-		s.writeError(w, r, storeErr(err))
-		return
+	creator := deploy.CreatorUser
+	if in.GitHub != nil {
+		// The webhook for the same GitHub Deployment may create it first; both must say the same.
+		creator = deploy.CreatorGitHub
 	}
-	d, err := s.newDeployment(r, g, in.Revision, deploy.CreatorUser, in)
+	d, created, err := s.CreateDeployment(ctx, in, creator)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	d, err = s.orch.Create(ctx, d, g.RefuseWhenBusy)
-	if err != nil {
-		s.writeError(w, r, storeErr(err))
-		return
+	status := http.StatusCreated
+	if !created {
+		status = http.StatusOK
 	}
-	s.logWorkflow(r, "deployment created by a workflow", "deployment_id", d.ID, "group", g.Name)
-	writeJSON(w, http.StatusCreated, s.deploymentJSON(r, d))
+	s.logWorkflow(r, "deployment created by a workflow", "deployment_id", d.ID, "group", g.Name, "created", created)
+	writeJSON(w, status, d)
 }
 
 func checkCreateDeployment(in api.CreateDeployment) error {
@@ -406,78 +401,14 @@ func checkCreateDeployment(in api.CreateDeployment) error {
 	return nil
 }
 
-// newDeployment builds a deployment of revision to g, with the request's options over the group's.
-func (s *Server) newDeployment(r *http.Request, g store.Group, revision string, creator deploy.Creator, in api.CreateDeployment) (deploy.Deployment, error) {
-	configName := g.ConfigName
-	if in.DeploymentConfig != "" {
-		configName = in.DeploymentConfig
-	}
-	cfg, err := s.config(r.Context(), configName)
-	if err != nil {
-		return deploy.Deployment{}, err
-	}
-	if in.FileExistsBehavior != "" {
-		if _, err := appspec.ParseFileExistsBehavior(in.FileExistsBehavior); err != nil {
-			return deploy.Deployment{}, invalid("file_exists_behavior", "%v", err)
-		}
-	}
-	d := deploy.Deployment{
-		ID:                            store.NewDeploymentID(),
-		Application:                   g.Application,
-		Group:                         g.Name,
-		Revision:                      revision,
-		Creator:                       creator,
-		Config:                        cfg,
-		Description:                   in.Description,
-		FileExistsBehavior:            in.FileExistsBehavior,
-		IgnoreApplicationStopFailures: g.IgnoreApplicationStopFailures,
-		UpdateOutdatedInstancesOnly:   in.UpdateOutdatedInstancesOnly,
-		AutoRollback:                  g.AutoRollback,
-		Lease:                         s.cfg.Lease,
-		CreateTime:                    time.Now().UTC(),
-	}
-	if in.IgnoreApplicationStopFailures != nil {
-		d.IgnoreApplicationStopFailures = *in.IgnoreApplicationStopFailures
-	}
-	if in.AutoRollback != nil {
-		d.AutoRollback = deploy.AutoRollback{OnFailure: in.AutoRollback.OnFailure, OnAlarm: in.AutoRollback.OnAlarm, OnStopRequested: in.AutoRollback.OnStopRequested}
-	}
-	return d, nil
-}
-
 func (s *Server) handleGroupRollback(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
 	v := mux.Vars(r)
-	g, err := s.store.GetGroup(ctx, v["app"], v["group"])
-	if err != nil {
-		s.writeError(w, r, storeErr(err))
-		return
-	}
-	if g.CurrentRevision == "" {
-		s.writeError(w, r, as(errConflict, "group %s has no successful deployment to roll back to", g.Name))
-		return
-	}
-	// Reuse the content options of the deployment that installed the revision, as CodeDeploy does.
-	var in api.CreateDeployment
-	if g.LastSuccessfulDeployment != "" {
-		if last, err := s.store.GetDeployment(ctx, g.LastSuccessfulDeployment); err == nil {
-			in.FileExistsBehavior = last.Deployment.FileExistsBehavior
-		}
-	}
-	in.Description = "rollback to the last successful revision"
-	d, err := s.newDeployment(r, g, g.CurrentRevision, deploy.CreatorRollback, in)
+	d, err := s.RollbackGroup(r.Context(), v["app"], v["group"], "")
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	// A rollback must not roll itself back.
-	d.AutoRollback = deploy.AutoRollback{}
-	d, err = s.orch.Create(ctx, d, false)
-	if err != nil {
-		s.writeError(w, r, storeErr(err))
-		return
-	}
-	writeJSON(w, http.StatusCreated, s.deploymentJSON(r, d))
+	writeJSON(w, http.StatusCreated, d)
 }
 
 func (s *Server) handleDeploymentList(w http.ResponseWriter, r *http.Request) {
@@ -517,7 +448,7 @@ func (s *Server) handleDeploymentGet(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.deploymentJSON(r, d))
+	writeJSON(w, http.StatusOK, s.deploymentJSON(r.Context(), d))
 }
 
 func (s *Server) handleDeploymentStop(w http.ResponseWriter, r *http.Request) {
@@ -534,18 +465,18 @@ func (s *Server) handleDeploymentStop(w http.ResponseWriter, r *http.Request) {
 		}
 		s.logWorkflow(r, "deployment stopped by a workflow", "deployment_id", current.ID)
 	}
-	d, err := s.orch.Stop(r.Context(), mux.Vars(r)["id"], in.Rollback, "")
-	if err != nil && !errors.Is(err, deploy.ErrFinished) {
-		s.writeError(w, r, storeErr(err))
+	d, err := s.StopDeployment(r.Context(), mux.Vars(r)["id"], in.Rollback, "")
+	if err != nil {
+		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.deploymentJSON(r, d))
+	writeJSON(w, http.StatusOK, d)
 }
 
 // deploymentJSON renders a deployment with its hosts named.
-func (s *Server) deploymentJSON(r *http.Request, d deploy.Deployment) api.Deployment {
+func (s *Server) deploymentJSON(ctx context.Context, d deploy.Deployment) api.Deployment {
 	names := map[string]string{}
-	if list, err := s.store.ListInstances(r.Context(), true); err == nil {
+	if list, err := s.store.ListInstances(ctx, true); err == nil {
 		for _, in := range list {
 			names[in.ID] = in.Name
 		}

@@ -29,6 +29,9 @@ import (
 // download.
 const digestHeader = "X-Slipway-Digest"
 
+// commitHeader names the commit an uploaded bundle was built from (40 hex characters).
+const commitHeader = "X-Slipway-Commit"
+
 // S3 limits on what names an object.
 const (
 	maxS3KeyBytes    = 1024
@@ -37,37 +40,34 @@ const (
 )
 
 // handleRevisionUpload stores an uploaded bundle by its sha256 and registers it, once it has
-// passed the checks an agent would apply when it deploys it.
+// passed the checks an agent would apply when it deploys it. The optional X-Slipway-Commit
+// header names the commit it was built from, so hooks see BUNDLE_COMMIT and a pull request
+// comment can deploy that commit from this bundle.
 func (s *Server) handleRevisionUpload(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	app, platform, err := s.revisionApp(r, mux.Vars(r)["app"])
+	app, _, err := s.revisionApp(r, mux.Vars(r)["app"])
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	want := strings.TrimPrefix(r.Header.Get(digestHeader), "sha256=")
 	body := bufio.NewReader(http.MaxBytesReader(w, r.Body, s.cfg.MaxBundleBytes))
 	// No bundle starts with '{': this is a registration sent without its content type.
 	if first, _ := body.Peek(1); string(first) == "{" {
 		s.writeError(w, r, invalid("Content-Type", "the body is JSON, not a bundle: to register a revision by S3 location, send Content-Type: application/json"))
 		return
 	}
-	var format bundle.Format
-	digest, size, err := s.blobs.Put(ctx, body, r.ContentLength, want, func(content io.ReaderAt, size int64) error {
-		var err error
-		format, err = checkBundle(ctx, content, size, platform)
-		return err
+	rev, err := s.AddRevision(r.Context(), NewRevision{
+		Application: app.Name,
+		Body:        body,
+		Size:        r.ContentLength,
+		Digest:      strings.TrimPrefix(r.Header.Get(digestHeader), "sha256="),
+		Source:      store.SourceUpload,
+		Commit:      r.Header.Get(commitHeader),
 	})
 	if err != nil {
-		s.writeError(w, r, s.blobErr(err))
+		s.writeError(w, r, err)
 		return
 	}
-	rev, err := s.store.PutRevision(ctx, store.Revision{Digest: digest, Application: app.Name, Size: size, Format: format.String(), Source: store.SourceUpload})
-	if err != nil {
-		s.writeError(w, r, storeErr(err))
-		return
-	}
-	writeJSON(w, http.StatusCreated, revisionJSON(rev))
+	writeJSON(w, http.StatusCreated, rev)
 }
 
 // revisionApp is the application a revision is for, once the caller is known to be allowed to
@@ -206,6 +206,13 @@ func (s *Server) bundleJSON(ctx context.Context, rev store.Revision) (api.Bundle
 			}
 			b.URL, kind = url, urlPresigned
 		}
+	}
+	if rev.Commit != "" {
+		// What CodeDeploy's agent gives hooks of a revision from GitHub.
+		if b.Env == nil {
+			b.Env = map[string]string{}
+		}
+		b.Env["BUNDLE_COMMIT"] = rev.Commit
 	}
 	s.metrics.bundleURLs.WithLabelValues(kind).Inc()
 	return b, nil

@@ -51,7 +51,20 @@ type Server struct {
 	log     *slog.Logger
 	metrics *metrics
 	// s3 reads revisions registered by S3 location; nil when the server has no S3 access.
-	s3 S3Objects
+	s3    S3Objects
+	extra []extraRoute
+}
+
+// extraRoute is a route added with Handle.
+type extraRoute struct {
+	method, path string
+	handler      http.Handler
+}
+
+// Handle adds a route served beside the API (the GitHub webhook receiver), so it shares the
+// server's metrics and error handling. Call it before Handler.
+func (s *Server) Handle(method, path string, h http.Handler) {
+	s.extra = append(s.extra, extraRoute{method: method, path: path, handler: h})
 }
 
 // Option adds an optional dependency to a Server.
@@ -85,6 +98,10 @@ func (s *Server) router(gatherer prometheus.Gatherer) *mux.Router {
 	r.HandleFunc(openAPIPath, s.handleOpenAPI).Methods(http.MethodGet)
 	s.routeAPI(r.PathPrefix(api.PathAPI).Subrouter())
 	s.routeAgent(r.PathPrefix(api.PathAgent).Subrouter())
+	r.HandleFunc(PathDeploymentPage+"{id}", s.handleDeploymentPage).Methods(http.MethodGet)
+	for _, rt := range s.extra {
+		r.Handle(rt.path, rt.handler).Methods(rt.method)
+	}
 	// mux (1.8.1) tells a wrong method from a wrong path only sometimes inside subrouters, so
 	// every unmatched request goes to one handler that works it out.
 	unmatched := s.unmatched(r)

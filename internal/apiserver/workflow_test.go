@@ -109,7 +109,7 @@ func TestWorkflow_MayDeployItsGroupsOnly(t *testing.T) {
 		t.Fatalf("workflow reads its group: %+v, %v", g, err)
 	}
 	d, err := wf.CreateDeployment(ctx, api.CreateDeployment{Application: "shop", Group: "prod", Revision: digest,
-		GitHub: &api.GitHubDeployment{Repository: "acme/shop", RepositoryID: 4242, DeploymentID: 1, SHA: "abc"}})
+		GitHub: &api.GitHubDeployment{Repository: "acme/shop", RepositoryID: 4242, DeploymentID: 1, SHA: "f95f852bd8fca8fcc58a9a2d6c842781e32a215e"}})
 	if err != nil {
 		t.Fatalf("workflow deploys prod: %v", err)
 	}

@@ -37,6 +37,9 @@ type Orchestrator struct {
 
 	// Lease is given to the deployments the orchestrator creates itself (auto-updates).
 	Lease time.Duration
+	// Observe, when set, is called with a deployment's id after each change of it is stored,
+	// outside the orchestrator's locks. It must not block: reporters note the id and return.
+	Observe func(id string)
 	// catchUp serialises auto-update decisions, so two hosts joining at once start one deployment.
 	catchUp sync.Mutex
 }
@@ -186,9 +189,18 @@ func (o *Orchestrator) Create(ctx context.Context, d deploy.Deployment, refuseWh
 	if err != nil {
 		return d, err
 	}
+	return o.Admitted(ctx, d, adm)
+}
+
+// Admitted takes charge of a deployment the store has just created and admitted (as Create
+// does after storing it, for callers that create through another store call): it starts the
+// deployment when adm says it holds its group, and records it as queued otherwise.
+func (o *Orchestrator) Admitted(ctx context.Context, d deploy.Deployment, adm deploy.Admission) (deploy.Deployment, error) {
 	o.mu.Lock()
 	o.active[d.ID] = &entry{d: d, version: 1, active: adm == deploy.AdmitStart}
 	o.mu.Unlock()
+	// A queued deployment may not change again for a long time; observers hear of it now.
+	o.observe(d.ID)
 	if adm == deploy.AdmitStart {
 		if err := o.start(ctx, d.ID); err != nil {
 			return d, err
@@ -283,6 +295,7 @@ func (o *Orchestrator) Apply(ctx context.Context, id string, in deploy.Input) (d
 	}
 	e.busy = true
 	var follow []func()
+	changed := false
 	for len(e.queue) > 0 {
 		batch := e.queue
 		e.queue = nil
@@ -292,6 +305,7 @@ func (o *Orchestrator) Apply(ctx context.Context, id string, in deploy.Input) (d
 		o.mu.Lock()
 		if nversion != version {
 			e.d, e.version = nd, nversion
+			changed = true
 			follow = append(follow, o.act(e, effects, saved)...)
 		}
 		for i, r := range batch {
@@ -303,6 +317,9 @@ func (o *Orchestrator) Apply(ctx context.Context, id string, in deploy.Input) (d
 		delete(o.active, id)
 	}
 	o.mu.Unlock()
+	if changed {
+		o.observe(id)
+	}
 	for _, f := range follow {
 		f()
 	}
@@ -392,6 +409,7 @@ func (o *Orchestrator) act(e *entry, effects []deploy.Effect, saved store.Saved)
 		v, err := o.store.GetDeployment(context.Background(), id)
 		if err == nil {
 			o.active[id] = &entry{d: v.Deployment, version: v.Version, active: id == saved.Next}
+			follow = append(follow, func() { o.observe(id) })
 			if id != saved.Next {
 				follow = append(follow, func() {
 					if _, err := o.Apply(context.Background(), id, deploy.Enqueue{}); err != nil && !ignorable(err) {
@@ -415,6 +433,12 @@ func (o *Orchestrator) act(e *entry, effects []deploy.Effect, saved store.Saved)
 		})
 	}
 	return follow
+}
+
+func (o *Orchestrator) observe(id string) {
+	if o.Observe != nil {
+		o.Observe(id)
+	}
 }
 
 func (o *Orchestrator) ensureLoaded(id string) error {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"path"
 	"strings"
 	"time"
@@ -50,6 +51,8 @@ type GitHubLink struct {
 	// AllowedRefs are patterns (path.Match syntax, e.g. "refs/heads/main", "refs/tags/v*") a
 	// workflow's ref must match; empty allows any ref.
 	AllowedRefs []string `json:"allowed_refs,omitempty"`
+	// EnvironmentURL is the deployed environment's address, reported as environment_url.
+	EnvironmentURL string `json:"environment_url,omitempty"`
 }
 
 // Linked reports whether the group names a repository.
@@ -64,6 +67,12 @@ func (l GitHubLink) validate() error {
 	}
 	if l.RepositoryID < 0 || (l.RepositoryID == 0) != (l.Repository == "") {
 		return fmt.Errorf("%w: github: give both the repository (owner/name) and its numeric id, or neither", ErrInvalid)
+	}
+	if l.EnvironmentURL != "" {
+		u, err := url.Parse(l.EnvironmentURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return fmt.Errorf("%w: github environment url %q: give an absolute http(s) URL", ErrInvalid, l.EnvironmentURL)
+		}
 	}
 	for _, p := range l.AllowedRefs {
 		if _, err := path.Match(p, ""); err != nil || p == "" {

@@ -1,0 +1,275 @@
+package apiserver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/slipway-deploy/slipway/internal/api"
+	"github.com/slipway-deploy/slipway/internal/appspec"
+	"github.com/slipway-deploy/slipway/internal/bundle"
+	"github.com/slipway-deploy/slipway/internal/deploy"
+	"github.com/slipway-deploy/slipway/internal/store"
+)
+
+// The methods in this file are what the REST handlers do, callable without HTTP, so that the
+// GitHub webhook handlers run the very same code: one create path, one stop path, one way to
+// register a revision. Their errors are *api.Error for a caller's mistake (the message says what
+// to change) and plain errors for server faults.
+
+// commitRE is a full Git commit id.
+var commitRE = regexp.MustCompile(`^([0-9a-f]{40}|[0-9a-f]{64})$`)
+
+// CreateDeployment creates a deployment of a registered revision to a group, with the request's
+// options over the group's. With in.GitHub set the deployment runs that GitHub Deployment and is
+// created at most once for it: a second call for the same GitHub Deployment (the Action's and the
+// webhook's, in either order) returns the first one with created false.
+func (s *Server) CreateDeployment(ctx context.Context, in api.CreateDeployment, creator deploy.Creator) (api.Deployment, bool, error) {
+	d, created, err := s.createDeployment(ctx, in, creator)
+	if err != nil {
+		return api.Deployment{}, false, publicError(err)
+	}
+	return s.deploymentJSON(ctx, d), created, nil
+}
+
+func (s *Server) createDeployment(ctx context.Context, in api.CreateDeployment, creator deploy.Creator) (deploy.Deployment, bool, error) {
+	g, err := s.store.GetGroup(ctx, in.Application, in.Group)
+	if err != nil {
+		return deploy.Deployment{}, false, storeErr(err)
+	}
+	if _, err := s.store.GetRevision(ctx, in.Application, in.Revision); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			err = invalid("revision", "no revision %q in application %s: upload the bundle first (slipway deploy does both)", in.Revision, in.Application)
+		}
+		return deploy.Deployment{}, false, storeErr(err)
+	}
+	d, err := s.newDeployment(ctx, g, in.Revision, creator, in)
+	if err != nil {
+		return deploy.Deployment{}, false, err
+	}
+	if in.GitHub == nil {
+		d, err = s.orch.Create(ctx, d, g.RefuseWhenBusy)
+		return d, err == nil, storeErr(err)
+	}
+	link, err := githubLink(g, *in.GitHub)
+	if err != nil {
+		return deploy.Deployment{}, false, err
+	}
+	d, adm, created, err := s.store.CreateDeploymentForGitHub(ctx, d, g.RefuseWhenBusy, link)
+	if err != nil {
+		return deploy.Deployment{}, false, storeErr(err)
+	}
+	if !created {
+		d, _, err = s.orch.Get(ctx, d.ID)
+		return d, false, storeErr(err)
+	}
+	d, err = s.orch.Admitted(ctx, d, adm)
+	return d, true, storeErr(err)
+}
+
+// githubLink checks a GitHub Deployment against the group it is to deploy.
+func githubLink(g store.Group, gh api.GitHubDeployment) (store.GitHubDeployment, error) {
+	owner, name, ok := strings.Cut(gh.Repository, "/")
+	switch {
+	case !ok || owner == "" || name == "" || strings.Contains(name, "/"):
+		return store.GitHubDeployment{}, invalid("github.repository", "%q: give owner/name", gh.Repository)
+	case gh.RepositoryID <= 0:
+		return store.GitHubDeployment{}, invalid("github.repository_id", "give the repository's numeric id (github.repository_id in a workflow)")
+	case gh.DeploymentID <= 0:
+		return store.GitHubDeployment{}, invalid("github.deployment_id", "give the id of the GitHub Deployment this deployment runs")
+	case !commitRE.MatchString(gh.SHA):
+		return store.GitHubDeployment{}, invalid("github.sha", "%q: give the full commit id the GitHub Deployment names", gh.SHA)
+	case g.GitHub.Linked() && g.GitHub.RepositoryID != gh.RepositoryID:
+		return store.GitHubDeployment{}, invalid("github.repository_id", "group %s/%s is linked to repository %s (id %d), not %s (id %d)",
+			g.Application, g.Name, g.GitHub.Repository, g.GitHub.RepositoryID, gh.Repository, gh.RepositoryID)
+	case g.Environment != "" && gh.Environment != "" && g.Environment != gh.Environment:
+		return store.GitHubDeployment{}, invalid("github.environment", "group %s/%s deploys environment %q, not %q", g.Application, g.Name, g.Environment, gh.Environment)
+	}
+	env := gh.Environment
+	if env == "" {
+		env = g.Environment
+	}
+	return store.GitHubDeployment{
+		Repository: gh.Repository, RepositoryID: gh.RepositoryID, GitHubID: gh.DeploymentID,
+		SHA: gh.SHA, Ref: gh.Ref, Environment: env,
+	}, nil
+}
+
+// newDeployment builds a deployment of revision to g, with the request's options over the group's.
+func (s *Server) newDeployment(ctx context.Context, g store.Group, revision string, creator deploy.Creator, in api.CreateDeployment) (deploy.Deployment, error) {
+	configName := g.ConfigName
+	if in.DeploymentConfig != "" {
+		configName = in.DeploymentConfig
+	}
+	cfg, err := s.config(ctx, configName)
+	if err != nil {
+		return deploy.Deployment{}, err
+	}
+	if in.FileExistsBehavior != "" {
+		if _, err := appspec.ParseFileExistsBehavior(in.FileExistsBehavior); err != nil {
+			return deploy.Deployment{}, invalid("file_exists_behavior", "%v", err)
+		}
+	}
+	d := deploy.Deployment{
+		ID:                            store.NewDeploymentID(),
+		Application:                   g.Application,
+		Group:                         g.Name,
+		Revision:                      revision,
+		Creator:                       creator,
+		Config:                        cfg,
+		Description:                   in.Description,
+		FileExistsBehavior:            in.FileExistsBehavior,
+		IgnoreApplicationStopFailures: g.IgnoreApplicationStopFailures,
+		UpdateOutdatedInstancesOnly:   in.UpdateOutdatedInstancesOnly,
+		AutoRollback:                  g.AutoRollback,
+		Lease:                         s.cfg.Lease,
+		CreateTime:                    time.Now().UTC(),
+	}
+	if in.IgnoreApplicationStopFailures != nil {
+		d.IgnoreApplicationStopFailures = *in.IgnoreApplicationStopFailures
+	}
+	if in.AutoRollback != nil {
+		d.AutoRollback = deploy.AutoRollback{OnFailure: in.AutoRollback.OnFailure, OnAlarm: in.AutoRollback.OnAlarm, OnStopRequested: in.AutoRollback.OnStopRequested}
+	}
+	return d, nil
+}
+
+// RollbackGroup starts a deployment (creator rollback) of the group's last successful revision,
+// reusing the content options of the deployment that installed it, as CodeDeploy does.
+// description, when given, replaces the default one.
+func (s *Server) RollbackGroup(ctx context.Context, application, group, description string) (api.Deployment, error) {
+	g, err := s.store.GetGroup(ctx, application, group)
+	if err != nil {
+		return api.Deployment{}, publicError(storeErr(err))
+	}
+	if g.CurrentRevision == "" {
+		return api.Deployment{}, publicError(as(errConflict, "group %s has no successful deployment to roll back to", g.Name))
+	}
+	var in api.CreateDeployment
+	if g.LastSuccessfulDeployment != "" {
+		if last, err := s.store.GetDeployment(ctx, g.LastSuccessfulDeployment); err == nil {
+			in.FileExistsBehavior = last.Deployment.FileExistsBehavior
+		}
+	}
+	in.Description = "rollback to the last successful revision"
+	if description != "" {
+		in.Description = description
+	}
+	d, err := s.newDeployment(ctx, g, g.CurrentRevision, deploy.CreatorRollback, in)
+	if err != nil {
+		return api.Deployment{}, publicError(err)
+	}
+	// A rollback must not roll itself back.
+	d.AutoRollback = deploy.AutoRollback{}
+	d, err = s.orch.Create(ctx, d, false)
+	if err != nil {
+		return api.Deployment{}, publicError(storeErr(err))
+	}
+	return s.deploymentJSON(ctx, d), nil
+}
+
+// StopDeployment stops a deployment, rolling back if asked or if its group says so. Stopping a
+// finished deployment is not an error: it is returned as it is.
+func (s *Server) StopDeployment(ctx context.Context, id string, rollback bool, message string) (api.Deployment, error) {
+	d, err := s.orch.Stop(ctx, id, rollback, message)
+	if err != nil && !errors.Is(err, deploy.ErrFinished) {
+		return api.Deployment{}, publicError(storeErr(err))
+	}
+	return s.deploymentJSON(ctx, d), nil
+}
+
+// GetDeployment returns a deployment with its hosts named.
+func (s *Server) GetDeployment(ctx context.Context, id string) (api.Deployment, error) {
+	d, _, err := s.orch.Get(ctx, id)
+	if err != nil {
+		return api.Deployment{}, publicError(storeErr(err))
+	}
+	return s.deploymentJSON(ctx, d), nil
+}
+
+// NewRevision is a bundle to register.
+type NewRevision struct {
+	Application string
+	// Body is the bundle's bytes, Size their number (-1 when unknown: a bundle store in S3
+	// refuses those); Digest, when set, is the sha256 they must have.
+	Body   io.Reader
+	Size   int64
+	Digest string
+	Source store.RevisionSource
+	// Commit is the Git commit the bundle was built from, when known.
+	Commit string
+	// Location is the source's details (for github: repository and commit).
+	Location json.RawMessage
+}
+
+// AddRevision stores a bundle by its sha256 once it has passed the checks an agent would apply
+// when it deploys it (checkBundle), and registers it with the application. A body over the
+// server's bundle limit is refused.
+func (s *Server) AddRevision(ctx context.Context, nr NewRevision) (api.Revision, error) {
+	rev, err := s.addRevision(ctx, nr)
+	if err != nil {
+		return api.Revision{}, publicError(err)
+	}
+	return rev, nil
+}
+
+func (s *Server) addRevision(ctx context.Context, nr NewRevision) (api.Revision, error) {
+	app, err := s.store.GetApplication(ctx, nr.Application)
+	if err != nil {
+		return api.Revision{}, storeErr(err)
+	}
+	platform, err := appspec.ParsePlatform(string(app.ComputePlatform))
+	if err != nil {
+		return api.Revision{}, fmt.Errorf("application %s: %w", app.Name, err)
+	}
+	if nr.Commit != "" && !commitRE.MatchString(nr.Commit) {
+		return api.Revision{}, invalid("commit", "%q is not a full commit id: give the 40 hex characters of the commit the bundle was built from", nr.Commit)
+	}
+	var format bundle.Format
+	// MaxBytesReader accepts a nil ResponseWriter: the limit then only fails the read.
+	body := http.MaxBytesReader(nil, io.NopCloser(nr.Body), s.cfg.MaxBundleBytes)
+	digest, size, err := s.blobs.Put(ctx, body, nr.Size, nr.Digest, func(content io.ReaderAt, size int64) error {
+		var err error
+		format, err = checkBundle(ctx, content, size, platform)
+		return err
+	})
+	if err != nil {
+		return api.Revision{}, s.blobErr(err)
+	}
+	rev, err := s.store.PutRevision(ctx, store.Revision{
+		Digest: digest, Application: app.Name, Size: size, Format: format.String(),
+		Source: nr.Source, Location: nr.Location, Commit: nr.Commit,
+	})
+	if err != nil {
+		return api.Revision{}, storeErr(err)
+	}
+	return revisionJSON(rev), nil
+}
+
+// publicError turns a caller's mistake into an *api.Error that carries its HTTP status and
+// says what to change; a server fault is returned as it is.
+func publicError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var ae *api.Error
+	if errors.As(err, &ae) {
+		return err
+	}
+	status := statusOf(err)
+	if status == http.StatusInternalServerError {
+		return err
+	}
+	out := &api.Error{Message: err.Error(), Status: status}
+	var br badRequest
+	if errors.As(err, &br) {
+		out.Field = br.field
+	}
+	return out
+}
