@@ -273,3 +273,16 @@ func publicError(err error) error {
 	}
 	return out
 }
+
+// AddGitHubRevision registers a bundle the server fetched from GitHub: repository's tarball at
+// commit. Hooks see BUNDLE_COMMIT.
+func (s *Server) AddGitHubRevision(ctx context.Context, application string, body io.Reader, repository, commit string) (api.Revision, error) {
+	loc, err := json.Marshal(struct {
+		Repository string `json:"repository"`
+		Commit     string `json:"commit"`
+	}{repository, commit})
+	if err != nil {
+		return api.Revision{}, err
+	}
+	return s.AddRevision(ctx, NewRevision{Application: application, Body: body, Source: store.SourceGitHub, Commit: commit, Location: loc})
+}
