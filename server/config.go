@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/slipway-deploy/slipway/internal/auth"
 	"github.com/slipway-deploy/slipway/internal/blob"
+	"github.com/slipway-deploy/slipway/internal/githubapp"
 )
 
 // Defaults, named so the README and --help can quote them.
@@ -74,7 +76,28 @@ type Config struct {
 	S3Endpoint   string        `yaml:"s3_endpoint"`
 	S3PathStyle  bool          `yaml:"s3_path_style"`
 	S3PresignTTL time.Duration `yaml:"s3_presign_ttl"`
+
+	// GitHub connects the server to GitHub (docs/github.md).
+	GitHub GitHubConfig `yaml:"github"`
 }
+
+// GitHubConfig is how the server talks to GitHub: as a GitHub App (AppID and PrivateKeyFile) or
+// with a Token, and the secret GitHub signs webhook deliveries with. Prefer the environment
+// (SLIPWAY_GITHUB_TOKEN, SLIPWAY_GITHUB_WEBHOOK_SECRET) to the file for the secrets.
+type GitHubConfig struct {
+	// APIURL is GitHub's REST API: https://api.github.com, or https://HOST/api/v3 for GitHub
+	// Enterprise Server.
+	APIURL         string `yaml:"api_url"`
+	AppID          int64  `yaml:"app_id"`
+	PrivateKeyFile string `yaml:"private_key_file"`
+	Token          string `yaml:"token"`
+	WebhookSecret  string `yaml:"webhook_secret"`
+	// CheckRunInterval is the least time between two updates of one check run.
+	CheckRunInterval time.Duration `yaml:"check_run_interval"`
+}
+
+// Enabled reports whether any GitHub setting is given.
+func (g GitHubConfig) Enabled() bool { return g.AppID != 0 || g.Token != "" || g.WebhookSecret != "" }
 
 // s3Options is the S3 part of the configuration as package blob takes it.
 func (c Config) s3Options() blob.S3Options {
@@ -84,7 +107,8 @@ func (c Config) s3Options() blob.S3Options {
 // loadConfig reads the configuration from args, the environment and the file --config names.
 func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
 	cfg := Config{Listen: defaultListen, DataDir: defaultDataDir, Lease: defaultLease, MaxBundleBytes: defaultMaxBundleBytes,
-		OIDCIssuer: DefaultOIDCIssuer, BundleStore: storeDisk, S3PresignTTL: blob.DefaultPresignTTL}
+		OIDCIssuer: DefaultOIDCIssuer, BundleStore: storeDisk, S3PresignTTL: blob.DefaultPresignTTL,
+		GitHub: GitHubConfig{APIURL: githubapp.DefaultAPIURL, CheckRunInterval: githubapp.DefaultCheckRunInterval}}
 	fs := flag.NewFlagSet("slipway-server", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
@@ -103,6 +127,9 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 		endpoint   = fs.String("s3-endpoint", "", "`URL` of an S3-compatible server instead of AWS")
 		pathStyle  = fs.Bool("s3-path-style", false, "address buckets as ENDPOINT/BUCKET (most S3-compatible servers need it)")
 		ttl        = fs.Duration("s3-presign-ttl", 0, "how long presigned bundle URLs last (default 10m)")
+		ghAPI      = fs.String("github-api-url", "", "GitHub REST API `URL` (default "+githubapp.DefaultAPIURL+"; https://HOST/api/v3 for GitHub Enterprise Server)")
+		ghApp      = fs.Int64("github-app-id", 0, "GitHub App `id`")
+		ghKey      = fs.String("github-private-key-file", "", "GitHub App private key `file` (PEM)")
 	)
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -133,6 +160,11 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 		"SLIPWAY_S3_PREFIX":    &cfg.S3Prefix,
 		"SLIPWAY_S3_REGION":    &cfg.S3Region,
 		"SLIPWAY_S3_ENDPOINT":  &cfg.S3Endpoint,
+		// Flags would show secrets in ps; the GitHub ones come from the environment or the file.
+		"SLIPWAY_GITHUB_API_URL":          &cfg.GitHub.APIURL,
+		"SLIPWAY_GITHUB_PRIVATE_KEY_FILE": &cfg.GitHub.PrivateKeyFile,
+		"SLIPWAY_GITHUB_TOKEN":            &cfg.GitHub.Token,
+		"SLIPWAY_GITHUB_WEBHOOK_SECRET":   &cfg.GitHub.WebhookSecret,
 	} {
 		if v := getenv(env); v != "" {
 			*dst = v
@@ -160,6 +192,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 		{*tlsCert, &cfg.TLSCertFile}, {*tlsKey, &cfg.TLSKeyFile}, {*oidcIssuer, &cfg.OIDCIssuer},
 		{*store, &cfg.BundleStore}, {*bucket, &cfg.S3Bucket}, {*prefix, &cfg.S3Prefix},
 		{*region, &cfg.S3Region}, {*endpoint, &cfg.S3Endpoint},
+		{*ghAPI, &cfg.GitHub.APIURL}, {*ghKey, &cfg.GitHub.PrivateKeyFile},
 	} {
 		if f.val != "" {
 			*f.dst = f.val
@@ -167,6 +200,16 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 	}
 	if *lease != 0 {
 		cfg.Lease = *lease
+	}
+	if v := getenv("SLIPWAY_GITHUB_APP_ID"); v != "" {
+		id, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return cfg, fmt.Errorf("SLIPWAY_GITHUB_APP_ID %q: give the App's numeric id", v)
+		}
+		cfg.GitHub.AppID = id
+	}
+	if *ghApp != 0 {
+		cfg.GitHub.AppID = *ghApp
 	}
 	if *ttl != 0 {
 		cfg.S3PresignTTL = *ttl
@@ -206,6 +249,7 @@ func (c Config) Validate() error {
 	if _, err := c.workflowVerifier(); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, c.GitHub.validate(c.PublicURL)...)
 	switch c.BundleStore {
 	case storeDisk:
 		if c.S3Bucket != "" {
@@ -244,4 +288,37 @@ func (c Config) workflowVerifier() (*auth.Verifier, error) {
 		return nil, fmt.Errorf("%w (or set oidc_issuer to %s to accept no workflow tokens)", err, oidcOff)
 	}
 	return v, nil
+}
+
+// validate says what to change in the GitHub settings; publicURL is needed for GitHub's links.
+func (g GitHubConfig) validate(publicURL string) []error {
+	if !g.Enabled() && g.PrivateKeyFile == "" {
+		return nil
+	}
+	var errs []error
+	switch {
+	case g.AppID < 0:
+		errs = append(errs, errors.New("github.app_id: give the App's id from its settings page (a positive number)"))
+	case g.AppID != 0 && g.Token != "":
+		errs = append(errs, errors.New("github: give app_id and private_key_file (a GitHub App) or token, not both"))
+	case g.AppID != 0 && g.PrivateKeyFile == "":
+		errs = append(errs, errors.New("github.private_key_file: give the App's private key (the .pem GitHub generated), or set SLIPWAY_GITHUB_PRIVATE_KEY_FILE"))
+	case g.AppID == 0 && g.PrivateKeyFile != "":
+		errs = append(errs, errors.New("github.app_id: a private key needs the App's id (--github-app-id or SLIPWAY_GITHUB_APP_ID)"))
+	case g.AppID == 0 && g.Token == "":
+		errs = append(errs, errors.New("github: webhooks need API access too: give app_id and private_key_file (a GitHub App), or SLIPWAY_GITHUB_TOKEN"))
+	}
+	if g.WebhookSecret != "" && len(g.WebhookSecret) < minTokenLength {
+		errs = append(errs, fmt.Errorf("github.webhook_secret: give a random secret of at least %d characters (the same in the webhook's settings on GitHub)", minTokenLength))
+	}
+	if u, err := url.Parse(g.APIURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("github.api_url %q: give an absolute URL such as %s, or https://HOST/api/v3 for GitHub Enterprise Server", g.APIURL, githubapp.DefaultAPIURL))
+	}
+	if g.CheckRunInterval < time.Second {
+		errs = append(errs, fmt.Errorf("github.check_run_interval %s: give at least 1s; GitHub limits how fast a check run may be updated", g.CheckRunInterval))
+	}
+	if u, err := url.Parse(publicURL); publicURL == "" || err != nil || u.Host == "" {
+		errs = append(errs, errors.New("public_url: GitHub links to deployment pages on this server; give the address people reach it at (--public-url https://slipway.example.com)"))
+	}
+	return errs
 }

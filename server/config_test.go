@@ -2,8 +2,11 @@ package main
 
 import (
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestLoadConfig_OIDC(t *testing.T) {
@@ -53,6 +56,82 @@ func TestLoadConfig_OIDC(t *testing.T) {
 			if got != tt.wantIssuer {
 				t.Errorf("accepted issuer %q, want %q", got, tt.wantIssuer)
 			}
+		})
+	}
+}
+
+func TestLoadConfig_GitHub(t *testing.T) {
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "app.pem")
+	if err := os.WriteFile(keyFile, []byte("not checked here"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	yamlFile := filepath.Join(dir, "slipway.yml")
+	if err := os.WriteFile(yamlFile, []byte("github:\n  app_id: 12\n  private_key_file: "+keyFile+"\n  check_run_interval: 3s\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base := map[string]string{
+		"SLIPWAY_ADMIN_TOKEN": "admin-0123456789abcdef", "SLIPWAY_ENROLL_TOKEN": "enroll-0123456789abcdef",
+		"SLIPWAY_PUBLIC_URL": "https://slipway.example.com",
+	}
+	for _, tc := range []struct {
+		name    string
+		env     map[string]string
+		args    []string
+		wantErr string
+		check   func(t *testing.T, c Config)
+	}{
+		{name: "off by default", check: func(t *testing.T, c Config) {
+			if c.GitHub.Enabled() {
+				t.Error("GitHub enabled without settings")
+			}
+		}},
+		{name: "token and secret from the environment", env: map[string]string{
+			"SLIPWAY_GITHUB_TOKEN": "ghp_x", "SLIPWAY_GITHUB_WEBHOOK_SECRET": "0123456789abcdef", "SLIPWAY_GITHUB_API_URL": "https://ghe.example.com/api/v3",
+		}, check: func(t *testing.T, c Config) {
+			if c.GitHub.Token != "ghp_x" || c.GitHub.APIURL != "https://ghe.example.com/api/v3" || c.GitHub.CheckRunInterval != 5*time.Second {
+				t.Errorf("got %+v", c.GitHub)
+			}
+		}},
+		{name: "app from the file", args: []string{"--config", yamlFile}, check: func(t *testing.T, c Config) {
+			if c.GitHub.AppID != 12 || c.GitHub.PrivateKeyFile != keyFile || c.GitHub.CheckRunInterval != 3*time.Second {
+				t.Errorf("got %+v", c.GitHub)
+			}
+		}},
+		{name: "flags over the environment", env: map[string]string{"SLIPWAY_GITHUB_APP_ID": "5", "SLIPWAY_GITHUB_PRIVATE_KEY_FILE": keyFile},
+			args: []string{"--github-app-id", "7"}, check: func(t *testing.T, c Config) {
+				if c.GitHub.AppID != 7 {
+					t.Errorf("app id %d, want 7", c.GitHub.AppID)
+				}
+			}},
+		{name: "app and token", env: map[string]string{"SLIPWAY_GITHUB_APP_ID": "5", "SLIPWAY_GITHUB_PRIVATE_KEY_FILE": keyFile, "SLIPWAY_GITHUB_TOKEN": "t"}, wantErr: "not both"},
+		{name: "app without key", env: map[string]string{"SLIPWAY_GITHUB_APP_ID": "5"}, wantErr: "github.private_key_file"},
+		{name: "key without app", env: map[string]string{"SLIPWAY_GITHUB_PRIVATE_KEY_FILE": keyFile}, wantErr: "github.app_id"},
+		{name: "bad app id", env: map[string]string{"SLIPWAY_GITHUB_APP_ID": "my-app"}, wantErr: "numeric id"},
+		{name: "webhooks without API access", env: map[string]string{"SLIPWAY_GITHUB_WEBHOOK_SECRET": "0123456789abcdef"}, wantErr: "webhooks need API access"},
+		{name: "short webhook secret", env: map[string]string{"SLIPWAY_GITHUB_TOKEN": "t", "SLIPWAY_GITHUB_WEBHOOK_SECRET": "short"}, wantErr: "github.webhook_secret"},
+		{name: "bad API URL", env: map[string]string{"SLIPWAY_GITHUB_TOKEN": "t", "SLIPWAY_GITHUB_API_URL": "api.github.com"}, wantErr: "github.api_url"},
+		{name: "no public URL", env: map[string]string{"SLIPWAY_GITHUB_TOKEN": "t", "SLIPWAY_PUBLIC_URL": ""}, wantErr: "public_url"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := map[string]string{}
+			for k, v := range base {
+				env[k] = v
+			}
+			for k, v := range tc.env {
+				env[k] = v
+			}
+			c, err := loadConfig(tc.args, func(k string) string { return env[k] }, io.Discard)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("got %v, want an error about %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.check(t, c)
 		})
 	}
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/slipway-deploy/slipway/internal/apiserver"
 	"github.com/slipway-deploy/slipway/internal/blob"
+	"github.com/slipway-deploy/slipway/internal/githubapp"
 	"github.com/slipway-deploy/slipway/internal/orchestrator"
 	"github.com/slipway-deploy/slipway/internal/store"
 )
@@ -75,12 +76,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	orch := orchestrator.New(st, log, nil)
 	orch.Lease = cfg.Lease
-	if err := orch.Load(ctx); err != nil {
-		return err
-	}
-	if err := orch.CatchUpAll(ctx); err != nil {
-		log.Error("auto-update at start", "error", err)
-	}
 
 	workflows, err := cfg.workflowVerifier()
 	if err != nil {
@@ -109,6 +104,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		apiCfg.Workflows = workflows
 	}
 	srv := apiserver.New(apiCfg, st, blobs, orch, log, reg, opts...)
+	gh, err := newGitHub(cfg, st, srv, log)
+	if err != nil {
+		return err
+	}
+	if gh != nil {
+		// Set before Load: deployments resumed at start are news for GitHub too.
+		orch.Observe = gh.Observe
+		if h := gh.Webhooks(); h != nil {
+			srv.Handle(http.MethodPost, githubapp.PathWebhook, h)
+		}
+	}
+	if err := orch.Load(ctx); err != nil {
+		return err
+	}
+	if err := orch.CatchUpAll(ctx); err != nil {
+		log.Error("auto-update at start", "error", err)
+	}
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -133,14 +145,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	log.Info("slipway-server started", "version", version, "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "bundle_store", cfg.BundleStore)
 
 	var wg sync.WaitGroup
-	errc := make(chan error, 2)
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		errc <- orch.Run(ctx)
-	}()
-	go func() {
-		defer wg.Done()
+	errc := make(chan error, 3)
+	wg.Go(func() { errc <- orch.Run(ctx) })
+	if gh != nil {
+		wg.Go(func() { errc <- gh.Run(ctx) })
+	}
+	wg.Go(func() {
 		var err error
 		if cfg.TLSCertFile != "" {
 			err = hs.ServeTLS(ln, cfg.TLSCertFile, cfg.TLSKeyFile)
@@ -151,7 +161,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			err = nil
 		}
 		errc <- err
-	}()
+	})
 	var runErr error
 	select {
 	case <-ctx.Done():
@@ -207,4 +217,33 @@ func openBundles(ctx context.Context, cfg Config, log *slog.Logger) (*blob.S3Cli
 		return nil, d, nil
 	}
 	return s3c, d, nil
+}
+
+// newGitHub builds the GitHub integration when the configuration asks for it, or returns nil.
+func newGitHub(cfg Config, st *store.SQLite, srv *apiserver.Server, log *slog.Logger) (*githubapp.App, error) {
+	g := cfg.GitHub
+	if !g.Enabled() {
+		return nil, nil
+	}
+	auth := githubapp.Auth{APIURL: g.APIURL, AppID: g.AppID, Token: g.Token}
+	if g.PrivateKeyFile != "" {
+		key, err := os.ReadFile(g.PrivateKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("github.private_key_file: %w", err)
+		}
+		auth.PrivateKey = key
+	}
+	app, err := githubapp.New(githubapp.Config{
+		Auth: auth, WebhookSecret: g.WebhookSecret, PublicURL: cfg.PublicURL,
+		CheckRunInterval: g.CheckRunInterval, MaxBundleBytes: cfg.MaxBundleBytes,
+	}, st, srv, log)
+	if err != nil {
+		return nil, err
+	}
+	mode := "token"
+	if g.AppID != 0 {
+		mode = "app"
+	}
+	log.Info("github integration on", "auth", mode, "api_url", g.APIURL, "webhooks", g.WebhookSecret != "")
+	return app, nil
 }
