@@ -74,6 +74,7 @@ func (c *cli) groupCreate(ctx context.Context, args []string) error {
 	env := cmd.fs.String("environment", "", "GitHub environment `ENV` the group reports to")
 	repo := cmd.fs.String("github-repo", "", "GitHub repository `OWNER/NAME` allowed to deploy the group")
 	repoID := cmd.fs.Int64("github-repo-id", 0, "that repository's numeric `ID`")
+	envURL := cmd.fs.String("environment-url", "", "`URL` of the deployed environment, shown on GitHub's deployments (needs --github-repo)")
 	var allowedRefs listFlag
 	cmd.fs.Var(&allowedRefs, "allowed-ref", "ref `PATTERN` a workflow may deploy from (repeatable; default any)")
 	pos, err := cmd.args(args, "APP", "GROUP")
@@ -92,11 +93,11 @@ func (c *cli) groupCreate(ctx context.Context, args []string) error {
 	if *reject {
 		g.OnBusy = "reject"
 	}
-	if *repo != "" || *repoID != 0 || len(allowedRefs) > 0 {
+	if *repo != "" || *repoID != 0 || len(allowedRefs) > 0 || *envURL != "" {
 		if *repo == "" || *repoID <= 0 {
 			return usageError{"group create: give --github-repo OWNER/NAME and --github-repo-id ID together"}
 		}
-		g.GitHub = &api.GitHubLink{Repository: *repo, RepositoryID: *repoID, AllowedRefs: allowedRefs}
+		g.GitHub = &api.GitHubLink{Repository: *repo, RepositoryID: *repoID, AllowedRefs: allowedRefs, EnvironmentURL: *envURL}
 	}
 	if len(tags) > 0 {
 		set, err := parseTagFilters(tags)
