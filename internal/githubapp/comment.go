@@ -199,6 +199,14 @@ func (h *handlers) deployPR(ctx context.Context, c prComment, g store.Group) (st
 	if sha == "" {
 		return "", fmt.Errorf("pull request #%d has no head commit", c.number)
 	}
+	// A fork's branch is not this repository's branch of the same name.
+	ref := fmt.Sprintf("refs/pull/%d/head", c.number)
+	if pr.GetHead().GetRepo().GetID() == c.repo.ID {
+		ref = "refs/heads/" + pr.GetHead().GetRef()
+	}
+	if !refAllowed(g, ref) {
+		return "", permanentf("group %s/%s deploys only refs matching %s, and this pull request's head is %s", g.Application, g.Name, strings.Join(g.GitHub.AllowedRefs, ", "), ref)
+	}
 	revision, err := h.revisionFor(ctx, c.gh, c.repo, g.Application, sha, "")
 	if err != nil {
 		return "", err

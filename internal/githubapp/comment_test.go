@@ -64,7 +64,7 @@ func TestIssueComment_DeploysThePullRequestHead(t *testing.T) {
 	e.linkGroup("hello", "staging", "staging", false)
 	e.linkGroup("hello", "prod", "production", false)
 	e.gh.SetPermission(corpusRepo, "Codertocat", "write")
-	e.gh.AddPull(corpusRepo, prNumber, headSHA, "feature", "open")
+	e.gh.AddPull(corpusRepo, prNumber, headSHA, "feature", "open", 0)
 	e.gh.AddTarball(corpusRepo, headSHA, tarball(t, "pr"))
 	e.startHost("web-1", nil)
 
@@ -127,7 +127,7 @@ func TestIssueComment_RefusesAndIgnores(t *testing.T) {
 	e.linkGroup("hello", "prod", "production", false)
 	e.gh.SetPermission(corpusRepo, "reader", "read")
 	e.gh.SetPermission(corpusRepo, "Codertocat", "admin")
-	e.gh.AddPull(corpusRepo, prNumber, headSHA, "feature", "open")
+	e.gh.AddPull(corpusRepo, prNumber, headSHA, "feature", "open", 0)
 
 	for i, tc := range []struct {
 		name, body, user string
@@ -181,7 +181,7 @@ func TestIssueComment_StatusStopAndRollback(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	e.linkGroup("hello", "prod", "production", false)
 	e.gh.SetPermission(corpusRepo, "Codertocat", "write")
-	e.gh.AddPull(corpusRepo, prNumber, headSHA, "feature", "open")
+	e.gh.AddPull(corpusRepo, prNumber, headSHA, "feature", "open", 0)
 	e.gh.AddTarball(corpusRepo, headSHA, tarball(t, "pr"))
 	e.startHost("web-1", nil)
 

@@ -25,6 +25,7 @@ type Store interface {
 	GroupsForRepository(ctx context.Context, repositoryID int64) ([]store.Group, error)
 	GetRevision(ctx context.Context, application, digest string) (store.Revision, error)
 	RevisionForCommit(ctx context.Context, application, commit string) (store.Revision, error)
+	GetDeployment(ctx context.Context, id string) (store.Versioned, error)
 	ActiveDeployments(ctx context.Context) ([]store.Versioned, error)
 
 	GitHubDeploymentOf(ctx context.Context, deployment string) (store.GitHubDeployment, error)

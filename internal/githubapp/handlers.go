@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path"
+	"regexp"
 	"strings"
 
 	"github.com/google/go-github/v60/github"
@@ -156,6 +158,14 @@ func (h *handlers) deployment(ctx context.Context, dl store.Delivery) (string, e
 	if err != nil {
 		return "", h.refuseDeployment(ctx, gh, repo, gd.GetID(), err)
 	}
+	if ref := fullRef(gd.GetRef()); !refAllowed(g, ref) {
+		if ref == "" {
+			// The Action names the commit; its own call, which proves the workflow's ref with an
+			// OIDC token, runs it. A webhook alone cannot tell which branch the commit is on.
+			return fmt.Sprintf("ignored: the Deployment names commit %s, and group %s/%s deploys only refs matching %s", short(gd.GetRef()), g.Application, g.Name, strings.Join(g.GitHub.AllowedRefs, ", ")), nil
+		}
+		return "", h.refuseDeployment(ctx, gh, repo, gd.GetID(), permanentf("group %s/%s deploys only refs matching %s, not %s", g.Application, g.Name, strings.Join(g.GitHub.AllowedRefs, ", "), ref))
+	}
 	in := api.CreateDeployment{
 		Application: g.Application, Group: g.Name, Description: gd.GetDescription(),
 		GitHub: &api.GitHubDeployment{
@@ -222,6 +232,35 @@ func (h *handlers) groupFor(ctx context.Context, repo Repo, env string, p *api.G
 		names[i] = g.Application + "/" + g.Name
 	}
 	return store.Group{}, permanentf("groups %s all deploy environment %q: name one in the payload's slipway.application and slipway.group", strings.Join(names, ", "), env)
+}
+
+// refAllowed says whether g may be deployed from ref, a full ref name ("" when unknown): any ref
+// when the group lists no patterns, else one that matches a pattern.
+func refAllowed(g store.Group, ref string) bool {
+	if len(g.GitHub.AllowedRefs) == 0 {
+		return true
+	}
+	for _, p := range g.GitHub.AllowedRefs {
+		if ok, _ := path.Match(p, ref); ok && ref != "" {
+			return true
+		}
+	}
+	return false
+}
+
+var commitRE = regexp.MustCompile(`^([0-9a-f]{40}|[0-9a-f]{64})$`)
+
+// fullRef names a GitHub Deployment's ref as Git does: refs/... stays, a commit id names no ref
+// (""), and a bare name is a branch, as GitHub resolves it first. A tag must be given as
+// refs/tags/NAME to match a tag pattern.
+func fullRef(ref string) string {
+	switch {
+	case strings.HasPrefix(ref, "refs/"):
+		return ref
+	case ref == "" || commitRE.MatchString(ref):
+		return ""
+	}
+	return "refs/heads/" + ref
 }
 
 // refuseDeployment tells GitHub why a Deployment will not run (an error status) when the reason

@@ -28,6 +28,9 @@ const DefaultCheckRunInterval = 5 * time.Second
 const (
 	firstReportRetry = 5 * time.Second
 	maxReportRetry   = 5 * time.Minute
+	// collectEvery bounds how often the outbox is read for finished deployments; the reporter
+	// wakes at least once a minute to read it.
+	collectEvery = time.Second
 )
 
 // report is the reporter's record of what it posted for one deployment, stored with the link.
@@ -95,6 +98,9 @@ type Reporter struct {
 	publicURL string
 	interval  time.Duration
 
+	// notGitHub remembers the deployments found not to report to GitHub, so their many changes
+	// cost nothing: a deployment's creator and links do not change.
+	notGitHub map[string]bool
 	// work serialises writes of reports: the reconcile loop and noteRollback.
 	work sync.Mutex
 	mu   sync.Mutex
@@ -112,6 +118,7 @@ func newReporter(st Store, srv Server, clients *Clients, log *slog.Logger, now f
 	return &Reporter{
 		store: st, server: srv, clients: clients, log: log, now: now, publicURL: publicURL, interval: interval,
 		due: map[string]time.Time{}, fails: map[string]int{}, effects: map[string][]int64{}, wake: make(chan struct{}, 1),
+		notGitHub: map[string]bool{},
 	}
 }
 
@@ -147,9 +154,13 @@ func (r *Reporter) Run(ctx context.Context) error {
 	}
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	var collected time.Time
 	for {
-		if err := r.collectFinished(ctx); err != nil && ctx.Err() == nil {
-			r.log.Error("read finished deployments", "error", err)
+		if r.now().Sub(collected) >= collectEvery {
+			collected = r.now()
+			if err := r.collectFinished(ctx); err != nil && ctx.Err() == nil {
+				r.log.Error("read finished deployments", "error", err)
+			}
 		}
 		for _, id := range r.takeDue() {
 			if ctx.Err() != nil {
@@ -160,9 +171,9 @@ func (r *Reporter) Run(ctx context.Context) error {
 			r.work.Unlock()
 			r.settle(ctx, id, next, err)
 		}
-		wait := time.Hour
+		wait := time.Minute
 		if next := r.nextDue(); !next.IsZero() {
-			wait = max(next.Sub(r.now()), 0)
+			wait = min(max(next.Sub(r.now()), 0), wait)
 		}
 		timer.Reset(wait)
 		select {
@@ -172,6 +183,25 @@ func (r *Reporter) Run(ctx context.Context) error {
 		case <-timer.C:
 		}
 	}
+}
+
+func (r *Reporter) notGitHubs(id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.notGitHub[id]
+}
+
+func (r *Reporter) markNotGitHubs(id string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.notGitHub[id] = true
+}
+
+func ignoreNotFound(err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	return err
 }
 
 // noteRollback records that a rollback was started from a deployment's check run, so that its
@@ -325,6 +355,25 @@ func (r *Reporter) fullyReported(ctx context.Context, id string) bool {
 // reconcile posts what deployment id has earned and GitHub was not told yet. next, when set, is
 // when to look again (a check run update held back by the batching interval).
 func (r *Reporter) reconcile(ctx context.Context, id string) (time.Time, error) {
+	if r.notGitHubs(id) {
+		return time.Time{}, nil
+	}
+	link, err := r.store.GitHubDeploymentOf(ctx, id)
+	linked := err == nil
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return time.Time{}, err
+	}
+	if !linked {
+		// Most deployments are not GitHub's: decide from the stored state, without naming hosts.
+		v, err := r.store.GetDeployment(ctx, id)
+		if err != nil {
+			return time.Time{}, ignoreNotFound(err)
+		}
+		if c := v.Deployment.Creator; c != deploy.CreatorRollback && c != deploy.CreatorAutoUpdate {
+			r.markNotGitHubs(id)
+			return time.Time{}, nil
+		}
+	}
 	d, err := r.server.GetDeployment(ctx, id)
 	if err != nil {
 		var ae *api.Error
@@ -333,14 +382,14 @@ func (r *Reporter) reconcile(ctx context.Context, id string) (time.Time, error) 
 		}
 		return time.Time{}, err
 	}
-	link, err := r.store.GitHubDeploymentOf(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
+	if !linked {
 		var ok bool
 		if link, ok, err = r.adopt(ctx, d); err != nil || !ok {
+			if err == nil {
+				r.markNotGitHubs(id)
+			}
 			return time.Time{}, err
 		}
-	} else if err != nil {
-		return time.Time{}, err
 	}
 	repo, err := parseRepo(link.Repository, link.RepositoryID)
 	if err != nil {

@@ -174,13 +174,17 @@ func (s *Server) SetPermission(repo, user, perm string) {
 	s.perms[repo+"/"+user] = perm
 }
 
-// AddPull makes a pull request known, with its head commit.
-func (s *Server) AddPull(repo string, number int, headSHA, headRef, state string) {
+// AddPull makes a pull request known, with its head commit on branch headRef of the repository
+// headRepoID (0: the pull request's own repository; another id: a fork).
+func (s *Server) AddPull(repo string, number int, headSHA, headRef, state string, headRepoID int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if headRepoID == 0 {
+		headRepoID = s.repos[repo]
+	}
 	s.pulls[repo+"#"+strconv.Itoa(number)] = &github.PullRequest{
 		Number: github.Int(number), State: github.String(state),
-		Head: &github.PullRequestBranch{SHA: github.String(headSHA), Ref: github.String(headRef)},
+		Head: &github.PullRequestBranch{SHA: github.String(headSHA), Ref: github.String(headRef), Repo: &github.Repository{ID: github.Int64(headRepoID)}},
 	}
 }
 

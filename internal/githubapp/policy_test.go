@@ -1,0 +1,154 @@
+package githubapp_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/slipway-deploy/slipway/internal/api"
+)
+
+// allowRefs restricts a group to refs matching patterns.
+func (e *env) allowRefs(app, name string, patterns ...string) {
+	e.t.Helper()
+	g, err := e.client.GetGroup(context.Background(), app, name)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	g.GitHub.AllowedRefs = patterns
+	if _, err := e.client.UpdateGroup(context.Background(), g); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func TestAllowedRefs_BindWebhooksAndComments(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	e.linkGroup("hello", "prod", "production", false)
+	e.allowRefs("hello", "prod", "refs/heads/main")
+	e.gh.AddTarball(corpusRepo, corpusSHA, tarball(t, "v1"))
+	e.gh.SetPermission(corpusRepo, "Codertocat", "admin")
+	e.startHost("web-1", nil)
+
+	deliver := func(ghID int64, ref string) string {
+		e.knownDeployment(ghID, corpusSHA, "production")
+		body := derive(t, deploymentEvent(t, ghID, corpusSHA, map[string]any{}), func(m map[string]any) { obj(m, "deployment")["ref"] = ref })
+		id := fmt.Sprintf("ref-%d", ghID)
+		e.deliver("deployment", id, body)
+		return e.delivery(id).Outcome
+	}
+	// The real payload's ref, master, is not main: refused, and GitHub is told why.
+	if out := deliver(1201, "master"); !strings.HasPrefix(out, "refused") {
+		t.Errorf("master: outcome %q", out)
+	}
+	if sts := e.gh.Statuses(1201); len(sts) != 1 || sts[0].GetState() != "error" || !strings.Contains(sts[0].GetDescription(), "refs/heads/main") {
+		t.Errorf("master: statuses %+v", sts)
+	}
+	// A commit names no branch: left to the Action's OIDC-checked call, without a status.
+	if out := deliver(1202, corpusSHA); !strings.HasPrefix(out, "ignored") {
+		t.Errorf("commit: outcome %q", out)
+	}
+	if sts := e.gh.Statuses(1202); len(sts) != 0 {
+		t.Errorf("commit: statuses %+v, want none", sts)
+	}
+	e.wantDeployments(0)
+	if out := deliver(1203, "main"); !strings.HasPrefix(out, "created") {
+		t.Errorf("main: outcome %q", out)
+	}
+	e.finished(e.deployments()[0].ID)
+
+	// A pull request's branch is not main; a fork's "main" is not this repository's main.
+	e.gh.AddTarball(corpusRepo, headSHA, tarball(t, "pr"))
+	e.gh.AddPull(corpusRepo, prNumber, headSHA, "feature", "open", 0)
+	if out := e.command(1301, "/deploy prod", "Codertocat"); !strings.Contains(out, "refs/heads/feature") {
+		t.Errorf("feature branch: outcome %q", out)
+	}
+	e.gh.AddPull(corpusRepo, prNumber, headSHA, "main", "open", 999)
+	if out := e.command(1302, "/deploy prod", "Codertocat"); !strings.Contains(out, "refs/pull/1/head") {
+		t.Errorf("fork: outcome %q", out)
+	}
+	e.wantDeployments(1)
+	e.noViolations()
+}
+
+func TestReporter_AnnotationsAreBatchedFiftyPerRequest(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	e.linkGroup("hello", "prod", "production", false)
+	e.gh.AddTarball(corpusRepo, corpusSHA, tarball(t, "v1"))
+	e.knownDeployment(corpusGHDep, corpusSHA, "production")
+	const hosts = 56
+	for i := range hosts {
+		e.startHost(fmt.Sprintf("web-%02d", i), map[string]bool{"ApplicationStop": true})
+	}
+	e.deliver("deployment", "", readCorpus(t, "deployment/with-installation.payload.json"))
+	run := waitFor(t, 60*time.Second, "every annotation", func() (int, bool) {
+		runs := e.gh.CheckRuns(corpusRepo)
+		if len(runs) != 1 {
+			return 0, false
+		}
+		return len(runs[0].Annotations), len(runs[0].Annotations) >= hosts && runs[0].GetConclusion() != ""
+	})
+	if run != hosts {
+		t.Errorf("annotations: got %d, want %d (one per failed hook)", run, hosts)
+	}
+	e.statesOf(corpusGHDep, "queued", "in_progress", "failure")
+	// The stand-in refuses (and records) a request with more than 50.
+	e.noViolations()
+}
+
+func TestReporter_AutoUpdateReportsUnderItsOwnGitHubDeployment(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	e.linkGroup("hello", "prod", "production", false)
+	e.gh.AddTarball(corpusRepo, corpusSHA, tarball(t, "v1"))
+	e.knownDeployment(corpusGHDep, corpusSHA, "production")
+	e.startHost("web-1", nil)
+	e.deliver("deployment", "", readCorpus(t, "deployment/with-installation.payload.json"))
+	e.statesOf(corpusGHDep, "queued", "in_progress", "success")
+
+	// A host joins: the group's revision is brought to it by an auto-update, which GitHub hears
+	// of at the same commit; it does not make the real deployment inactive.
+	e.startHost("web-2", nil)
+	auto := waitFor(t, 20*time.Second, "the auto-update to succeed", func() (api.Deployment, bool) {
+		for _, d := range e.deployments() {
+			if d.Creator == "autoUpdate" {
+				return d, d.Status == "Succeeded"
+			}
+		}
+		return api.Deployment{}, false
+	})
+	ghAuto := waitFor(t, 10*time.Second, "the auto-update's GitHub Deployment", func() (int64, bool) {
+		for _, d := range e.gh.Deployments(corpusRepo) {
+			if strings.Contains(string(d.Payload), auto.ID) {
+				return d.GetID(), d.GetSHA() == corpusSHA && d.GetEnvironment() == "production"
+			}
+		}
+		return 0, false
+	})
+	e.statesOf(ghAuto, "queued", "in_progress", "success")
+	if s := e.gh.StatusStates(corpusGHDep); !slices.Equal(s, []string{"queued", "in_progress", "success"}) {
+		t.Errorf("the deployment the auto-update caught a host up with: statuses %v", s)
+	}
+	e.noViolations()
+}
+
+func TestReporter_RetriesAStatusGitHubRefusedForAWhile(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	e.linkGroup("hello", "prod", "production", false)
+	e.gh.AddTarball(corpusRepo, corpusSHA, tarball(t, "v1"))
+	e.knownDeployment(corpusGHDep, corpusSHA, "production")
+	e.gh.Fail(http.MethodPost, fmt.Sprintf("/repos/%s/deployments/%d/statuses", corpusRepo, corpusGHDep), http.StatusServiceUnavailable, nil, "unavailable")
+	e.startHost("web-1", nil)
+	e.deliver("deployment", "", readCorpus(t, "deployment/with-installation.payload.json"))
+	e.statesOf(corpusGHDep, "queued", "in_progress", "success")
+	if !strings.Contains(e.logs.String(), "will retry") {
+		t.Error("the refused status was not retried as such")
+	}
+	e.noViolations()
+}
