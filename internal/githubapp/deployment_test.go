@@ -40,10 +40,7 @@ func (e *env) knownDeployment(id int64, sha, environment string) {
 
 func TestDeploymentWebhook_RunsTheGitHubDeploymentAndReports(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envOptions{})
-	e.linkGroup("hello", "prod", "production", false)
-	e.gh.AddTarball(corpusRepo, corpusSHA, tarball(t, "v1"))
-	e.knownDeployment(corpusGHDep, corpusSHA, "production")
+	e := newCorpusEnv(t, envOptions{})
 	h := e.startHost("web-1", nil)
 
 	// The real payload, byte for byte: its payload is {}, so the server fetches the tarball.
@@ -300,10 +297,7 @@ type githubDeployment struct {
 
 func TestReporter_PlainTokenPostsStatusesWithoutCheckRuns(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envOptions{token: true})
-	e.linkGroup("hello", "prod", "production", false)
-	e.gh.AddTarball(corpusRepo, corpusSHA, tarball(t, "v1"))
-	e.knownDeployment(corpusGHDep, corpusSHA, "production")
+	e := newCorpusEnv(t, envOptions{token: true})
 	e.startHost("web-1", nil)
 	e.deliver("deployment", "", readCorpus(t, "deployment/with-installation.payload.json"))
 	e.statesOf(corpusGHDep, "queued", "in_progress", "success")
@@ -321,10 +315,7 @@ func TestReporter_PlainTokenPostsStatusesWithoutCheckRuns(t *testing.T) {
 
 func TestReporter_LostAnswersDoNotDoubleWrites(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envOptions{})
-	e.linkGroup("hello", "prod", "production", false)
-	e.gh.AddTarball(corpusRepo, corpusSHA, tarball(t, "v1"))
-	e.knownDeployment(corpusGHDep, corpusSHA, "production")
+	e := newCorpusEnv(t, envOptions{})
 	// GitHub records the first status and creates the check run, but the answers are lost: the
 	// reporter must find them on GitHub instead of posting them again.
 	e.gh.LoseAnswer(http.MethodPost, "/repos/"+corpusRepo+"/deployments/")

@@ -162,6 +162,17 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	return &env{t: t, gh: gh, st: st, URL: ts.URL, client: api.NewClient(ts.URL, adminToken), logs: logs, ctx: ctx}
 }
 
+// newCorpusEnv is an env ready for the corpus's deployment payload: group hello/prod linked to
+// its repository and environment, the tarball at its commit, and its GitHub Deployment known.
+func newCorpusEnv(t *testing.T, opts envOptions) *env {
+	t.Helper()
+	e := newEnv(t, opts)
+	e.linkGroup("hello", "prod", "production", false)
+	e.gh.AddTarball(corpusRepo, corpusSHA, tarball(t, "v1"))
+	e.knownDeployment(corpusGHDep, corpusSHA, "production")
+	return e
+}
+
 type logBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer

@@ -77,10 +77,7 @@ func TestAllowedRefs_BindWebhooksAndComments(t *testing.T) {
 
 func TestReporter_AnnotationsAreBatchedFiftyPerRequest(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envOptions{})
-	e.linkGroup("hello", "prod", "production", false)
-	e.gh.AddTarball(corpusRepo, corpusSHA, tarball(t, "v1"))
-	e.knownDeployment(corpusGHDep, corpusSHA, "production")
+	e := newCorpusEnv(t, envOptions{})
 	const hosts = 56
 	for i := range hosts {
 		e.startHost(fmt.Sprintf("web-%02d", i), map[string]bool{"ApplicationStop": true})
@@ -103,10 +100,7 @@ func TestReporter_AnnotationsAreBatchedFiftyPerRequest(t *testing.T) {
 
 func TestReporter_AutoUpdateReportsUnderItsOwnGitHubDeployment(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envOptions{})
-	e.linkGroup("hello", "prod", "production", false)
-	e.gh.AddTarball(corpusRepo, corpusSHA, tarball(t, "v1"))
-	e.knownDeployment(corpusGHDep, corpusSHA, "production")
+	e := newCorpusEnv(t, envOptions{})
 	e.startHost("web-1", nil)
 	e.deliver("deployment", "", readCorpus(t, "deployment/with-installation.payload.json"))
 	e.statesOf(corpusGHDep, "queued", "in_progress", "success")
@@ -139,10 +133,7 @@ func TestReporter_AutoUpdateReportsUnderItsOwnGitHubDeployment(t *testing.T) {
 
 func TestReporter_RetriesAStatusGitHubRefusedForAWhile(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envOptions{})
-	e.linkGroup("hello", "prod", "production", false)
-	e.gh.AddTarball(corpusRepo, corpusSHA, tarball(t, "v1"))
-	e.knownDeployment(corpusGHDep, corpusSHA, "production")
+	e := newCorpusEnv(t, envOptions{})
 	e.gh.Fail(http.MethodPost, fmt.Sprintf("/repos/%s/deployments/%d/statuses", corpusRepo, corpusGHDep), http.StatusServiceUnavailable, nil, "unavailable")
 	e.startHost("web-1", nil)
 	e.deliver("deployment", "", readCorpus(t, "deployment/with-installation.payload.json"))
