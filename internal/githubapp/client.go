@@ -146,9 +146,13 @@ func (c *Clients) installation(ctx context.Context, repo Repo) (int64, error) {
 	if id, err := c.store.GitHubInstallation(ctx, repo.ID); err == nil {
 		return id, nil
 	}
-	inst, _, err := c.app.Apps.FindRepositoryInstallation(ctx, repo.Owner, repo.Name)
+	inst, resp, err := c.app.Apps.FindRepositoryInstallation(ctx, repo.Owner, repo.Name)
 	if err != nil {
-		return 0, fmt.Errorf("find the GitHub App installation of %s (is the App installed on it?): %w", repo, err)
+		if resp != nil && resp.StatusCode == http.StatusNotFound {
+			// Retrying will not install the App.
+			return 0, permanentf("the GitHub App is not installed on %s: install it there to report deployments", repo)
+		}
+		return 0, fmt.Errorf("find the GitHub App installation of %s: %w", repo, err)
 	}
 	if inst.GetID() == 0 {
 		return 0, fmt.Errorf("find the GitHub App installation of %s: GitHub answered without an id", repo)

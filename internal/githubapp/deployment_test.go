@@ -78,6 +78,11 @@ func TestDeploymentWebhook_RunsTheGitHubDeploymentAndReports(t *testing.T) {
 	if len(e.gh.Calls("POST /app/installations/1/access_tokens")) == 0 {
 		t.Error("no installation token was minted for installation 1 (from the payload)")
 	}
+	// Once GitHub knows everything, the deployment's Finished effect is done.
+	waitFor(t, 10*time.Second, "the Finished effect to be marked done", func() (int, bool) {
+		pending, err := e.st.PendingEffects(context.Background(), 0)
+		return len(pending), err == nil && len(pending) == 0
+	})
 	e.noViolations()
 }
 

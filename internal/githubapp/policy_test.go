@@ -143,3 +143,40 @@ func TestReporter_RetriesAStatusGitHubRefusedForAWhile(t *testing.T) {
 	}
 	e.noViolations()
 }
+
+func TestReporter_MarksFinishedEffectsDoneAndGivesUpWhereTheAppIsNotInstalled(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	ctx := context.Background()
+	if _, err := e.client.CreateApplication(ctx, api.Application{Name: "other"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.client.CreateGroup(ctx, api.DeploymentGroup{
+		Application: "other", Name: "prod", Environment: "production", DeploymentConfig: "CodeDeployDefault.AllAtOnce",
+		TagGroups: [][]api.TagFilter{{{Key: "role", Value: "web", Type: "KEY_AND_VALUE"}}},
+		GitHub:    &api.GitHubLink{Repository: "octo/uninstalled", RepositoryID: 77},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e.startHost("web-1", nil)
+	rev := e.upload("other", tarball(t, "v1"), corpusSHA)
+	d, err := e.client.CreateDeployment(ctx, api.CreateDeployment{
+		Application: "other", Group: "prod", Revision: rev,
+		GitHub: &api.GitHubDeployment{Repository: "octo/uninstalled", RepositoryID: 77, DeploymentID: 5, SHA: corpusSHA, Environment: "production"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.finished(d.ID)
+	waitFor(t, 10*time.Second, "the reporter to give up, saying why", func() (bool, bool) {
+		return true, strings.Contains(e.logs.String(), "not installed on octo/uninstalled")
+	})
+	// Nothing is left pending in the outbox: the deployment is as reported as it can be.
+	waitFor(t, 10*time.Second, "the Finished effect to be marked done", func() (int, bool) {
+		pending, err := e.st.PendingEffects(ctx, 0)
+		return len(pending), err == nil && len(pending) == 0
+	})
+	if n := len(e.gh.Calls("GET /repos/octo/uninstalled/installation")); n != 1 {
+		t.Errorf("installation looked up %d times, want 1 (a missing App is not retried)", n)
+	}
+}

@@ -98,9 +98,9 @@ type Reporter struct {
 	publicURL string
 	interval  time.Duration
 
-	// notGitHub remembers the deployments found not to report to GitHub, so their many changes
-	// cost nothing: a deployment's creator and links do not change.
-	notGitHub map[string]bool
+	// skip remembers the deployments found not to report to GitHub, and those GitHub refused for
+	// good, so their many changes cost nothing: a deployment's creator and links do not change.
+	skip map[string]bool
 	// work serialises writes of reports: the reconcile loop and noteRollback.
 	work sync.Mutex
 	mu   sync.Mutex
@@ -118,7 +118,7 @@ func newReporter(st Store, srv Server, clients *Clients, log *slog.Logger, now f
 	return &Reporter{
 		store: st, server: srv, clients: clients, log: log, now: now, publicURL: publicURL, interval: interval,
 		due: map[string]time.Time{}, fails: map[string]int{}, effects: map[string][]int64{}, wake: make(chan struct{}, 1),
-		notGitHub: map[string]bool{},
+		skip: map[string]bool{},
 	}
 }
 
@@ -156,7 +156,9 @@ func (r *Reporter) Run(ctx context.Context) error {
 	defer timer.Stop()
 	var collected time.Time
 	for {
-		if r.now().Sub(collected) >= collectEvery {
+		// Deployments that changed may have finished: read the outbox, at most once a second.
+		skippedCollect := r.now().Sub(collected) < collectEvery
+		if !skippedCollect {
 			collected = r.now()
 			if err := r.collectFinished(ctx); err != nil && ctx.Err() == nil {
 				r.log.Error("read finished deployments", "error", err)
@@ -175,6 +177,9 @@ func (r *Reporter) Run(ctx context.Context) error {
 		if next := r.nextDue(); !next.IsZero() {
 			wait = min(max(next.Sub(r.now()), 0), wait)
 		}
+		if skippedCollect {
+			wait = min(max(collected.Add(collectEvery).Sub(r.now()), 0), wait)
+		}
 		timer.Reset(wait)
 		select {
 		case <-ctx.Done():
@@ -185,16 +190,16 @@ func (r *Reporter) Run(ctx context.Context) error {
 	}
 }
 
-func (r *Reporter) notGitHubs(id string) bool {
+func (r *Reporter) skipped(id string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.notGitHub[id]
+	return r.skip[id]
 }
 
-func (r *Reporter) markNotGitHubs(id string) {
+func (r *Reporter) markSkip(id string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.notGitHub[id] = true
+	r.skip[id] = true
 }
 
 func ignoreNotFound(err error) error {
@@ -309,6 +314,7 @@ func (r *Reporter) settle(ctx context.Context, id string, next time.Time, err er
 		return
 	case err != nil:
 		r.log.Error("report to GitHub refused; giving up on this deployment", "deployment_id", id, "error", err)
+		r.markSkip(id)
 		next = time.Time{}
 	}
 	r.mu.Lock()
@@ -327,8 +333,8 @@ func (r *Reporter) settle(ctx context.Context, id string, next time.Time, err er
 		return
 	}
 	// The Finished effects are marked done only once the deployment is fully reported (or is not
-	// GitHub's): until then a restart finds them again.
-	if err == nil && !r.fullyReported(ctx, id) {
+	// GitHub's, or GitHub refused it for good): until then a restart finds them again.
+	if !r.fullyReported(ctx, id) {
 		return
 	}
 	for _, eid := range done {
@@ -343,8 +349,11 @@ func (r *Reporter) settle(ctx context.Context, id string, next time.Time, err er
 }
 
 // fullyReported says whether nothing is left to post for a finished deployment: its link is done,
-// or it has no link (it is not GitHub's to report).
+// it has no link (it is not GitHub's to report), or it was given up on.
 func (r *Reporter) fullyReported(ctx context.Context, id string) bool {
+	if r.skipped(id) {
+		return true
+	}
 	l, err := r.store.GitHubDeploymentOf(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return true
@@ -355,7 +364,7 @@ func (r *Reporter) fullyReported(ctx context.Context, id string) bool {
 // reconcile posts what deployment id has earned and GitHub was not told yet. next, when set, is
 // when to look again (a check run update held back by the batching interval).
 func (r *Reporter) reconcile(ctx context.Context, id string) (time.Time, error) {
-	if r.notGitHubs(id) {
+	if r.skipped(id) {
 		return time.Time{}, nil
 	}
 	link, err := r.store.GitHubDeploymentOf(ctx, id)
@@ -370,7 +379,7 @@ func (r *Reporter) reconcile(ctx context.Context, id string) (time.Time, error) 
 			return time.Time{}, ignoreNotFound(err)
 		}
 		if c := v.Deployment.Creator; c != deploy.CreatorRollback && c != deploy.CreatorAutoUpdate {
-			r.markNotGitHubs(id)
+			r.markSkip(id)
 			return time.Time{}, nil
 		}
 	}
@@ -386,7 +395,7 @@ func (r *Reporter) reconcile(ctx context.Context, id string) (time.Time, error) 
 		var ok bool
 		if link, ok, err = r.adopt(ctx, d); err != nil || !ok {
 			if err == nil {
-				r.markNotGitHubs(id)
+				r.markSkip(id)
 			}
 			return time.Time{}, err
 		}
