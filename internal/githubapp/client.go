@@ -179,7 +179,7 @@ func (c *Clients) Download(ctx context.Context, rawURL string) (*http.Response, 
 		return nil, err
 	}
 	if resp.StatusCode != http.StatusOK {
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		return nil, fmt.Errorf("download %s: %s", sanitizeURL(rawURL), resp.Status)
 	}
 	return resp, nil
