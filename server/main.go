@@ -235,7 +235,7 @@ func newGitHub(cfg Config, st *store.SQLite, srv *apiserver.Server, log *slog.Lo
 	}
 	app, err := githubapp.New(githubapp.Config{
 		Auth: auth, WebhookSecret: g.WebhookSecret, PublicURL: cfg.PublicURL,
-		CheckRunInterval: g.CheckRunInterval, MaxBundleBytes: cfg.MaxBundleBytes,
+		CheckRunInterval: g.CheckRunInterval,
 	}, st, srv, log)
 	if err != nil {
 		return nil, err

@@ -21,12 +21,11 @@ import (
 // checks that it concerns a group linked to the repository, and acts through Server, the same
 // calls the REST API makes.
 type handlers struct {
-	store          Store
-	server         Server
-	clients        *Clients
-	log            *slog.Logger
-	publicURL      string
-	maxBundleBytes int64
+	store     Store
+	server    Server
+	clients   *Clients
+	log       *slog.Logger
+	publicURL string
 	// notify tells the reporter a deployment changed in a way the orchestrator does not see;
 	// noteRollback that a rollback was started from its check run.
 	notify       func(id string)

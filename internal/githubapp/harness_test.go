@@ -136,7 +136,7 @@ func newEnv(t *testing.T, opts envOptions) *env {
 		opts.interval = 20 * time.Millisecond
 	}
 	app, err := githubapp.New(githubapp.Config{
-		Auth: auth, WebhookSecret: secret, PublicURL: publicURL, CheckRunInterval: opts.interval, MaxBundleBytes: 10 << 20,
+		Auth: auth, WebhookSecret: secret, PublicURL: publicURL, CheckRunInterval: opts.interval,
 	}, st, srv, log)
 	if err != nil {
 		t.Fatal(err)

@@ -4,16 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/google/go-github/v60/github"
 
-	"github.com/slipway-deploy/slipway/internal/appspec"
-	"github.com/slipway-deploy/slipway/internal/bundle"
+	"github.com/slipway-deploy/slipway/internal/api"
 	"github.com/slipway-deploy/slipway/internal/store"
 )
 
@@ -42,9 +38,10 @@ func (h *handlers) revisionFor(ctx context.Context, gh *github.Client, repo Repo
 }
 
 // fetchTarball downloads the repository's tarball at sha (GET /repos/{o}/{r}/tarball/{sha}, then
-// the archive link it redirects to), checks it as the agents will use it — it must extract safely
-// within the limits and hold a valid server AppSpec at its root — and registers it as a revision
-// with source github, like an upload.
+// the archive link it redirects to) and registers it as a revision with source github through the
+// server's own upload path, which refuses it, as it refuses an upload, unless it extracts safely
+// within the limits and holds a valid AppSpec at its root (GitHub's single leading directory is
+// allowed for).
 func (h *handlers) fetchTarball(ctx context.Context, gh *github.Client, repo Repo, app, sha string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, tarballTimeout)
 	defer cancel()
@@ -60,53 +57,14 @@ func (h *handlers) fetchTarball(ctx context.Context, gh *github.Client, repo Rep
 		return "", err
 	}
 	defer dl.Body.Close()
-	dir, err := os.MkdirTemp("", "slipway-tarball-")
+	rev, err := h.server.AddGitHubRevision(ctx, app, dl.Body, repo.String(), sha)
 	if err != nil {
-		return "", err
-	}
-	defer os.RemoveAll(dir)
-	path := filepath.Join(dir, "bundle.tgz")
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	n, err := io.Copy(f, io.LimitReader(dl.Body, h.maxBundleBytes+1))
-	if err != nil {
-		return "", fmt.Errorf("download tarball of %s at %s: %w", repo, sha, err)
-	}
-	if n > h.maxBundleBytes {
-		return "", permanentf("the tarball of %s at %s is larger than the server's max_bundle_bytes (%d)", repo, sha, h.maxBundleBytes)
-	}
-	if err := checkBundle(ctx, path, filepath.Join(dir, "tree"), h.maxBundleBytes); err != nil {
-		return "", permanentf("the tarball of %s at %s cannot be deployed: %w", repo, sha, err)
-	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return "", err
-	}
-	rev, err := h.server.AddGitHubRevision(ctx, app, f, repo.String(), sha)
-	if err != nil {
-		return "", userOr(err)
+		var ae *api.Error
+		if errors.As(err, &ae) {
+			return "", permanentf("the tarball of %s at %s cannot be deployed: %s", repo, sha, ae.Message)
+		}
+		return "", fmt.Errorf("register the tarball of %s at %s: %w", repo, sha, err)
 	}
 	h.log.Info("fetched revision from GitHub", "repository", repo.String(), "commit", sha, "revision", rev.Digest, "size", rev.Size)
 	return rev.Digest, nil
-}
-
-// checkBundle extracts the bundle at path into dest with the agents' protections and limits and
-// validates its AppSpec, so that a commit that cannot deploy fails here, once, with the reason,
-// rather than on every host.
-func checkBundle(ctx context.Context, path, dest string, maxBytes int64) error {
-	if _, err := bundle.ExtractFile(ctx, path, dest, bundle.Limits{MaxBytes: 4 * maxBytes}); err != nil {
-		return err
-	}
-	file, err := appspec.Find(dest, appspec.PlatformServer)
-	if err != nil {
-		return fmt.Errorf("no appspec.yml at the repository's root")
-	}
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return err
-	}
-	_, diags := appspec.Parse(filepath.Base(file), data, appspec.Options{Platform: appspec.PlatformServer})
-	return appspec.AsError(diags)
 }
