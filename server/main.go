@@ -104,7 +104,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		apiCfg.Workflows = workflows
 	}
 	srv := apiserver.New(apiCfg, st, blobs, orch, log, reg, opts...)
-	gh, err := newGitHub(cfg, st, srv, log)
+	gh, err := newGitHub(cfg, st, srv, tempDir, log)
 	if err != nil {
 		return err
 	}
@@ -220,7 +220,7 @@ func openBundles(ctx context.Context, cfg Config, log *slog.Logger) (*blob.S3Cli
 }
 
 // newGitHub builds the GitHub integration when the configuration asks for it, or returns nil.
-func newGitHub(cfg Config, st *store.SQLite, srv *apiserver.Server, log *slog.Logger) (*githubapp.App, error) {
+func newGitHub(cfg Config, st *store.SQLite, srv *apiserver.Server, tempDir string, log *slog.Logger) (*githubapp.App, error) {
 	g := cfg.GitHub
 	if !g.Enabled() {
 		return nil, nil
@@ -235,7 +235,7 @@ func newGitHub(cfg Config, st *store.SQLite, srv *apiserver.Server, log *slog.Lo
 	}
 	app, err := githubapp.New(githubapp.Config{
 		Auth: auth, WebhookSecret: g.WebhookSecret, PublicURL: cfg.PublicURL,
-		CheckRunInterval: g.CheckRunInterval,
+		CheckRunInterval: g.CheckRunInterval, MaxBundleBytes: cfg.MaxBundleBytes, TempDir: tempDir,
 	}, st, srv, log)
 	if err != nil {
 		return nil, err

@@ -275,8 +275,8 @@ func publicError(err error) error {
 }
 
 // AddGitHubRevision registers a bundle the server fetched from GitHub: repository's tarball at
-// commit. Hooks see BUNDLE_COMMIT.
-func (s *Server) AddGitHubRevision(ctx context.Context, application string, body io.Reader, repository, commit string) (api.Revision, error) {
+// commit, size bytes long (-1 when unknown). Hooks see BUNDLE_COMMIT.
+func (s *Server) AddGitHubRevision(ctx context.Context, application string, body io.Reader, size int64, repository, commit string) (api.Revision, error) {
 	loc, err := json.Marshal(struct {
 		Repository string `json:"repository"`
 		Commit     string `json:"commit"`
@@ -284,5 +284,5 @@ func (s *Server) AddGitHubRevision(ctx context.Context, application string, body
 	if err != nil {
 		return api.Revision{}, err
 	}
-	return s.AddRevision(ctx, NewRevision{Application: application, Body: body, Source: store.SourceGitHub, Commit: commit, Location: loc})
+	return s.AddRevision(ctx, NewRevision{Application: application, Body: body, Size: size, Source: store.SourceGitHub, Commit: commit, Location: loc})
 }

@@ -19,6 +19,10 @@ type Config struct {
 	// CheckRunInterval is the least time between two updates of a check run
 	// (DefaultCheckRunInterval when zero).
 	CheckRunInterval time.Duration
+	// MaxBundleBytes bounds a tarball fetched from GitHub, as uploads are bounded.
+	MaxBundleBytes int64
+	// TempDir holds tarballs while they are fetched (the system's when empty).
+	TempDir string
 }
 
 // App is Slipway's GitHub integration: the webhook receiver, the dispatcher that processes the
@@ -36,6 +40,9 @@ func New(cfg Config, st Store, srv Server, log *slog.Logger) (*App, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if cfg.MaxBundleBytes <= 0 {
+		return nil, errors.New("github: MaxBundleBytes must be positive")
+	}
 	clients, err := NewClients(cfg.Auth, st, log)
 	if err != nil {
 		return nil, err
@@ -45,8 +52,8 @@ func New(cfg Config, st Store, srv Server, log *slog.Logger) (*App, error) {
 	a.reporter = newReporter(st, srv, clients, log.With("component", "github_reporter"), now, cfg.PublicURL, cfg.CheckRunInterval)
 	h := &handlers{
 		store: st, server: srv, clients: clients, log: log.With("component", "github_webhooks"),
-		publicURL: cfg.PublicURL,
-		notify:    a.reporter.Notify, noteRollback: a.reporter.noteRollback,
+		publicURL: cfg.PublicURL, tempDir: cfg.TempDir, maxBundleBytes: cfg.MaxBundleBytes,
+		notify: a.reporter.Notify, noteRollback: a.reporter.noteRollback,
 	}
 	a.dispatcher = newDispatcher(st, h.byEvent(), h.log, now)
 	if cfg.WebhookSecret != "" {

@@ -49,6 +49,7 @@ type Server interface {
 	StopDeployment(ctx context.Context, id string, rollback bool, message string) (api.Deployment, error)
 	RollbackGroup(ctx context.Context, application, group, description string) (api.Deployment, error)
 	GetDeployment(ctx context.Context, id string) (api.Deployment, error)
-	// AddGitHubRevision registers a bundle fetched from GitHub for commit of repository.
-	AddGitHubRevision(ctx context.Context, application string, body io.Reader, repository, commit string) (api.Revision, error)
+	// AddGitHubRevision registers a bundle fetched from GitHub for commit of repository, size
+	// bytes long.
+	AddGitHubRevision(ctx context.Context, application string, body io.Reader, size int64, repository, commit string) (api.Revision, error)
 }

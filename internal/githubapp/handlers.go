@@ -26,6 +26,9 @@ type handlers struct {
 	clients   *Clients
 	log       *slog.Logger
 	publicURL string
+	// tempDir holds fetched tarballs; maxBundleBytes bounds them.
+	tempDir        string
+	maxBundleBytes int64
 	// notify tells the reporter a deployment changed in a way the orchestrator does not see;
 	// noteRollback that a rollback was started from its check run.
 	notify       func(id string)

@@ -137,6 +137,7 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	}
 	app, err := githubapp.New(githubapp.Config{
 		Auth: auth, WebhookSecret: secret, PublicURL: publicURL, CheckRunInterval: opts.interval,
+		MaxBundleBytes: 10 << 20, TempDir: t.TempDir(),
 	}, st, srv, log)
 	if err != nil {
 		t.Fatal(err)

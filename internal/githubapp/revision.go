@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/google/go-github/v60/github"
@@ -38,10 +40,11 @@ func (h *handlers) revisionFor(ctx context.Context, gh *github.Client, repo Repo
 }
 
 // fetchTarball downloads the repository's tarball at sha (GET /repos/{o}/{r}/tarball/{sha}, then
-// the archive link it redirects to) and registers it as a revision with source github through the
-// server's own upload path, which refuses it, as it refuses an upload, unless it extracts safely
-// within the limits and holds a valid AppSpec at its root (GitHub's single leading directory is
-// allowed for).
+// the archive link it redirects to) into a file of the server's temporary directory — GitHub
+// streams archives without a length, and a bundle store in S3 needs one — and registers it as a
+// revision with source github through the server's own upload path, which refuses it, as it
+// refuses an upload, unless it extracts safely within the limits and holds a valid AppSpec at its
+// root (GitHub's single leading directory is allowed for).
 func (h *handlers) fetchTarball(ctx context.Context, gh *github.Client, repo Repo, app, sha string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, tarballTimeout)
 	defer cancel()
@@ -57,7 +60,25 @@ func (h *handlers) fetchTarball(ctx context.Context, gh *github.Client, repo Rep
 		return "", err
 	}
 	defer dl.Body.Close()
-	rev, err := h.server.AddGitHubRevision(ctx, app, dl.Body, repo.String(), sha)
+	f, err := os.CreateTemp(h.tempDir, "github-tarball-")
+	if err != nil {
+		return "", err
+	}
+	defer func() {
+		_ = f.Close()
+		_ = os.Remove(f.Name())
+	}()
+	n, err := io.Copy(f, io.LimitReader(dl.Body, h.maxBundleBytes+1))
+	if err != nil {
+		return "", fmt.Errorf("download the tarball of %s at %s: %w", repo, sha, err)
+	}
+	if n > h.maxBundleBytes {
+		return "", permanentf("the tarball of %s at %s is larger than the server's max_bundle_bytes (%d)", repo, sha, h.maxBundleBytes)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return "", err
+	}
+	rev, err := h.server.AddGitHubRevision(ctx, app, f, n, repo.String(), sha)
 	if err != nil {
 		var ae *api.Error
 		if errors.As(err, &ae) {
