@@ -92,7 +92,7 @@ func (a *actionRun) run(ctx context.Context) error {
 		return err
 	}
 	defer cleanup()
-	rev, err := a.cli.upload(ctx, client, cfg.Application, file)
+	rev, err := a.cli.upload(ctx, client, cfg.Application, file, run.SHA)
 	if err != nil {
 		return a.serverError(cfg, "upload", err)
 	}

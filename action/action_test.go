@@ -160,6 +160,11 @@ func TestAction_DeploysAndReports(t *testing.T) {
 
 	// The GitHub Deployment: the commit, the group's environment, the revision in the payload.
 	_, digest := uploaded(t, e.slipway)
+	for _, r := range e.slipway.requests() {
+		if strings.HasSuffix(r.URI, "/revisions") && r.Commit != testSHA {
+			t.Errorf("upload X-Slipway-Commit = %q, want the workflow's commit %s", r.Commit, testSHA)
+		}
+	}
 	ghReqs := e.github.requests()
 	if len(ghReqs) != 1 || ghReqs[0].Method != "POST" || ghReqs[0].URI != githubDeplo {
 		t.Fatalf("GitHub requests: %v, want one POST %s", e.github.calls(), githubDeplo)

@@ -17,7 +17,7 @@ import (
 
 const deployUsage = `usage: slipway deploy --app A --group G (--bundle DIR|ARCHIVE | --s3 s3://BUCKET/KEY[?versionId=V])
        [--config NAME] [--description D] [--file-exists-behavior DISALLOW|OVERWRITE|RETAIN]
-       [--update-outdated-only] [--wait [--timeout DURATION]] [--json]
+       [--update-outdated-only] [--commit SHA] [--wait [--timeout DURATION]] [--json]
 
 Uploads a revision, or registers one kept in S3, and deploys it to a deployment group, then
 prints the deployment id.
@@ -46,6 +46,7 @@ func (c *cli) deploy(ctx context.Context, args []string) error {
 	description := cmd.fs.String("description", "", "description of the deployment")
 	fileExists := cmd.fs.String("file-exists-behavior", "", "when a target file exists and the appspec does not say: DISALLOW (default), OVERWRITE or RETAIN")
 	outdatedOnly := cmd.fs.Bool("update-outdated-only", false, "skip instances already on this revision")
+	commit := cmd.fs.String("commit", "", "full Git commit `SHA` the bundle was built from; hooks see it as BUNDLE_COMMIT")
 	wf := cmd.waitFlags()
 	if _, err := cmd.args(args); err != nil {
 		return flagsDone(err)
@@ -55,6 +56,9 @@ func (c *cli) deploy(ctx context.Context, args []string) error {
 	}
 	if (*bundlePath == "") == (*s3URL == "") {
 		return usageError{"deploy: give either --bundle or --s3"}
+	}
+	if *commit != "" && *s3URL != "" {
+		return usageError{"deploy: --commit goes with --bundle; a revision in S3 is named by its bucket, key and version"}
 	}
 	var loc *api.S3Location
 	if *s3URL != "" {
@@ -89,7 +93,7 @@ func (c *cli) deploy(ctx context.Context, args []string) error {
 			return err
 		}
 		defer cleanup()
-		if rev, err = c.upload(ctx, client, *app, file); err != nil {
+		if rev, err = c.upload(ctx, client, *app, file, *commit); err != nil {
 			return err
 		}
 	}
@@ -313,7 +317,7 @@ func parseS3URL(s string) (api.S3Location, error) {
 }
 
 // upload sends the bundle with its digest, so the server refuses it if it arrives altered.
-func (c *cli) upload(ctx context.Context, client *api.Client, app, file string) (api.Revision, error) {
+func (c *cli) upload(ctx context.Context, client *api.Client, app, file, commit string) (api.Revision, error) {
 	digest, err := bundle.DigestFile(file)
 	if err != nil {
 		return api.Revision{}, fmt.Errorf("bundle: %w", err)
@@ -327,7 +331,7 @@ func (c *cli) upload(ctx context.Context, client *api.Client, app, file string) 
 	if err != nil {
 		return api.Revision{}, fmt.Errorf("bundle: %w", err)
 	}
-	rev, err := client.UploadRevision(ctx, app, f, fi.Size(), digest)
+	rev, err := client.UploadRevision(ctx, app, f, fi.Size(), digest, commit)
 	if err != nil {
 		return api.Revision{}, serverError(err)
 	}

@@ -80,6 +80,8 @@ func bundleFiles(t *testing.T, data []byte) []string {
 	return files
 }
 
+const testCommit = "89abcdef0123456789abcdef0123456789abcdef"
+
 func TestDeploy_Directory(t *testing.T) {
 	dir := sampleApp(t)
 	f, url := newFakeAPI(t)
@@ -87,9 +89,12 @@ func TestDeploy_Directory(t *testing.T) {
 	onCreate(f, api.Deployment{ID: "d-1", Status: "Created"})
 	code, stdout, stderr := runAt(t, url, "deploy", "--app", "web", "--group", "prod", "--bundle", dir,
 		"--config", "CodeDeployDefault.AllAtOnce", "--description", "release 7",
-		"--file-exists-behavior", "OVERWRITE", "--update-outdated-only")
+		"--file-exists-behavior", "OVERWRITE", "--update-outdated-only", "--commit", testCommit)
 	if code != 0 {
 		t.Fatalf("exit %d, want 0; stderr:\n%s", code, stderr)
+	}
+	if got := f.requests()[0].Commit; got != testCommit {
+		t.Errorf("X-Slipway-Commit = %q, want %q", got, testCommit)
 	}
 	if want := "d-1\n"; stdout != want {
 		t.Errorf("stdout = %q, want just the id %q", stdout, want)

@@ -35,6 +35,7 @@ type fakeRequest struct {
 	URI    string // path and query
 	Auth   string
 	Digest string // X-Slipway-Digest
+	Commit string // X-Slipway-Commit
 	Body   []byte
 }
 
@@ -62,7 +63,7 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	req := fakeRequest{
 		Method: r.Method, URI: r.URL.RequestURI(), Auth: r.Header.Get("Authorization"),
-		Digest: r.Header.Get("X-Slipway-Digest"), Body: body,
+		Digest: r.Header.Get("X-Slipway-Digest"), Commit: r.Header.Get("X-Slipway-Commit"), Body: body,
 	}
 	key := r.Method + " " + r.URL.Path
 	f.mu.Lock()

@@ -172,9 +172,11 @@ func (c *Client) ListConfigs(ctx context.Context) ([]DeploymentConfig, error) {
 
 // Revisions
 
-// UploadRevision sends a bundle (zip, tar or tgz bytes). The server stores it by its sha256 and
+// UploadRevision sends a bundle (zip, tar or tgz bytes). commit, when not empty, is the full Git
+// commit id the bundle was built from: hooks see it as BUNDLE_COMMIT and a PR's /deploy reuses
+// the upload. The server stores it by its sha256 and
 // refuses it if digest is given and differs.
-func (c *Client) UploadRevision(ctx context.Context, app string, bundle io.Reader, size int64, digest string) (Revision, error) {
+func (c *Client) UploadRevision(ctx context.Context, app string, bundle io.Reader, size int64, digest, commit string) (Revision, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.BaseURL+PathAPI+"/applications/"+esc(app)+"/revisions", bundle)
 	if err != nil {
 		return Revision{}, err
@@ -183,6 +185,9 @@ func (c *Client) UploadRevision(ctx context.Context, app string, bundle io.Reade
 	req.Header.Set("Content-Type", "application/octet-stream")
 	if digest != "" {
 		req.Header.Set("X-Slipway-Digest", "sha256="+digest)
+	}
+	if commit != "" {
+		req.Header.Set("X-Slipway-Commit", commit)
 	}
 	// A bundle can take longer than an API call: the context bounds the upload, not the
 	// client's overall timeout.

@@ -79,7 +79,7 @@ func (f *workflowFixture) as(token string) *api.Client { return api.NewClient(f.
 func (f *workflowFixture) uploadAs(c *api.Client) (string, error) {
 	f.t.Helper()
 	b := bundleOf(f.t, map[string]string{"appspec.yml": sampleSpec, "start.sh": "#!/bin/sh\n"})
-	rev, err := c.UploadRevision(f.t.Context(), "shop", bytes.NewReader(b), int64(len(b)), "")
+	rev, err := c.UploadRevision(f.t.Context(), "shop", bytes.NewReader(b), int64(len(b)), "", "")
 	return rev.Digest, err
 }
 

@@ -69,7 +69,7 @@ func Upload(ctx context.Context, c *api.Client, app, dir string) (string, error)
 	if err != nil {
 		return "", err
 	}
-	rev, err := c.UploadRevision(ctx, app, &b, int64(b.Len()), digest)
+	rev, err := c.UploadRevision(ctx, app, &b, int64(b.Len()), digest, "")
 	if err != nil {
 		return "", fmt.Errorf("upload revision: %w", err)
 	}
