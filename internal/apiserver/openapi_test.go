@@ -328,8 +328,10 @@ func TestOpenAPI_SchemasMatchWireTypes(t *testing.T) {
 		}
 	}
 	// The exported structs of internal/api this server never sends or reads: the client itself,
-	// its list filter, and what the Action puts in a GitHub Deployment's payload.
-	notWire := []string{"Client", "DeploymentFilter", "GitHubDeploymentPayload"}
+	// its list filter, what the Action puts in a GitHub Deployment's payload, and the lambda and
+	// ecs hooks' payload and verdict (the hook status endpoint is not served yet: docs/aws.md;
+	// HookStatus moves to the documented types when it is).
+	notWire := []string{"Client", "DeploymentFilter", "GitHubDeploymentPayload", "HookPayload", "HookStatus"}
 	for _, name := range exportedStructs(t, filepath.Join("..", "api")) {
 		if _, ok := types["api."+name]; !ok && !slices.Contains(notWire, name) {
 			t.Errorf("api.%s is neither documented (wireTypes) nor listed as not a wire type (notWire)", name)
