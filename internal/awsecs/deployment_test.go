@@ -1,0 +1,263 @@
+package awsecs_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/slipway-deploy/slipway/internal/appspec"
+	"github.com/slipway-deploy/slipway/internal/awsconfig"
+	"github.com/slipway-deploy/slipway/internal/awsecs"
+	"github.com/slipway-deploy/slipway/internal/awsfake"
+)
+
+type world struct {
+	ecs         *awsfake.ECS
+	elb         *awsfake.ELB
+	blue, green string
+	prod, test  string
+	original    string
+	group       awsecs.Group
+	target      appspec.ECSTarget
+	ecsAPI      awsecs.ECSAPI
+	elbAPI      awsecs.ELBAPI
+}
+
+// newWorld starts ECS and ELBv2 stand-ins with a service whose primary task set serves in the
+// blue target group behind a production and a test listener, and real SDK clients for them.
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	awsfake.Credentials(t)
+	w := &world{ecs: awsfake.NewECS(t, nil), elb: awsfake.NewELB(t, nil)}
+	w.blue, w.green = w.elb.AddTargetGroup("blue"), w.elb.AddTargetGroup("green")
+	w.prod, w.test = w.elb.AddListener(80, w.blue), w.elb.AddListener(8080, w.blue)
+	w.original = w.ecs.AddService(awsfake.ECSService{
+		Cluster: "prod", Service: "web", DesiredCount: 3, TaskDefinition: "arn:aws:ecs:us-east-1:123456789012:task-definition/web:6",
+		TargetGroup: w.blue, ContainerName: "web", ContainerPort: 8000, LaunchType: "FARGATE", Subnets: []string{"subnet-0aa"},
+	})
+	w.group = awsecs.Group{Cluster: "prod", Service: "web", TargetGroups: [2]string{w.blue, w.green}, ProductionListener: w.prod, TestListener: w.test}
+	w.target = appspec.ECSTarget{TaskDefinition: "arn:aws:ecs:us-east-1:123456789012:task-definition/web:7", ContainerName: "web", ContainerPort: 8000}
+	ecsClient, elbClient, err := awsecs.NewClients(context.Background(), awsconfig.Config{
+		Region: "eu-west-1", Endpoints: map[string]string{awsconfig.ServiceECS: w.ecs.URL, awsconfig.ServiceELB: w.elb.URL},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.ecsAPI, w.elbAPI = ecsClient, elbClient
+	return w
+}
+
+func (w *world) deployment(t *testing.T) *awsecs.Deployment {
+	t.Helper()
+	d, err := awsecs.New(w.ecsAPI, w.elbAPI, w.group, w.target, "d-1234")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Prepare(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func waitSteady(t *testing.T, d *awsecs.Deployment) {
+	t.Helper()
+	for range 10 {
+		ok, _, err := d.Steady(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			return
+		}
+	}
+	t.Fatal("the replacement did not become steady in 10 describes")
+}
+
+func TestDeployment_BlueGreen(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	d := w.deployment(t)
+	if err := d.CreateReplacement(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitSteady(t, d)
+	if ok, err := d.AllowTestTraffic(ctx); !ok || err != nil {
+		t.Fatalf("AllowTestTraffic = %v, %v", ok, err)
+	}
+	if got := w.elb.Listener(w.test).Percent(w.green); got != 100 {
+		t.Errorf("test listener sends %d%% to green; want 100", got)
+	}
+	if got := w.elb.Listener(w.prod).Percent(w.blue); got != 100 {
+		t.Errorf("production sends %d%% to blue before the shift; want 100", got)
+	}
+	for _, p := range []int{10, 100} {
+		if err := d.SetWeight(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		if got := w.elb.Listener(w.prod).Percent(w.green); got != p {
+			t.Errorf("after SetWeight(%d) green gets %d%%", p, got)
+		}
+	}
+	if err := d.MakePrimary(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.TerminateOriginal(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sets := w.ecs.TaskSets("prod", "web")
+	if len(sets) != 1 {
+		t.Fatalf("task sets after the deployment: %+v; want the replacement only", sets)
+	}
+	rep := sets[0]
+	if rep.Status != "PRIMARY" || rep.TargetGroup != w.green || rep.TaskDefinition != w.target.TaskDefinition ||
+		rep.ExternalID != "d-1234" || rep.Scale != 100 || rep.LaunchType != "FARGATE" || strings.Join(rep.Subnets, ",") != "subnet-0aa" {
+		t.Errorf("replacement %+v; want PRIMARY in green with the new task definition, the original's launch type and subnets", rep)
+	}
+	final := w.elb.Listener(w.prod)
+	if len(final.Weights) != 1 || final.Weights[w.green] == 0 {
+		t.Errorf("production listener ends forwarding to %v; want green alone", final.Weights)
+	}
+	state, err := d.State(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if state.Production[w.green] != 100 || state.Replacement.Status != "PRIMARY" || state.Original.ID != "" {
+		t.Errorf("State = %+v", state)
+	}
+}
+
+func TestDeployment_RevertAfterPrimaryMoved(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	d := w.deployment(t)
+	for _, step := range []func() error{
+		func() error { return d.CreateReplacement(ctx) },
+		func() error { _, err := d.AllowTestTraffic(ctx); return err },
+		func() error { return d.SetWeight(ctx, 100) },
+		func() error { return d.MakePrimary(ctx) },
+	} {
+		if err := step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := d.Revert(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sets := w.ecs.TaskSets("prod", "web")
+	if len(sets) != 1 || sets[0].ID != w.original || sets[0].Status != "PRIMARY" {
+		t.Errorf("task sets after revert: %+v; want the original alone, primary", sets)
+	}
+	for name, l := range map[string]string{"production": w.prod, "test": w.test} {
+		if got := w.elb.Listener(l).Weights; len(got) != 1 || got[w.blue] == 0 {
+			t.Errorf("%s listener forwards to %v after revert; want blue alone", name, got)
+		}
+	}
+}
+
+func TestDeployment_ResumeFindsTheReplacement(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	d := w.deployment(t)
+	if err := d.CreateReplacement(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.SetWeight(ctx, 30); err != nil {
+		t.Fatal(err)
+	}
+	again := w.deployment(t) // a restarted server
+	if again.Percent() != 30 {
+		t.Errorf("resumed deployment sees %d%% on green; want 30", again.Percent())
+	}
+	if err := again.CreateReplacement(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(w.ecs.TaskSets("prod", "web")); n != 2 {
+		t.Errorf("%d task sets after a resumed CreateReplacement; want 2 (no second replacement)", n)
+	}
+}
+
+func TestDeployment_PrepareRefuses(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		setup func(w *world)
+		want  string
+	}{
+		{"ECS controller", func(w *world) {
+			w.ecs.AddService(awsfake.ECSService{Cluster: "prod", Service: "rolling", Controller: "ECS", DesiredCount: 1})
+			w.group.Service = "rolling"
+		}, "deploymentController type EXTERNAL"},
+		{"no primary task set", func(w *world) {
+			w.ecs.AddService(awsfake.ECSService{Cluster: "prod", Service: "empty", DesiredCount: 1})
+			w.group.Service = "empty"
+		}, "has no primary task set"},
+		{"missing service", func(w *world) { w.group.Service = "nope" }, "has no active service nope"},
+		{"foreign target group", func(w *world) {
+			w.group.TargetGroups = [2]string{w.elb.AddTargetGroup("a"), w.elb.AddTargetGroup("b")}
+		}, "none of the group's target groups"},
+		{"listener elsewhere", func(w *world) {
+			w.group.ProductionListener = w.elb.AddListener(443, w.green)
+		}, "production listener sends nothing to"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t)
+			tc.setup(w)
+			d, err := awsecs.New(w.ecsAPI, w.elbAPI, w.group, w.target, "d-1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = d.Prepare(context.Background())
+			if !errors.Is(err, awsecs.ErrNotReady) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Prepare: %v; want ErrNotReady saying %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestDeployment_RevertKeepsTheReplacementWhileTrafficCannotMoveBack(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	d := w.deployment(t)
+	if err := d.CreateReplacement(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.SetWeight(ctx, 50); err != nil {
+		t.Fatal(err)
+	}
+	w.elb.Fail("ModifyListener", 0, awsfake.Fault{Status: 403, Code: "AccessDenied", Message: "not allowed", Times: -1})
+	err := d.Revert(ctx)
+	if err == nil || !strings.Contains(err.Error(), "allow elasticloadbalancing:ModifyListener") {
+		t.Fatalf("Revert: %v; want the ModifyListener refusal with its IAM action", err)
+	}
+	if n := len(w.ecs.TaskSets("prod", "web")); n != 2 {
+		t.Errorf("%d task sets; the replacement must stay while green still takes traffic", n)
+	}
+}
+
+func TestGroup_Validate(t *testing.T) {
+	tg := func(n string) string {
+		return "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/" + n + "/1"
+	}
+	ok := awsecs.Group{Cluster: "c", Service: "s", TargetGroups: [2]string{tg("a"), tg("b")},
+		ProductionListener: "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/lb/1/2"}
+	if err := ok.Validate(); err != nil {
+		t.Fatalf("valid group: %v", err)
+	}
+	for _, tc := range []struct {
+		change func(*awsecs.Group)
+		want   string
+	}{
+		{func(g *awsecs.Group) { g.Cluster = "" }, "cluster is empty"},
+		{func(g *awsecs.Group) { g.TargetGroups[1] = g.TargetGroups[0] }, "names " + tg("a") + " twice"},
+		{func(g *awsecs.Group) { g.TargetGroups[1] = "green" }, "target_groups[1] \"green\" is not a target group ARN"},
+		{func(g *awsecs.Group) { g.TestListener = g.ProductionListener }, "test_listener is the production listener"},
+		{func(g *awsecs.Group) { g.TerminationWait = 72 * time.Hour }, "termination_wait 72h0m0s"},
+	} {
+		g := ok
+		tc.change(&g)
+		if err := g.Validate(); !errors.Is(err, awsecs.ErrInvalidGroup) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Validate: %v; want it to say %q", err, tc.want)
+		}
+	}
+}
