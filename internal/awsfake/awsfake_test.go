@@ -59,13 +59,17 @@ func TestStub_ServerFaultIsRetriedBySDK(t *testing.T) {
 
 func TestClock_FiresTimersInOrder(t *testing.T) {
 	c := awsfake.NewClock()
-	late, early, stopped := c.NewTimer(10), c.NewTimer(5), c.NewTimer(7)
-	stopped.Stop()
+	late, _ := c.Timer(10)
+	early, _ := c.Timer(5)
+	_, stop := c.Timer(7)
+	if !stop() {
+		t.Error("stop of a pending timer reported it was not pending")
+	}
 	if got := c.Next(t); got != 5 {
 		t.Errorf("first Next moved %v; want 5ns", got)
 	}
 	select {
-	case at := <-early.C():
+	case at := <-early:
 		if at.Sub(awsfake.Epoch) != 5 {
 			t.Errorf("early fired at %v", at)
 		}
@@ -75,7 +79,7 @@ func TestClock_FiresTimersInOrder(t *testing.T) {
 	if got := c.Next(t); got != 5 || c.Since() != 10 {
 		t.Errorf("second Next moved %v to %v; want 5ns to 10ns (the stopped timer never fires)", got, c.Since())
 	}
-	<-late.C()
+	<-late
 	if c.Pending() != 0 {
 		t.Errorf("%d timers pending", c.Pending())
 	}

@@ -16,7 +16,7 @@ var Epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 type Clock struct {
 	mu     sync.Mutex
 	now    time.Time
-	timers []*Timer
+	timers []*timer
 }
 
 // NewClock returns a clock at Epoch.
@@ -32,38 +32,33 @@ func (c *Clock) Now() time.Time {
 // Since returns how far the clock is past Epoch.
 func (c *Clock) Since() time.Duration { return c.Now().Sub(Epoch) }
 
-// Timer fires once, when the clock reaches its deadline.
-type Timer struct {
-	c  *Clock
+type timer struct {
 	at time.Time
 	ch chan time.Time
 }
 
-// NewTimer returns a timer that fires d from now; d ≤ 0 fires at once.
-func (c *Clock) NewTimer(d time.Duration) *Timer {
+// Timer returns a channel that receives the clock's time once the clock is d past now (at
+// once when d ≤ 0), and a func that keeps it from firing and reports whether it was pending.
+func (c *Clock) Timer(d time.Duration) (<-chan time.Time, func() bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	t := &Timer{c: c, at: c.now.Add(d), ch: make(chan time.Time, 1)}
+	t := &timer{at: c.now.Add(d), ch: make(chan time.Time, 1)}
 	if d <= 0 {
 		t.ch <- c.now
-		return t
+		return t.ch, func() bool { return false }
 	}
 	c.timers = append(c.timers, t)
-	return t
+	return t.ch, func() bool { return c.stop(t) }
 }
 
-// C is the channel the timer fires on.
-func (t *Timer) C() <-chan time.Time { return t.ch }
-
-// Stop keeps the timer from firing; it reports whether it was still pending.
-func (t *Timer) Stop() bool {
-	t.c.mu.Lock()
-	defer t.c.mu.Unlock()
-	i := slices.Index(t.c.timers, t)
+func (c *Clock) stop(t *timer) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	i := slices.Index(c.timers, t)
 	if i < 0 {
 		return false
 	}
-	t.c.timers = slices.Delete(t.c.timers, i, i+1)
+	c.timers = slices.Delete(c.timers, i, i+1)
 	return true
 }
 
@@ -75,7 +70,7 @@ func (c *Clock) Advance(d time.Duration) {
 }
 
 func (c *Clock) advanceTo(to time.Time) {
-	slices.SortStableFunc(c.timers, func(a, b *Timer) int { return a.at.Compare(b.at) })
+	slices.SortStableFunc(c.timers, func(a, b *timer) int { return a.at.Compare(b.at) })
 	for len(c.timers) > 0 && !c.timers[0].at.After(to) {
 		t := c.timers[0]
 		c.timers = c.timers[1:]
@@ -92,26 +87,34 @@ func (c *Clock) Pending() int {
 	return len(c.timers)
 }
 
-// Next waits (in real time, up to a deadline) until some timer is pending, then moves the clock
-// to the earliest deadline and fires it. It returns how far the clock moved.
+// Fire moves the clock to the earliest pending deadline and fires that timer; it reports
+// whether there was one.
+func (c *Clock) Fire() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.timers) == 0 {
+		return false
+	}
+	earliest := c.timers[0].at
+	for _, tm := range c.timers[1:] {
+		if tm.at.Before(earliest) {
+			earliest = tm.at
+		}
+	}
+	c.advanceTo(earliest)
+	return true
+}
+
+// Next waits (in real time, up to a deadline) until some timer is pending, then fires it as
+// Fire does. It returns how far the clock moved.
 func (c *Clock) Next(t testing.TB) time.Duration {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		c.mu.Lock()
-		if len(c.timers) > 0 {
-			earliest := c.timers[0].at
-			for _, tm := range c.timers[1:] {
-				if tm.at.Before(earliest) {
-					earliest = tm.at
-				}
-			}
-			moved := earliest.Sub(c.now)
-			c.advanceTo(earliest)
-			c.mu.Unlock()
-			return moved
+		before := c.Now()
+		if c.Fire() {
+			return c.Now().Sub(before)
 		}
-		c.mu.Unlock()
 		if time.Now().After(deadline) {
 			t.Fatalf("clock: no timer was started within 10s (the code under test is not waiting on the clock)")
 		}

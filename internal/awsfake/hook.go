@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -85,4 +86,42 @@ func ReportFrom(payload []byte, st api.HookStatus) int {
 	}
 	_ = resp.Body.Close()
 	return resp.StatusCode
+}
+
+// HookServer is an HTTP hook: it answers every POST with a fixed verdict.
+type HookServer struct {
+	*httptest.Server
+	mu       sync.Mutex
+	payloads []api.HookPayload
+}
+
+// HTTPHook starts an HTTP hook that answers st at once (an empty Status: 202 Accepted, the
+// verdict to come later).
+func HTTPHook(t testing.TB, st api.HookStatus) *HookServer {
+	h := &HookServer{}
+	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var p api.HookPayload
+		if r.Method != http.MethodPost || json.NewDecoder(r.Body).Decode(&p) != nil {
+			http.Error(w, "want a JSON POST", http.StatusBadRequest)
+			return
+		}
+		h.mu.Lock()
+		h.payloads = append(h.payloads, p)
+		h.mu.Unlock()
+		if st.Status == "" {
+			w.WriteHeader(http.StatusAccepted)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(st)
+	}))
+	t.Cleanup(h.Close)
+	return h
+}
+
+// Payloads returns the payloads the hook received.
+func (h *HookServer) Payloads() []api.HookPayload {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]api.HookPayload(nil), h.payloads...)
 }
