@@ -347,16 +347,19 @@ func (d *Deployment) Steady(ctx context.Context) (bool, TaskSet, error) {
 	return d.replacement.StabilityStatus == ecstypes.StabilityStatusSteadyState && ts.Running >= ts.Desired, ts, nil
 }
 
-// AllowTestTraffic points the test listener, if the group has one, at green alone. It reports
-// whether there was a test listener.
-func (d *Deployment) AllowTestTraffic(ctx context.Context) (bool, error) {
+// HasTestListener reports whether the group has a test listener.
+func (d *Deployment) HasTestListener() bool { return d.group.TestListener != "" }
+
+// AllowTestTraffic points the test listener at green alone; without a test listener it does
+// nothing.
+func (d *Deployment) AllowTestTraffic(ctx context.Context) error {
 	if d.group.TestListener == "" {
-		return false, nil
+		return nil
 	}
 	if d.replacement == nil {
-		return false, fmt.Errorf("%w: AllowTestTraffic before CreateReplacement", ErrOrder)
+		return fmt.Errorf("%w: AllowTestTraffic before CreateReplacement", ErrOrder)
 	}
-	return true, d.forward(ctx, d.group.TestListener, map[string]int{d.green: 100})
+	return d.forward(ctx, d.group.TestListener, map[string]int{d.green: 100})
 }
 
 // SetWeight sends percent of the production traffic to green and the rest to blue.

@@ -83,8 +83,8 @@ func TestDeployment_BlueGreen(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitSteady(t, d)
-	if ok, err := d.AllowTestTraffic(ctx); !ok || err != nil {
-		t.Fatalf("AllowTestTraffic = %v, %v", ok, err)
+	if err := d.AllowTestTraffic(ctx); err != nil {
+		t.Fatal(err)
 	}
 	if got := w.elb.Listener(w.test).Percent(w.green); got != 100 {
 		t.Errorf("test listener sends %d%% to green; want 100", got)
@@ -134,7 +134,7 @@ func TestDeployment_RevertAfterPrimaryMoved(t *testing.T) {
 	d := w.deployment(t)
 	for _, step := range []func() error{
 		func() error { return d.CreateReplacement(ctx) },
-		func() error { _, err := d.AllowTestTraffic(ctx); return err },
+		func() error { return d.AllowTestTraffic(ctx) },
 		func() error { return d.SetWeight(ctx, 100) },
 		func() error { return d.MakePrimary(ctx) },
 	} {
