@@ -24,7 +24,6 @@ import (
 type ECSAPI interface {
 	DescribeServices(ctx context.Context, in *ecs.DescribeServicesInput, opts ...func(*ecs.Options)) (*ecs.DescribeServicesOutput, error)
 	CreateTaskSet(ctx context.Context, in *ecs.CreateTaskSetInput, opts ...func(*ecs.Options)) (*ecs.CreateTaskSetOutput, error)
-	DescribeTaskSets(ctx context.Context, in *ecs.DescribeTaskSetsInput, opts ...func(*ecs.Options)) (*ecs.DescribeTaskSetsOutput, error)
 	UpdateServicePrimaryTaskSet(ctx context.Context, in *ecs.UpdateServicePrimaryTaskSetInput, opts ...func(*ecs.Options)) (*ecs.UpdateServicePrimaryTaskSetOutput, error)
 	DeleteTaskSet(ctx context.Context, in *ecs.DeleteTaskSetInput, opts ...func(*ecs.Options)) (*ecs.DeleteTaskSetOutput, error)
 }
@@ -327,22 +326,21 @@ func (d *Deployment) CreateReplacement(ctx context.Context) error {
 }
 
 // Steady reads the replacement task set and reports whether it has reached a steady state
-// with all its tasks running, and how far it is.
+// with all its tasks running, and how far it is. It reads the service (as CodeDeploy does), so
+// the deployment needs no permission beyond ecs:DescribeServices to watch it.
 func (d *Deployment) Steady(ctx context.Context) (bool, TaskSet, error) {
 	if d.replacement == nil {
 		return false, TaskSet{}, fmt.Errorf("%w: Steady before CreateReplacement", ErrOrder)
 	}
-	out, err := d.ecs.DescribeTaskSets(ctx, &ecs.DescribeTaskSetsInput{
-		Cluster: aws.String(d.group.Cluster), Service: aws.String(d.group.Service),
-		TaskSets: []string{aws.ToString(d.replacement.TaskSetArn)},
-	})
+	svc, err := d.describeService(ctx)
 	if err != nil {
-		return false, TaskSet{}, fmt.Errorf("describe the replacement task set: %w", awsconfig.Call("ecs:DescribeTaskSets", err))
+		return false, TaskSet{}, err
 	}
-	if len(out.TaskSets) != 1 {
+	i := slices.IndexFunc(svc.TaskSets, func(ts ecstypes.TaskSet) bool { return aws.ToString(ts.TaskSetArn) == d.replacementArn() })
+	if i < 0 {
 		return false, TaskSet{}, fmt.Errorf("%w: the replacement task set %s is gone", ErrNotReady, aws.ToString(d.replacement.Id))
 	}
-	d.replacement = &out.TaskSets[0]
+	d.replacement = &svc.TaskSets[i]
 	ts := taskSetOf(d.replacement)
 	return d.replacement.StabilityStatus == ecstypes.StabilityStatusSteadyState && ts.Running >= ts.Desired, ts, nil
 }

@@ -12,7 +12,7 @@
 // deployment's id).
 //
 // This is a leaf package: it knows the ECS API (DescribeServices, CreateTaskSet,
-// DescribeTaskSets, UpdateServicePrimaryTaskSet, DeleteTaskSet) and the ELBv2 API
+// UpdateServicePrimaryTaskSet, DeleteTaskSet) and the ELBv2 API
 // (DescribeListeners, ModifyListener) through small interfaces the SDK's clients satisfy. When
 // to take which step is the caller's business.
 package awsecs

@@ -14,8 +14,8 @@ import (
 )
 
 // ECS stands in for the ECS API (JSON 1.1, target prefix AmazonEC2ContainerServiceV20141113):
-// DescribeServices, CreateTaskSet, DescribeTaskSets, UpdateServicePrimaryTaskSet and
-// DeleteTaskSet, over services with the EXTERNAL deployment controller.
+// DescribeServices, CreateTaskSet, UpdateServicePrimaryTaskSet and DeleteTaskSet, over services
+// with the EXTERNAL deployment controller.
 type ECS struct {
 	*stub
 	services map[string]*ecsService // by cluster/service
@@ -290,7 +290,6 @@ func (e *ECS) serve(w http.ResponseWriter, r *http.Request) {
 	out, f := e.handle(r, action, map[string]op{
 		"DescribeServices":            e.describeServices,
 		"CreateTaskSet":               e.createTaskSet,
-		"DescribeTaskSets":            e.describeTaskSets,
 		"UpdateServicePrimaryTaskSet": e.updatePrimary,
 		"DeleteTaskSet":               e.deleteTaskSet,
 	})
@@ -435,38 +434,6 @@ func (e *ECS) createTaskSet(r *http.Request) (any, *Fault) {
 		e.steady(svc, ts)
 	}
 	return map[string]taskSetDoc{"taskSet": ts.doc}, nil
-}
-
-func (e *ECS) describeTaskSets(r *http.Request) (any, *Fault) {
-	var in struct {
-		Cluster  string   `json:"cluster"`
-		Service  string   `json:"service"`
-		TaskSets []string `json:"taskSets"`
-	}
-	if f := decodeECS(r, &in); f != nil {
-		return nil, f
-	}
-	svc, f := e.service(in.Cluster, in.Service)
-	if f != nil {
-		return nil, f
-	}
-	out := struct {
-		TaskSets []taskSetDoc `json:"taskSets"`
-		Failures []failureDoc `json:"failures"`
-	}{TaskSets: []taskSetDoc{}, Failures: []failureDoc{}}
-	for _, ts := range svc.taskSets {
-		if len(in.TaskSets) > 0 && !slices.Contains(in.TaskSets, ts.doc.ID) && !slices.Contains(in.TaskSets, ts.doc.TaskSetArn) {
-			continue
-		}
-		e.described(svc, ts)
-		out.TaskSets = append(out.TaskSets, ts.doc)
-	}
-	for _, want := range in.TaskSets {
-		if _, f := svc.taskSet(want); f != nil {
-			out.Failures = append(out.Failures, failureDoc{Arn: want, Reason: "MISSING"})
-		}
-	}
-	return out, nil
 }
 
 func (e *ECS) updatePrimary(r *http.Request) (any, *Fault) {
