@@ -244,6 +244,9 @@ func TestGroup_Validate(t *testing.T) {
 	if err := ok.Validate(); err != nil {
 		t.Fatalf("valid group: %v", err)
 	}
+	if ok.TerminationWait = "90m"; ok.Validate() != nil || ok.Termination() != 90*time.Minute {
+		t.Errorf("termination_wait 90m: %v, %v", ok.Validate(), ok.Termination())
+	}
 	for _, tc := range []struct {
 		change func(*awsecs.Group)
 		want   string
@@ -252,7 +255,8 @@ func TestGroup_Validate(t *testing.T) {
 		{func(g *awsecs.Group) { g.TargetGroups[1] = g.TargetGroups[0] }, "names " + tg("a") + " twice"},
 		{func(g *awsecs.Group) { g.TargetGroups[1] = "green" }, "target_groups[1] \"green\" is not a target group ARN"},
 		{func(g *awsecs.Group) { g.TestListener = g.ProductionListener }, "test_listener is the production listener"},
-		{func(g *awsecs.Group) { g.TerminationWait = 72 * time.Hour }, "termination_wait 72h0m0s"},
+		{func(g *awsecs.Group) { g.TerminationWait = "72h" }, `termination_wait "72h"; use a duration from 0s to 48h0m0s`},
+		{func(g *awsecs.Group) { g.TerminationWait = "1 hour" }, `termination_wait "1 hour"`},
 	} {
 		g := ok
 		tc.change(&g)

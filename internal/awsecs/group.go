@@ -35,8 +35,18 @@ type Group struct {
 	// production traffic does (AllowTestTraffic), for the AfterAllowTestTraffic hook to test.
 	TestListener string `json:"test_listener,omitempty" yaml:"test_listener,omitempty"`
 	// TerminationWait is how long the original task set is kept after the traffic has moved,
-	// for a quick revert; 0 deletes it at once.
-	TerminationWait time.Duration `json:"termination_wait,omitempty" yaml:"termination_wait,omitempty"`
+	// for a quick revert, as a Go duration ("1h", "90m"); empty or "0s" deletes it at once.
+	TerminationWait string `json:"termination_wait,omitempty" yaml:"termination_wait,omitempty"`
+}
+
+// Termination returns TerminationWait as a duration; 0 when it is empty or invalid (Validate
+// reports an invalid one).
+func (g Group) Termination() time.Duration {
+	d, err := time.ParseDuration(g.TerminationWait)
+	if err != nil {
+		return 0
+	}
+	return d
 }
 
 // Validate reports the first setting to change.
@@ -66,8 +76,11 @@ func (g Group) Validate() error {
 	if g.TestListener != "" && g.TestListener == g.ProductionListener {
 		return fmt.Errorf("%w: test_listener is the production listener; use another listener (port) for test traffic, or none", ErrInvalidGroup)
 	}
-	if g.TerminationWait < 0 || g.TerminationWait > MaxTerminationWait {
-		return fmt.Errorf("%w: termination_wait %v; use 0 to %v", ErrInvalidGroup, g.TerminationWait, MaxTerminationWait)
+	if g.TerminationWait != "" {
+		d, err := time.ParseDuration(g.TerminationWait)
+		if err != nil || d < 0 || d > MaxTerminationWait {
+			return fmt.Errorf("%w: termination_wait %q; use a duration from 0s to %v, such as 1h", ErrInvalidGroup, g.TerminationWait, MaxTerminationWait)
+		}
 	}
 	return nil
 }
