@@ -14,33 +14,24 @@ import (
 )
 
 type world struct {
-	ecs         *awsfake.ECS
-	elb         *awsfake.ELB
-	blue, green string
-	prod, test  string
-	original    string
-	group       awsecs.Group
-	target      appspec.ECSTarget
-	ecsAPI      awsecs.ECSAPI
-	elbAPI      awsecs.ELBAPI
+	*awsfake.BlueGreen
+	group  awsecs.Group
+	target appspec.ECSTarget
+	ecsAPI awsecs.ECSAPI
+	elbAPI awsecs.ELBAPI
 }
 
-// newWorld starts ECS and ELBv2 stand-ins with a service whose primary task set serves in the
-// blue target group behind a production and a test listener, and real SDK clients for them.
+// newWorld starts the stand-ins of a service ready for blue/green, and real SDK clients for
+// them.
 func newWorld(t *testing.T) *world {
 	t.Helper()
 	awsfake.Credentials(t)
-	w := &world{ecs: awsfake.NewECS(t, nil), elb: awsfake.NewELB(t, nil)}
-	w.blue, w.green = w.elb.AddTargetGroup("blue"), w.elb.AddTargetGroup("green")
-	w.prod, w.test = w.elb.AddListener(80, w.blue), w.elb.AddListener(8080, w.blue)
-	w.original = w.ecs.AddService(awsfake.ECSService{
-		Cluster: "prod", Service: "web", DesiredCount: 3, TaskDefinition: "arn:aws:ecs:us-east-1:123456789012:task-definition/web:6",
-		TargetGroup: w.blue, ContainerName: "web", ContainerPort: 8000, LaunchType: "FARGATE", Subnets: []string{"subnet-0aa"},
-	})
-	w.group = awsecs.Group{Cluster: "prod", Service: "web", TargetGroups: [2]string{w.blue, w.green}, ProductionListener: w.prod, TestListener: w.test}
-	w.target = appspec.ECSTarget{TaskDefinition: "arn:aws:ecs:us-east-1:123456789012:task-definition/web:7", ContainerName: "web", ContainerPort: 8000}
+	w := &world{BlueGreen: awsfake.NewBlueGreen(t, nil)}
+	w.group = awsecs.Group{Cluster: awsfake.BlueGreenCluster, Service: awsfake.BlueGreenService,
+		TargetGroups: [2]string{w.Blue, w.Green}, ProductionListener: w.Production, TestListener: w.Test}
+	w.target = appspec.ECSTarget{TaskDefinition: awsfake.NextTaskDefinition, ContainerName: awsfake.BlueGreenContainer, ContainerPort: awsfake.BlueGreenPort}
 	ecsClient, elbClient, err := awsecs.NewClients(context.Background(), awsconfig.Config{
-		Region: "eu-west-1", Endpoints: map[string]string{awsconfig.ServiceECS: w.ecs.URL, awsconfig.ServiceELB: w.elb.URL},
+		Region: "eu-west-1", Endpoints: map[string]string{awsconfig.ServiceECS: w.ECS.URL, awsconfig.ServiceELB: w.ELB.URL},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -86,17 +77,17 @@ func TestDeployment_BlueGreen(t *testing.T) {
 	if err := d.AllowTestTraffic(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got := w.elb.Listener(w.test).Percent(w.green); got != 100 {
+	if got := w.ELB.Listener(w.Test).Percent(w.Green); got != 100 {
 		t.Errorf("test listener sends %d%% to green; want 100", got)
 	}
-	if got := w.elb.Listener(w.prod).Percent(w.blue); got != 100 {
+	if got := w.ELB.Listener(w.Production).Percent(w.Blue); got != 100 {
 		t.Errorf("production sends %d%% to blue before the shift; want 100", got)
 	}
 	for _, p := range []int{10, 100} {
 		if err := d.SetWeight(ctx, p); err != nil {
 			t.Fatal(err)
 		}
-		if got := w.elb.Listener(w.prod).Percent(w.green); got != p {
+		if got := w.ELB.Listener(w.Production).Percent(w.Green); got != p {
 			t.Errorf("after SetWeight(%d) green gets %d%%", p, got)
 		}
 	}
@@ -106,24 +97,24 @@ func TestDeployment_BlueGreen(t *testing.T) {
 	if err := d.TerminateOriginal(ctx); err != nil {
 		t.Fatal(err)
 	}
-	sets := w.ecs.TaskSets("prod", "web")
+	sets := w.TaskSets()
 	if len(sets) != 1 {
 		t.Fatalf("task sets after the deployment: %+v; want the replacement only", sets)
 	}
 	rep := sets[0]
-	if rep.Status != "PRIMARY" || rep.TargetGroup != w.green || rep.TaskDefinition != w.target.TaskDefinition ||
+	if rep.Status != "PRIMARY" || rep.TargetGroup != w.Green || rep.TaskDefinition != w.target.TaskDefinition ||
 		rep.ExternalID != "d-1234" || rep.Scale != 100 || rep.LaunchType != "FARGATE" || strings.Join(rep.Subnets, ",") != "subnet-0aa" {
 		t.Errorf("replacement %+v; want PRIMARY in green with the new task definition, the original's launch type and subnets", rep)
 	}
-	final := w.elb.Listener(w.prod)
-	if len(final.Weights) != 1 || final.Weights[w.green] == 0 {
+	final := w.ELB.Listener(w.Production)
+	if len(final.Weights) != 1 || final.Weights[w.Green] == 0 {
 		t.Errorf("production listener ends forwarding to %v; want green alone", final.Weights)
 	}
 	state, err := d.State(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if state.Production[w.green] != 100 || state.Replacement.Status != "PRIMARY" || state.Original.ID != "" {
+	if state.Production[w.Green] != 100 || state.Replacement.Status != "PRIMARY" || state.Original.ID != "" {
 		t.Errorf("State = %+v", state)
 	}
 }
@@ -145,12 +136,12 @@ func TestDeployment_RevertAfterPrimaryMoved(t *testing.T) {
 	if err := d.Revert(ctx); err != nil {
 		t.Fatal(err)
 	}
-	sets := w.ecs.TaskSets("prod", "web")
-	if len(sets) != 1 || sets[0].ID != w.original || sets[0].Status != "PRIMARY" {
+	sets := w.TaskSets()
+	if len(sets) != 1 || sets[0].ID != w.Original || sets[0].Status != "PRIMARY" {
 		t.Errorf("task sets after revert: %+v; want the original alone, primary", sets)
 	}
-	for name, l := range map[string]string{"production": w.prod, "test": w.test} {
-		if got := w.elb.Listener(l).Weights; len(got) != 1 || got[w.blue] == 0 {
+	for name, l := range map[string]string{"production": w.Production, "test": w.Test} {
+		if got := w.ELB.Listener(l).Weights; len(got) != 1 || got[w.Blue] == 0 {
 			t.Errorf("%s listener forwards to %v after revert; want blue alone", name, got)
 		}
 	}
@@ -173,7 +164,7 @@ func TestDeployment_ResumeFindsTheReplacement(t *testing.T) {
 	if err := again.CreateReplacement(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(w.ecs.TaskSets("prod", "web")); n != 2 {
+	if n := len(w.TaskSets()); n != 2 {
 		t.Errorf("%d task sets after a resumed CreateReplacement; want 2 (no second replacement)", n)
 	}
 }
@@ -185,19 +176,19 @@ func TestDeployment_PrepareRefuses(t *testing.T) {
 		want  string
 	}{
 		{"ECS controller", func(w *world) {
-			w.ecs.AddService(awsfake.ECSService{Cluster: "prod", Service: "rolling", Controller: "ECS", DesiredCount: 1})
+			w.ECS.AddService(awsfake.ECSService{Cluster: "prod", Service: "rolling", Controller: "ECS", DesiredCount: 1})
 			w.group.Service = "rolling"
 		}, "deploymentController type EXTERNAL"},
 		{"no primary task set", func(w *world) {
-			w.ecs.AddService(awsfake.ECSService{Cluster: "prod", Service: "empty", DesiredCount: 1})
+			w.ECS.AddService(awsfake.ECSService{Cluster: "prod", Service: "empty", DesiredCount: 1})
 			w.group.Service = "empty"
 		}, "has no primary task set"},
 		{"missing service", func(w *world) { w.group.Service = "nope" }, "has no active service nope"},
 		{"foreign target group", func(w *world) {
-			w.group.TargetGroups = [2]string{w.elb.AddTargetGroup("a"), w.elb.AddTargetGroup("b")}
+			w.group.TargetGroups = [2]string{w.ELB.AddTargetGroup("a"), w.ELB.AddTargetGroup("b")}
 		}, "none of the group's target groups"},
 		{"listener elsewhere", func(w *world) {
-			w.group.ProductionListener = w.elb.AddListener(443, w.green)
+			w.group.ProductionListener = w.ELB.AddListener(443, w.Green)
 		}, "production listener sends nothing to"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -225,12 +216,12 @@ func TestDeployment_RevertKeepsTheReplacementWhileTrafficCannotMoveBack(t *testi
 	if err := d.SetWeight(ctx, 50); err != nil {
 		t.Fatal(err)
 	}
-	w.elb.Fail("ModifyListener", 0, awsfake.Fault{Status: 403, Code: "AccessDenied", Message: "not allowed", Times: -1})
+	w.ELB.Fail("ModifyListener", 0, awsfake.Fault{Status: 403, Code: "AccessDenied", Message: "not allowed", Times: -1})
 	err := d.Revert(ctx)
 	if err == nil || !strings.Contains(err.Error(), "allow elasticloadbalancing:ModifyListener") {
 		t.Fatalf("Revert: %v; want the ModifyListener refusal with its IAM action", err)
 	}
-	if n := len(w.ecs.TaskSets("prod", "web")); n != 2 {
+	if n := len(w.TaskSets()); n != 2 {
 		t.Errorf("%d task sets; the replacement must stay while green still takes traffic", n)
 	}
 }

@@ -17,29 +17,19 @@ import (
 	"github.com/slipway-deploy/slipway/internal/traffic"
 )
 
-// ecsWorld is an ECS service behind a production and a test listener, on stand-ins stamped by
-// the harness's clock.
+// ecsWorld is a service ready for blue/green on stand-ins stamped by the harness's clock.
 type ecsWorld struct {
 	*harness
-	ecs         *awsfake.ECS
-	elb         *awsfake.ELB
-	blue, green string
-	prod, test  string
-	original    string
-	group       awsecs.Group
+	*awsfake.BlueGreen
+	group awsecs.Group
 }
 
 func newECSWorld(t *testing.T) *ecsWorld {
 	t.Helper()
 	h := newHarness(t)
-	w := &ecsWorld{harness: h, ecs: awsfake.NewECS(t, h.clock.Now), elb: awsfake.NewELB(t, h.clock.Now)}
-	w.blue, w.green = w.elb.AddTargetGroup("web-blue"), w.elb.AddTargetGroup("web-green")
-	w.prod, w.test = w.elb.AddListener(443, w.blue), w.elb.AddListener(8443, w.blue)
-	w.original = w.ecs.AddService(awsfake.ECSService{
-		Cluster: "prod", Service: "web", DesiredCount: 3, LaunchType: "FARGATE", Subnets: []string{"subnet-0aa"},
-		TaskDefinition: "arn:aws:ecs:us-east-1:123456789012:task-definition/web:6", TargetGroup: w.blue, ContainerName: "web", ContainerPort: 8000,
-	})
-	w.group = awsecs.Group{Cluster: "prod", Service: "web", TargetGroups: [2]string{w.blue, w.green}, ProductionListener: w.prod, TestListener: w.test}
+	w := &ecsWorld{harness: h, BlueGreen: awsfake.NewBlueGreen(t, h.clock.Now)}
+	w.group = awsecs.Group{Cluster: awsfake.BlueGreenCluster, Service: awsfake.BlueGreenService,
+		TargetGroups: [2]string{w.Blue, w.Green}, ProductionListener: w.Production, TestListener: w.Test}
 	h.runner.PollInterval = 15 * time.Second
 	return w
 }
@@ -47,14 +37,14 @@ func newECSWorld(t *testing.T) *ecsWorld {
 func ecsSpec(hooks map[string]string) *appspec.Spec {
 	return &appspec.Spec{
 		Platform: appspec.PlatformECS, Version: "0.0", FunctionHooks: hooks,
-		ECS: &appspec.ECSTarget{TaskDefinition: "arn:aws:ecs:us-east-1:123456789012:task-definition/web:7", ContainerName: "web", ContainerPort: 8000},
+		ECS: &appspec.ECSTarget{TaskDefinition: awsfake.NextTaskDefinition, ContainerName: awsfake.BlueGreenContainer, ContainerPort: awsfake.BlueGreenPort},
 	}
 }
 
 func (w *ecsWorld) plan(spec *appspec.Spec, opt rollout.ECSOptions) rollout.Plan {
 	w.t.Helper()
 	ecsAPI, elbAPI, err := awsecs.NewClients(context.Background(), awsconfig.Config{
-		Region: "eu-west-1", Endpoints: map[string]string{awsconfig.ServiceECS: w.ecs.URL, awsconfig.ServiceELB: w.elb.URL},
+		Region: "eu-west-1", Endpoints: map[string]string{awsconfig.ServiceECS: w.ECS.URL, awsconfig.ServiceELB: w.ELB.URL},
 	})
 	if err != nil {
 		w.t.Fatal(err)
@@ -73,8 +63,8 @@ func (w *ecsWorld) plan(spec *appspec.Spec, opt rollout.ECSOptions) rollout.Plan
 // listener renders a listener's history as "+offset blue%/green%" entries.
 func (w *ecsWorld) listener(arn string) []string {
 	var out []string
-	for _, s := range w.elb.ListenerHistory(arn) {
-		out = append(out, fmt.Sprintf("+%v %d/%d", s.At.Sub(awsfake.Epoch), s.Percent(w.blue), s.Percent(w.green)))
+	for _, s := range w.ELB.ListenerHistory(arn) {
+		out = append(out, fmt.Sprintf("+%v %d/%d", s.At.Sub(awsfake.Epoch), s.Percent(w.Blue), s.Percent(w.Green)))
 	}
 	return out
 }
@@ -82,12 +72,8 @@ func (w *ecsWorld) listener(arn string) []string {
 // taskSets renders the service's task set history as "+offset change blue|green".
 func (w *ecsWorld) taskSets() []string {
 	var out []string
-	for _, c := range w.ecs.History("prod", "web") {
-		side := "blue"
-		if c.TargetGroup == w.green {
-			side = "green"
-		}
-		out = append(out, fmt.Sprintf("+%v %s %s", c.At.Sub(awsfake.Epoch), c.Change, side))
+	for _, c := range w.ECS.History(awsfake.BlueGreenCluster, awsfake.BlueGreenService) {
+		out = append(out, fmt.Sprintf("+%v %s %s", c.At.Sub(awsfake.Epoch), c.Change, w.Side(c.TargetGroup)))
 	}
 	return out
 }
@@ -101,7 +87,7 @@ func check(t *testing.T, what string, got, want []string) {
 
 func TestECS_BlueGreenWithTestTraffic(t *testing.T) {
 	w := newECSWorld(t)
-	w.ecs.SteadyAfter(2) // the replacement reports STABILIZING to two describes
+	w.ECS.SteadyAfter(2) // the replacement reports STABILIZING to two describes
 	hooks := map[string]string{}
 	for _, ev := range appspec.ECSHookEvents {
 		hooks[ev] = "Check" + ev
@@ -116,8 +102,8 @@ func TestECS_BlueGreenWithTestTraffic(t *testing.T) {
 		"+0s created blue", "+0s steady blue", "+0s primary blue", // the service as it was
 		"+0s created green", "+30s steady green", "+5m30s primary green", "+1h5m30s deleted blue",
 	})
-	check(t, "production listener (blue/green %)", w.listener(w.prod), []string{"+0s 100/0", "+30s 90/10", "+5m30s 0/100"})
-	check(t, "test listener (blue/green %)", w.listener(w.test), []string{"+0s 100/0", "+30s 0/100"})
+	check(t, "production listener (blue/green %)", w.listener(w.Production), []string{"+0s 100/0", "+30s 90/10", "+5m30s 0/100"})
+	check(t, "test listener (blue/green %)", w.listener(w.Test), []string{"+0s 100/0", "+30s 0/100"})
 	var invoked []string
 	for _, ev := range appspec.ECSHookEvents {
 		for _, inv := range w.lambda.Invocations("Check" + ev) {
@@ -125,7 +111,7 @@ func TestECS_BlueGreenWithTestTraffic(t *testing.T) {
 		}
 	}
 	check(t, "hooks", invoked, []string{"+0s BeforeInstall", "+30s AfterInstall", "+30s AfterAllowTestTraffic", "+30s BeforeAllowTraffic", "+5m30s AfterAllowTraffic"})
-	sets := w.ecs.TaskSets("prod", "web")
+	sets := w.TaskSets()
 	if len(sets) != 1 || sets[0].Status != "PRIMARY" || sets[0].TaskDefinition != ecsSpec(nil).ECS.TaskDefinition {
 		t.Errorf("task sets at the end: %+v; want the replacement alone, primary", sets)
 	}
@@ -152,13 +138,13 @@ func TestECS_StopDuringTerminationWaitPutsTheOriginalBack(t *testing.T) {
 		"+0s created blue", "+0s steady blue", "+0s primary blue",
 		"+0s created green", "+15s steady green", "+1m15s primary green", "+1m15s primary blue", "+1m15s deleted green",
 	})
-	check(t, "production listener (blue/green %)", w.listener(w.prod), []string{"+0s 100/0", "+15s 50/50", "+1m15s 0/100", "+1m15s 100/0"})
-	check(t, "test listener (blue/green %)", w.listener(w.test), []string{"+0s 100/0", "+15s 0/100", "+1m15s 100/0"})
+	check(t, "production listener (blue/green %)", w.listener(w.Production), []string{"+0s 100/0", "+15s 50/50", "+1m15s 0/100", "+1m15s 100/0"})
+	check(t, "test listener (blue/green %)", w.listener(w.Test), []string{"+0s 100/0", "+15s 0/100", "+1m15s 100/0"})
 }
 
 func TestECS_ReplacementNeverSteadyReverts(t *testing.T) {
 	w := newECSWorld(t)
-	w.ecs.SteadyAfter(-1)
+	w.ECS.SteadyAfter(-1)
 	plan := w.plan(ecsSpec(nil), rollout.ECSOptions{SteadyTimeout: 5 * time.Minute})
 	res := w.run(plan, traffic.AllAtOnce())
 	if res.Status != rollout.Failed || !res.Reverted {
@@ -169,7 +155,7 @@ func TestECS_ReplacementNeverSteadyReverts(t *testing.T) {
 		t.Errorf("error %q; want it to say %q and how far the task set got", res.Err, want)
 	}
 	check(t, "task sets", w.taskSets(), []string{"+0s created blue", "+0s steady blue", "+0s primary blue", "+0s created green", "+5m0s deleted green"})
-	if got := w.elb.Listener(w.prod); got.Percent(w.blue) != 100 {
+	if got := w.ELB.Listener(w.Production); got.Percent(w.Blue) != 100 {
 		t.Errorf("production listener %+v; want blue alone", got)
 	}
 }
@@ -182,13 +168,13 @@ func TestECS_FailedTestTrafficHookReverts(t *testing.T) {
 	if res.Status != rollout.Failed || !res.Reverted || !strings.Contains(res.Err.Error(), "hook SmokeTest reported Failed") {
 		t.Fatalf("run: %+v\n%s", res, w.timeline())
 	}
-	check(t, "test listener (blue/green %)", w.listener(w.test), []string{"+0s 100/0", "+15s 0/100", "+15s 100/0"})
-	for _, s := range w.elb.ListenerHistory(w.prod) {
-		if s.Percent(w.green) != 0 {
+	check(t, "test listener (blue/green %)", w.listener(w.Test), []string{"+0s 100/0", "+15s 0/100", "+15s 100/0"})
+	for _, s := range w.ELB.ListenerHistory(w.Production) {
+		if s.Percent(w.Green) != 0 {
 			t.Errorf("production traffic reached green: %+v", s)
 		}
 	}
-	if sets := w.ecs.TaskSets("prod", "web"); len(sets) != 1 || sets[0].ID != w.original {
+	if sets := w.TaskSets(); len(sets) != 1 || sets[0].ID != w.Original {
 		t.Errorf("task sets %+v; want the original alone", sets)
 	}
 }
@@ -197,13 +183,13 @@ func TestECS_ListenerErrorMidShiftReverts(t *testing.T) {
 	w := newECSWorld(t)
 	w.group.TestListener = ""
 	// The production listener's second change (to 100%) is refused; the revert goes through.
-	w.elb.Fail("ModifyListener", 1, awsfake.Fault{Code: "TargetGroupAssociationLimit", Message: "The target group is associated with too many load balancers"})
+	w.ELB.Fail("ModifyListener", 1, awsfake.Fault{Code: "TargetGroupAssociationLimit", Message: "The target group is associated with too many load balancers"})
 	plan := w.plan(ecsSpec(nil), rollout.ECSOptions{})
 	res := w.run(plan, shape(t, traffic.Config{Canary: &traffic.IncrementConfig{Percent: 30, Interval: "2m"}}))
 	if res.Status != rollout.Failed || !res.Reverted || !strings.Contains(res.Err.Error(), "elasticloadbalancing:ModifyListener: TargetGroupAssociationLimit") {
 		t.Fatalf("run: %+v\n%s", res, w.timeline())
 	}
-	check(t, "production listener (blue/green %)", w.listener(w.prod), []string{"+0s 100/0", "+15s 70/30", "+2m15s 100/0"})
+	check(t, "production listener (blue/green %)", w.listener(w.Production), []string{"+0s 100/0", "+15s 70/30", "+2m15s 100/0"})
 	if skipped := w.events(rollout.EventSkipped); !slices.Contains(skipped, "EventSkipped AllowTestTraffic") {
 		t.Errorf("skipped %v; want AllowTestTraffic skipped without a test listener", skipped)
 	}
