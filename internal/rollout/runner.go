@@ -123,8 +123,8 @@ type Record struct {
 	Message string
 }
 
-// Runner carries out plans. Set its fields before Run; Promote and Stop may be called from any
-// goroutine while it runs.
+// Runner carries out plans. Make one with NewRunner (Promote and Stop need its channels), set
+// its fields before Run; Promote and Stop may be called from any goroutine while it runs.
 type Runner struct {
 	Clock Clock
 	// Hooks invokes the plan's hooks; nil fails a plan that has any.
