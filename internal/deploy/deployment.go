@@ -44,9 +44,15 @@ type Deployment struct {
 	// UpdateOutdatedInstancesOnly skips healthy hosts whose last successful deployment installed
 	// Revision already.
 	UpdateOutdatedInstancesOnly bool
-	// HasTrafficRouter adds the six block/allow traffic events around each host's lifecycle.
-	HasTrafficRouter bool
-	AutoRollback     AutoRollback
+	// Type is InPlace (the zero value) or BlueGreen.
+	Type Type
+	// Router is the group's traffic router, if it has one: an in-place deployment then runs the
+	// six block/allow traffic events around each host's lifecycle, and a blue/green deployment
+	// moves traffic through it.
+	Router Router
+	// BlueGreen holds a blue/green deployment's options; an in-place deployment ignores it.
+	BlueGreen    BlueGreenOptions
+	AutoRollback AutoRollback
 	// Lease overrides DefaultLease when positive.
 	Lease time.Duration
 
@@ -62,6 +68,8 @@ type Deployment struct {
 	Stop    StopInfo
 	// RollbackRevision is the revision a StartRollback effect asked to redeploy, if any.
 	RollbackRevision string
+	// Shift is a blue/green deployment's progress: its phase and the traffic it asked for.
+	Shift Shift
 
 	CreateTime time.Time
 	StartTime  time.Time
@@ -105,6 +113,11 @@ type Target struct {
 	Instance string
 	// Name is the host's name when the deployment started, for messages.
 	Name string
+	// Fleet is InPlaceFleet in an in-place deployment; a blue/green deployment's targets are the
+	// replacement fleet (installed, then given traffic) and the original fleet (drained).
+	Fleet Fleet
+	// Server is the host's name in the traffic router, when the deployment has one.
+	Server string
 	// HealthAtStart and RevisionAtStart order the hosts and drive the health count.
 	HealthAtStart   Health
 	RevisionAtStart RevisionHealth
@@ -203,15 +216,17 @@ func (t Target) current() int {
 	return -1
 }
 
-// NextDeadline is the earliest lease deadline of an event in progress: the runtime should feed
-// Tick to Decide at that time. ok is false when nothing is waiting on a host.
+// NextDeadline is the earliest deadline of the deployment: a lease of an event in progress, or
+// the end of a blue/green wait (the ready wait, a pause of the traffic shape, the bake). The
+// runtime should feed Tick to Decide at that time. ok is false when nothing is timed.
 func NextDeadline(d Deployment) (deadline time.Time, ok bool) {
+	deadline, ok = d.timerDeadline()
 	if d.Status != StatusInProgress {
-		return time.Time{}, false
+		return deadline, ok
 	}
 	for _, t := range d.Targets {
 		i := t.current()
-		if i < 0 {
+		if i < 0 || t.Events[i].LeaseDeadline.IsZero() {
 			continue
 		}
 		dl := t.Events[i].LeaseDeadline
@@ -224,7 +239,8 @@ func NextDeadline(d Deployment) (deadline time.Time, ok bool) {
 
 // CommandFor is the command the instance should be running now, if any: what an agent's poll is
 // answered with, and what a restarted server sends again (the agent treats a repeat of the same
-// deployment, event and attempt as the same command).
+// deployment, event and attempt as the same command). BlockTraffic and AllowTraffic are never
+// commands: the server carries them out through the router (see PendingTraffic).
 func CommandFor(d Deployment, instance string) (SendCommand, bool) {
 	if d.Status != StatusInProgress {
 		return SendCommand{}, false
@@ -233,7 +249,7 @@ func CommandFor(d Deployment, instance string) (SendCommand, bool) {
 		if t.Instance != instance {
 			continue
 		}
-		if i := t.current(); i >= 0 {
+		if i := t.current(); i >= 0 && !routerEvent(t.Events[i].Name) {
 			e := t.Events[i]
 			return SendCommand{Deployment: d.ID, Instance: t.Instance, Event: e.Name, Attempt: e.Attempt, LeaseDeadline: e.LeaseDeadline}, true
 		}

@@ -31,6 +31,9 @@ func fleetPercent(p int) deploy.Config {
 
 func hostID(i int) string { return fmt.Sprintf("h%02d", i) }
 
+// testRouter is a router the machine can name servers for; nothing connects to it.
+var testRouter = deploy.Router{Type: deploy.RouterHAProxy, Address: "/run/haproxy/admin.sock", Backend: "app"}
+
 // healthyFleet is n healthy hosts running the group's current revision r1.
 func healthyFleet(n int) []deploy.Instance {
 	out := make([]deploy.Instance, n)
@@ -78,7 +81,13 @@ func (dr *driver) step(in deploy.Input) []deploy.Effect {
 	dr.r.d = d
 	dr.r.effects = append(dr.r.effects, eff...)
 	for _, e := range eff {
-		if c, ok := e.(deploy.SendCommand); ok {
+		c, ok := e.(deploy.SendCommand)
+		if st, host := e.(deploy.SetTraffic); host && st.Instance != "" {
+			// The router carries out a host's traffic event; its outcome is reported as an
+			// agent's would be.
+			c, ok = deploy.SendCommand{Deployment: st.Deployment, Instance: st.Instance, Event: st.Event, Attempt: st.Attempt}, true
+		}
+		if ok {
 			dr.pending = append(dr.pending, c)
 			if c.Attempt == 1 {
 				dr.r.started = append(dr.r.started, c.Instance)

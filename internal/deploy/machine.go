@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/slipway-deploy/slipway/internal/appspec"
 )
 
 // Input is something that happened to a deployment, fed to Decide.
@@ -17,7 +19,11 @@ type Enqueue struct{}
 // when the deployment starts, not when it was created, so hosts that joined while it was queued
 // are included.
 type Start struct {
+	// Instances get the revision: the group's hosts in place, or the replacement fleet of a
+	// blue/green deployment.
 	Instances []Instance
+	// Originals are a blue/green deployment's original fleet: the hosts serving now.
+	Originals []Instance
 }
 
 // EventReported is a host's result for one lifecycle event.
@@ -179,6 +185,20 @@ func (m *machine) apply(in Input) error {
 		return m.stop(in)
 	case InstanceGone:
 		return m.gone(in)
+	case TrafficApplied:
+		return m.trafficApplied(in)
+	case TrafficFailed:
+		return m.trafficFailed(in)
+	case Promote:
+		return m.promote()
+	case Pause:
+		return m.pause()
+	case Continue:
+		return m.proceed()
+	case AnalysisPassed:
+		return m.analysisPassed(in)
+	case OriginalsReleased:
+		return m.released(in)
 	}
 	return fmt.Errorf("%w: input %T", ErrInvalidInput, in)
 }
@@ -192,6 +212,23 @@ type machine struct {
 func (m *machine) emit(e Effect) { m.effects = append(m.effects, e) }
 
 func (m *machine) started() bool { return m.d.Status == StatusInProgress }
+
+// live reports whether the deployment has started and not finished: in progress, or a
+// blue/green deployment waiting to continue (Ready) or to release its originals (Baking).
+func (m *machine) live() bool {
+	switch m.d.Status {
+	case StatusInProgress, StatusReady, StatusBaking:
+		return true
+	}
+	return false
+}
+
+// blueGreen reports whether the deployment is a blue/green one.
+func (m *machine) blueGreen() bool { return m.d.Type == BlueGreen }
+
+// ending reports whether a stop or a failure is winding the deployment down: no new events
+// start, and it finishes once the hosts' events in progress and any revert have ended.
+func (m *machine) ending() bool { return m.d.Stop.Requested || m.d.Shift.Failure.Code != "" }
 
 func (m *machine) enqueue() error {
 	switch m.d.Status {
@@ -212,47 +249,64 @@ func (m *machine) start(in Start) error {
 	if err := d.Config.MinimumHealthyHosts.Validate(); err != nil {
 		return fmt.Errorf("start: config %s: %w", d.Config.Name, err)
 	}
-	seen := make(map[string]bool, len(in.Instances))
-	for _, inst := range in.Instances {
-		if inst.ID == "" {
-			return fmt.Errorf("start: %w: instance with an empty id", ErrInvalidInput)
+	if !m.blueGreen() && len(in.Originals) > 0 {
+		return fmt.Errorf("start: %w: original instances are for blue/green deployments", ErrInvalidInput)
+	}
+	if m.blueGreen() {
+		if err := d.BlueGreen.Validate(); err != nil {
+			return fmt.Errorf("start: %w: %w", ErrInvalidInput, err)
 		}
-		if seen[inst.ID] {
-			return fmt.Errorf("start: %w: instance %s given twice", ErrInvalidInput, inst.ID)
+	}
+	for _, list := range [][]Instance{in.Instances, in.Originals} {
+		seen := make(map[string]bool, len(list))
+		for _, inst := range list {
+			if inst.ID == "" {
+				return fmt.Errorf("start: %w: instance with an empty id", ErrInvalidInput)
+			}
+			if seen[inst.ID] {
+				return fmt.Errorf("start: %w: instance %s given twice", ErrInvalidInput, inst.ID)
+			}
+			seen[inst.ID] = true
 		}
-		seen[inst.ID] = true
 	}
 	d.Status = StatusInProgress
 	d.StartTime = m.now
 	if len(in.Instances) == 0 {
 		// CodeDeploy fails a deployment that finds no instances (NO_INSTANCES) rather than
 		// calling an empty run a success.
-		m.finish(StatusFailed, ErrorInfo{Code: ErrorNoInstances,
-			Message: "no instances match the deployment group's tags; tag the hosts or change the group's tag filters"})
+		msg := "no instances match the deployment group's tags; tag the hosts or change the group's tag filters"
+		if m.blueGreen() {
+			msg = "no instances match the group's replacement tags; start the replacement fleet with those tags, or change them"
+		}
+		m.finish(StatusFailed, ErrorInfo{Code: ErrorNoInstances, Message: msg})
 		return nil
 	}
+	if m.blueGreen() {
+		if info, ok := checkFleets(*d, in); !ok {
+			m.finish(StatusFailed, info)
+			return nil
+		}
+	}
 
-	names := LifecycleEvents(d.HasTrafficRouter)
-	d.Targets = make([]Target, 0, len(in.Instances))
+	events, fleet := LifecycleEvents(d.Router.Enabled()), InPlaceFleet
+	if m.blueGreen() {
+		events, fleet = ReplacementEvents(), ReplacementFleet
+	}
+	d.Targets = make([]Target, 0, len(in.Instances)+len(in.Originals))
 	upToDate := 0
 	for _, inst := range in.Instances {
-		t := Target{
-			Instance:          inst.ID,
-			Name:              inst.Name,
-			HealthAtStart:     inst.Health,
-			RevisionAtStart:   ClassifyRevision(inst.Revision, d.GroupRevision),
-			InstalledRevision: inst.Revision,
-			Events:            make([]Event, len(names)),
-		}
-		for i, name := range names {
-			t.Events[i] = Event{Name: name}
-		}
+		t := m.newTarget(inst, fleet, events)
 		// Only a healthy host is trusted to really run the revision its record names: an
 		// unhealthy one may hold a half-installed later revision.
 		if d.UpdateOutdatedInstancesOnly && inst.Health == Healthy && inst.Revision == d.Revision {
 			t.UpToDate = true
-			m.endTarget(&t, 0, InstanceSkipped, "already runs revision "+d.Revision)
 			upToDate++
+			if m.blueGreen() {
+				// It runs the revision already and takes part in the shift without installing.
+				m.installedAlready(&t)
+			} else {
+				m.endTarget(&t, 0, InstanceSkipped, "already runs revision "+d.Revision)
+			}
 		}
 		d.Targets = append(d.Targets, t)
 	}
@@ -262,16 +316,41 @@ func (m *machine) start(in Start) error {
 	slices.SortFunc(d.Targets, func(a, b Target) int {
 		return cmp.Or(cmp.Compare(orderClass(a), orderClass(b)), cmp.Compare(a.Instance, b.Instance))
 	})
-
 	n := len(d.Targets)
+	originals := make([]Target, 0, len(in.Originals))
+	for _, inst := range in.Originals {
+		originals = append(originals, m.newTarget(inst, OriginalFleet, OriginalEvents()))
+	}
+	slices.SortFunc(originals, func(a, b Target) int { return cmp.Compare(a.Instance, b.Instance) })
+	d.Targets = append(d.Targets, originals...)
+
 	d.Minimum = d.Config.MinimumHealthyHosts.Minimum(n)
 	d.Batch = max(n-d.Minimum, 0)
-	if upToDate == n {
+	if upToDate == n && !m.blueGreen() {
 		m.finish(StatusSucceeded, ErrorInfo{})
 		return nil
 	}
 	m.advance(true)
 	return nil
+}
+
+func (m *machine) newTarget(inst Instance, fleet Fleet, events []string) Target {
+	t := Target{
+		Instance:          inst.ID,
+		Name:              inst.Name,
+		Fleet:             fleet,
+		HealthAtStart:     inst.Health,
+		RevisionAtStart:   ClassifyRevision(inst.Revision, m.d.GroupRevision),
+		InstalledRevision: inst.Revision,
+		Events:            make([]Event, len(events)),
+	}
+	if m.d.Router.Enabled() {
+		t.Server = m.d.Router.Server(inst.Name, inst.ID)
+	}
+	for i, name := range events {
+		t.Events[i] = Event{Name: name}
+	}
+	return t
 }
 
 // oneAtATime is CodeDeploy's OneAtATime rule: at most one host at a time (MOST_CONCURRENCY 1).
@@ -297,7 +376,8 @@ func (m *machine) target(id string) (*Target, error) {
 }
 
 // running finds the event a report or heartbeat is about; anything but the event in progress,
-// with the attempt it was sent with, is stale.
+// with the attempt it was sent with, is stale. A blue/green deployment's traffic events belong
+// to the deployment, not to a host, so nobody reports them.
 func (m *machine) running(instance, event string, attempt int) (*Target, int, error) {
 	if !m.started() {
 		return nil, 0, fmt.Errorf("%w (status %v)", ErrWrongStatus, m.d.Status)
@@ -307,7 +387,7 @@ func (m *machine) running(instance, event string, attempt int) (*Target, int, er
 		return nil, 0, err
 	}
 	i := t.current()
-	if i < 0 || t.Events[i].Name != event || t.Events[i].Attempt != attempt {
+	if i < 0 || t.Events[i].Name != event || t.Events[i].Attempt != attempt || m.blueGreen() && routerEvent(event) {
 		return nil, 0, fmt.Errorf("%s %s attempt %d: %w", instance, event, attempt, ErrStale)
 	}
 	return t, i, nil
@@ -341,24 +421,32 @@ func (m *machine) heartbeat(in Heartbeat) error {
 }
 
 func (m *machine) tick() {
-	if !m.started() {
+	if !m.live() {
 		return
 	}
-	expired := false
+	changed := false
 	for k := range m.d.Targets {
 		t := &m.d.Targets[k]
 		i := t.current()
-		if i < 0 || m.now.Before(t.Events[i].LeaseDeadline) {
+		if i < 0 || t.Events[i].LeaseDeadline.IsZero() || m.now.Before(t.Events[i].LeaseDeadline) {
 			continue
 		}
-		expired = true
-		// Forced: a silent host cannot be asked to carry on, even past an ignorable event.
-		m.complete(t, i, false, Diagnostics{
+		changed = true
+		diag := Diagnostics{
 			ErrorCode: DiagnosticHostUnresponsive,
 			Message:   "host stopped answering: no report within " + seconds(m.d.lease()),
-		}, true)
+		}
+		if routerEvent(t.Events[i].Name) {
+			diag = Diagnostics{ErrorCode: DiagnosticRouterFailed, Message: "the traffic router did not answer within " + seconds(m.d.lease())}
+		}
+		// Forced: a silent host cannot be asked to carry on, even past an ignorable event.
+		m.complete(t, i, false, diag, true)
 	}
-	if expired {
+	if m.blueGreen() && m.timerDue() {
+		changed = true
+		m.timer()
+	}
+	if changed {
 		m.advance(false)
 	}
 }
@@ -386,14 +474,18 @@ func (m *machine) stop(in StopRequested) error {
 	if d.Stop.Requested {
 		return fmt.Errorf("stop: already stopping: %w", ErrStale)
 	}
+	if m.blueGreen() && d.Shift.Phase == PhaseRelease {
+		return fmt.Errorf("stop: %w: the original instances are being released; traffic can no longer go back to them", ErrWrongStatus)
+	}
 	d.Stop = StopInfo{Requested: true, Time: m.now, Error: info, Rollback: rollback}
 	m.skipPending("deployment stopped before this instance started")
+	m.revert()
 	m.advance(false)
 	return nil
 }
 
 func (m *machine) gone(in InstanceGone) error {
-	if !m.started() {
+	if !m.live() {
 		return fmt.Errorf("instance gone: %w (status %v)", ErrWrongStatus, m.d.Status)
 	}
 	t, err := m.target(in.Instance)
@@ -408,6 +500,8 @@ func (m *machine) gone(in InstanceGone) error {
 	switch t.Status {
 	case InstancePending:
 		m.endTarget(t, 0, InstanceSkipped, why)
+	case InstanceReady:
+		m.endTarget(t, t.next(), InstanceSkipped, why)
 	case InstanceInProgress:
 		m.complete(t, t.current(), false, Diagnostics{ErrorCode: DiagnosticInstanceGone, Message: why}, true)
 	}
@@ -428,26 +522,44 @@ func (m *machine) complete(t *Target, i int, ok bool, diag Diagnostics, force bo
 		ignorable := m.d.IgnoreApplicationStopFailures && stopFailureIgnorable(e.Name)
 		if force || !ignorable {
 			m.endTarget(t, i+1, InstanceFailed, "")
+			m.hostFailed(t, e.Name)
 			return
 		}
 	}
 	switch {
 	case i+1 == len(t.Events):
 		m.endTarget(t, i+1, InstanceSucceeded, "")
-	case m.d.Stop.Requested:
-		m.endTarget(t, i+1, InstanceUnknown, "deployment stopped after "+e.Name)
+	case m.ending():
+		verb := "stopped"
+		if !m.d.Stop.Requested {
+			verb = "failed"
+		}
+		m.endTarget(t, i+1, InstanceUnknown, "deployment "+verb+" after "+e.Name)
+	case t.Fleet == ReplacementFleet && e.Name == appspec.EventValidateService:
+		// Installed: it waits, with the rest of the fleet, for traffic.
+		t.Status = InstanceReady
 	default:
 		m.send(t, i+1)
 	}
 }
 
+// send starts event i on t: a command for the host's agent, or a change of the router.
 func (m *machine) send(t *Target, i int) {
 	t.Attempt++
 	e := &t.Events[i]
 	e.Status = EventInProgress
 	e.Attempt = t.Attempt
 	e.StartTime = m.now
+	if routerEvent(e.Name) && m.blueGreen() {
+		// The deployment carries it out for the whole fleet once every host is there; it may
+		// take as long as the traffic shape says, so it has no lease.
+		return
+	}
 	e.LeaseDeadline = m.now.Add(m.d.lease())
+	if routerEvent(e.Name) {
+		m.emit(m.d.hostTraffic(*t, i))
+		return
+	}
 	m.emit(SendCommand{Deployment: m.d.ID, Instance: t.Instance, Event: e.Name, Attempt: e.Attempt, LeaseDeadline: e.LeaseDeadline})
 }
 
@@ -472,11 +584,12 @@ func (m *machine) skipPending(msg string) {
 // healthy counts the targets serving now: untouched hosts that were healthy, and hosts that
 // succeeded. A host in progress is out of service; a failed one is unhealthy (CodeDeploy's
 // user guide: a failed deployment makes an instance unhealthy, and a stopped instance weighs
-// like a failed one).
+// like a failed one). A blue/green deployment counts its replacement fleet: a replacement that
+// installed the revision (Ready) counts as serving.
 func (m *machine) healthy() int {
 	n := 0
 	for _, t := range m.d.Targets {
-		if t.Gone {
+		if t.Gone || t.Fleet == OriginalFleet {
 			continue
 		}
 		switch t.Status {
@@ -484,17 +597,18 @@ func (m *machine) healthy() int {
 			if t.HealthAtStart == Healthy {
 				n++
 			}
-		case InstanceSucceeded:
+		case InstanceSucceeded, InstanceReady:
 			n++
 		}
 	}
 	return n
 }
 
+// count counts the targets the revision is deployed to (not a blue/green original) with status s.
 func (m *machine) count(s InstanceStatus) int {
 	n := 0
 	for _, t := range m.d.Targets {
-		if t.Status == s {
+		if t.Status == s && t.Fleet != OriginalFleet {
 			n++
 		}
 	}
@@ -516,6 +630,10 @@ func (m *machine) canStart(t Target) bool {
 // to wait for.
 func (m *machine) advance(atStart bool) {
 	d := &m.d
+	if m.blueGreen() && d.Shift.Phase != PhaseInstall {
+		m.advanceBlueGreen()
+		return
+	}
 	if d.Stop.Requested {
 		if m.count(InstanceInProgress) == 0 {
 			m.finish(StatusStopped, d.Stop.Error)
@@ -534,7 +652,7 @@ func (m *machine) advance(atStart bool) {
 	var blocked *Target
 	for k := range d.Targets {
 		t := &d.Targets[k]
-		if t.Status != InstancePending {
+		if t.Status != InstancePending || t.Fleet == OriginalFleet {
 			continue
 		}
 		// Strictly in order: a later host never jumps a blocked one.
@@ -561,7 +679,7 @@ func (m *machine) advance(atStart bool) {
 	if atStart {
 		info = ErrorInfo{Code: ErrorHealthConstraintsInvalid, Message: fmt.Sprintf(
 			"a minimum of %d healthy instances out of %d leaves no instance to deploy to; lower the deployment config's minimum healthy hosts or add instances",
-			d.Minimum, len(d.Targets))}
+			d.Minimum, m.targetCount())}
 	} else {
 		info = ErrorInfo{Code: m.failureCode(), Message: fmt.Sprintf(
 			"%d instances failed and %d are healthy: deploying %s would leave fewer than the minimum of %d healthy%s",
@@ -571,27 +689,45 @@ func (m *machine) advance(atStart bool) {
 	m.finish(StatusFailed, info)
 }
 
+// targetCount is the number of targets the revision is deployed to.
+func (m *machine) targetCount() int {
+	n := 0
+	for _, t := range m.d.Targets {
+		if t.Fleet != OriginalFleet {
+			n++
+		}
+	}
+	return n
+}
+
 // verdict decides a deployment with every target done. The minimum is checked at the end rather
 // than during the run so that a failure on the very last host still succeeds when the rest meet
 // it, and at least one host must be on the revision even with a minimum of 0 (both from
-// CodeDeploy's user guide on instance health).
+// CodeDeploy's user guide on instance health). A blue/green deployment that passes goes on to
+// traffic.
 func (m *machine) verdict() {
 	d := &m.d
 	onRevision := 0
 	for _, t := range d.Targets {
-		if !t.Gone && (t.Status == InstanceSucceeded || t.UpToDate) {
+		if !t.Gone && t.Fleet != OriginalFleet && (t.Status == InstanceSucceeded || t.Status == InstanceReady || t.UpToDate) {
 			onRevision++
 		}
 	}
 	h := m.healthy()
 	switch {
 	case onRevision >= 1 && h >= d.Minimum:
+		if m.blueGreen() {
+			m.installed()
+			return
+		}
 		m.finish(StatusSucceeded, ErrorInfo{})
 	case onRevision == 0:
+		m.skipPending("deployment failed before this instance started")
 		m.finish(StatusFailed, ErrorInfo{Code: m.failureCode(), Message: fmt.Sprintf(
 			"no instance succeeded (%d failed); at least one must, whatever the minimum%s",
 			m.count(InstanceFailed), m.firstFailure())})
 	default:
+		m.skipPending("deployment failed before this instance started")
 		m.finish(StatusFailed, ErrorInfo{Code: m.failureCode(), Message: fmt.Sprintf(
 			"%d instances failed: %d healthy at the end, below the minimum of %d%s",
 			m.count(InstanceFailed), h, d.Minimum, m.firstFailure())})
@@ -654,8 +790,16 @@ func failedEvent(t Target) (Event, bool) {
 // user guide: on success the group's revision moves and succeeded hosts become healthy and
 // current; on failure or stop, attempted hosts become healthy or unhealthy by their result,
 // untouched hosts keep theirs, and the group's revision stays.
+//
+// A blue/green deployment records its replacement hosts (an installed one is healthy and
+// current, whether or not traffic reached it) and leaves the originals' records as they are;
+// on success the fleets swap. It never starts a rollback deployment: its rollback is traffic
+// going back to the originals, which still run the last good revision.
 func (m *machine) finish(s Status, info ErrorInfo) {
 	d := &m.d
+	if m.blueGreen() {
+		info = m.endBlueGreen(s, info)
+	}
 	d.Status = s
 	d.Error = info
 	d.EndTime = m.now
@@ -665,18 +809,23 @@ func (m *machine) finish(s Status, info ErrorInfo) {
 			continue
 		}
 		attempted = true
-		if t.Gone {
+		if t.Gone || t.Fleet == OriginalFleet {
 			continue
 		}
-		switch t.Status {
-		case InstanceSucceeded:
+		switch {
+		case t.Status == InstanceFailed:
+			m.emit(SetInstanceHealth{Instance: t.Instance, Health: Unhealthy})
+		case t.Status == InstanceSucceeded || t.Fleet == ReplacementFleet && t.installed():
 			m.emit(SetInstanceHealth{Instance: t.Instance, Health: Healthy, Revision: d.Revision})
-		case InstanceFailed, InstanceUnknown:
+		case t.Status == InstanceUnknown:
 			m.emit(SetInstanceHealth{Instance: t.Instance, Health: Unhealthy})
 		}
 	}
 	if s == StatusSucceeded {
 		m.emit(SetGroupRevision{Group: d.Group, Revision: d.Revision})
+		if m.blueGreen() {
+			m.emit(SwapFleets{Group: d.Group})
+		}
 	}
 	m.emit(Finished{Deployment: d.ID, Status: s, Error: info})
 	if m.rollbackDue(s, attempted) {
@@ -690,7 +839,7 @@ func (m *machine) finish(s Status, info ErrorInfo) {
 // good revision cannot start an endless chain.
 func (m *machine) rollbackDue(s Status, attempted bool) bool {
 	d := m.d
-	if !attempted || d.Creator == CreatorRollback || d.GroupRevision == "" || d.GroupRevision == d.Revision {
+	if !attempted || m.blueGreen() || d.Creator == CreatorRollback || d.GroupRevision == "" || d.GroupRevision == d.Revision {
 		return false
 	}
 	switch s {

@@ -303,7 +303,7 @@ func TestDecide_IgnoreApplicationStopFailures(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			d := newDeployment(preset(t, deploy.ConfigAllAtOnce))
-			d.HasTrafficRouter = true
+			d.Router = testRouter
 			d.IgnoreApplicationStopFailures = tt.ignore
 			r := simulate(t, d, healthyFleet(1), map[string]string{"h01": tt.event})
 			if r.d.Status != tt.wantStatus {

@@ -190,6 +190,15 @@ const (
 	ErrorNoInstances              ErrorCode = "NO_INSTANCES"
 	ErrorRevisionMissing          ErrorCode = "REVISION_MISSING"
 	ErrorTimeout                  ErrorCode = "TIMEOUT"
+	// ErrorMissingBlueGreenConfig: a blue/green deployment's group lacks what it needs (CodeDeploy's
+	// MISSING_BLUE_GREEN_DEPLOYMENT_CONFIGURATION), such as a traffic router.
+	ErrorMissingBlueGreenConfig ErrorCode = "MISSING_BLUE_GREEN_DEPLOYMENT_CONFIGURATION"
+	// ErrorInvalidFleets (Slipway's own): the original and replacement fleets cannot be told
+	// apart, by tags or by router server names.
+	ErrorInvalidFleets ErrorCode = "INVALID_FLEETS"
+	// ErrorTrafficRouter (Slipway's own): the traffic router refused a change or could not be
+	// reached.
+	ErrorTrafficRouter ErrorCode = "TRAFFIC_ROUTER_ERROR"
 )
 
 func (c ErrorCode) String() string { return string(c) }
@@ -201,6 +210,9 @@ const (
 	DiagnosticHostUnresponsive = "HostUnresponsive"
 	// DiagnosticInstanceGone: the instance left the deployment group during the deployment.
 	DiagnosticInstanceGone = "InstanceGone"
+	// DiagnosticRouterFailed: the traffic router refused to drain or ready the host's server, or
+	// did not answer.
+	DiagnosticRouterFailed = "TrafficRouterFailed"
 )
 
 func enumName(names []string, i int) string {

@@ -6,9 +6,11 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/slipway-deploy/slipway/internal/deploy"
 	"github.com/slipway-deploy/slipway/internal/store"
+	"github.com/slipway-deploy/slipway/internal/traffic"
 )
 
 func TestSQLite_Applications(t *testing.T) {
@@ -307,3 +309,105 @@ func TestSQLite_Revisions(t *testing.T) {
 		})
 	}
 }
+
+// The two fleets of the blue/green tests.
+var (
+	blue  = deploy.TagSet{{{Key: "fleet", Value: "blue", Type: deploy.KeyAndValue}}}
+	green = deploy.TagSet{{{Key: "fleet", Value: "green", Type: deploy.KeyAndValue}}}
+)
+
+func TestSQLite_BlueGreenGroups(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	newFixture(t, s, 0)
+	router := deploy.Router{Type: deploy.RouterHAProxy, Address: "unix:/run/haproxy/admin.sock", Backend: "shop", ServerName: "{name}"}
+	g := store.Group{
+		Application: "app", Name: "bg", ConfigName: deploy.ConfigAllAtOnce, Tags: blue,
+		Type: deploy.BlueGreen, Router: router, ReplacementTags: green,
+		BlueGreen: deploy.BlueGreenOptions{
+			Traffic:   traffic.Config{Steps: []traffic.StepConfig{{Weight: ptr(10)}, {Pause: traffic.PauseUntilPromoted}}},
+			ReadyWait: 30 * time.Minute, ReleaseCommand: "terminate", ReleaseWait: time.Hour,
+		},
+		CreateTime: t0,
+	}
+	if _, err := s.CreateGroup(ctx, g); err != nil {
+		t.Fatalf("CreateGroup: %v", err)
+	}
+	got, err := s.GetGroup(ctx, "app", "bg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, g) {
+		t.Errorf("GetGroup:\n got %+v\nwant %+v", got, g)
+	}
+
+	for _, tc := range []struct {
+		name   string
+		change func(*store.Group)
+		want   string
+	}{
+		{"no router", func(g *store.Group) { g.Router = deploy.Router{} }, "traffic router"},
+		{"bad router", func(g *store.Group) { g.Router.Address = "nowhere" }, "address"},
+		{"no replacement tags", func(g *store.Group) { g.ReplacementTags = nil }, "replacement tags"},
+		{"same tags", func(g *store.Group) { g.ReplacementTags = blue }, "tell them apart"},
+		{"no shape", func(g *store.Group) { g.BlueGreen.Traffic = traffic.Config{} }, "traffic"},
+		{"wait without command", func(g *store.Group) { g.BlueGreen.ReleaseCommand = "" }, "without a release command"},
+		{"in place with blue/green settings", func(g *store.Group) { g.Type = deploy.InPlace }, "are for BLUE_GREEN groups"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bad := g
+			bad.Name = "bad"
+			tc.change(&bad)
+			_, err := s.CreateGroup(ctx, bad)
+			wantErr(t, "CreateGroup", err, store.ErrInvalid)
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q does not say %q", err, tc.want)
+			}
+		})
+	}
+
+	// An in-place group may have a router of its own.
+	inPlace := store.Group{Application: "app", Name: "ip", ConfigName: deploy.ConfigOneAtATime, Tags: blue, Router: router}
+	if _, err := s.CreateGroup(ctx, inPlace); err != nil {
+		t.Fatalf("CreateGroup(in place with router): %v", err)
+	}
+	upd := g
+	upd.Type, upd.ReplacementTags, upd.BlueGreen = deploy.InPlace, nil, deploy.BlueGreenOptions{}
+	if got, err := s.UpdateGroup(ctx, upd); err != nil || got.Type != deploy.InPlace || got.ReplacementTags != nil {
+		t.Errorf("UpdateGroup to in place: %+v, %v", got, err)
+	}
+}
+
+// A successful blue/green deployment's SwapFleets makes the replacement fleet the group's.
+func TestSQLite_SwapFleets(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	newFixture(t, s, 0)
+	g := store.Group{
+		Application: "app", Name: "web", ConfigName: deploy.ConfigAllAtOnce, Tags: blue, Type: deploy.BlueGreen,
+		Router:          deploy.Router{Type: deploy.RouterHAProxy, Address: "/run/haproxy.sock", Backend: "shop"},
+		ReplacementTags: green, BlueGreen: deploy.BlueGreenOptions{Traffic: traffic.Config{AllAtOnce: true}},
+	}
+	if _, err := s.UpdateGroup(ctx, g); err != nil {
+		t.Fatal(err)
+	}
+	d, _ := create(t, s, newDeployment("d-1", "r1"))
+	if _, err := s.SaveDeployment(ctx, d, 1, []deploy.Effect{deploy.SwapFleets{Group: "web"}}); err != nil {
+		t.Fatalf("SaveDeployment: %v", err)
+	}
+	got, err := s.GetGroup(ctx, "app", "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got.Tags, green) || !reflect.DeepEqual(got.ReplacementTags, blue) {
+		t.Errorf("after the swap tags %v, replacement tags %v; want green then blue", got.Tags, got.ReplacementTags)
+	}
+	effects, err := s.DeploymentEffects(ctx, "d-1")
+	if err != nil || len(effects) != 1 || !effects[0].Done {
+		t.Errorf("outbox %+v, %v; want the swap recorded as done", effects, err)
+	}
+	_, err = s.SaveDeployment(ctx, d, 2, []deploy.Effect{deploy.SwapFleets{Group: "other"}})
+	wantErr(t, "SwapFleets of another group", err, store.ErrInvalid)
+}
+
+func ptr[T any](v T) *T { return &v }

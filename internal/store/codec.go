@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/slipway-deploy/slipway/internal/deploy"
+	"github.com/slipway-deploy/slipway/internal/traffic"
 )
 
 // The JSON forms below mirror deploy's types with enumerations written by name. deploy's enums
@@ -29,7 +30,9 @@ type deploymentJSON struct {
 	Config                        configJSON       `json:"config"`
 	IgnoreApplicationStopFailures bool             `json:"ignore_application_stop_failures,omitempty"`
 	UpdateOutdatedInstancesOnly   bool             `json:"update_outdated_instances_only,omitempty"`
-	HasTrafficRouter              bool             `json:"has_traffic_router,omitempty"`
+	Type                          string           `json:"type,omitempty"`
+	Router                        routerJSON       `json:"router,omitzero"`
+	BlueGreen                     blueGreenJSON    `json:"blue_green,omitzero"`
 	AutoRollback                  autoRollbackJSON `json:"auto_rollback"`
 	Lease                         string           `json:"lease,omitempty"`
 	Status                        string           `json:"status"`
@@ -39,6 +42,7 @@ type deploymentJSON struct {
 	Targets                       []targetJSON     `json:"targets,omitempty"`
 	Stop                          stopJSON         `json:"stop"`
 	RollbackRevision              string           `json:"rollback_revision,omitempty"`
+	Shift                         shiftJSON        `json:"shift,omitzero"`
 	CreateTime                    time.Time        `json:"create_time"`
 	StartTime                     time.Time        `json:"start_time"`
 	EndTime                       time.Time        `json:"end_time"`
@@ -48,6 +52,58 @@ type configJSON struct {
 	Name         string `json:"name"`
 	MinimumType  string `json:"minimum_type"`
 	MinimumValue int    `json:"minimum_value"`
+}
+
+// routerJSON converts to and from deploy.Router.
+type routerJSON struct {
+	Type       string `json:"type,omitempty"`
+	Address    string `json:"address,omitempty"`
+	Backend    string `json:"backend,omitempty"`
+	ServerName string `json:"server_name,omitempty"`
+}
+
+type blueGreenJSON struct {
+	// Traffic is the shape as the user wrote it: traffic.Config is already a JSON form.
+	Traffic        traffic.Config `json:"traffic,omitzero"`
+	ReadyWait      string         `json:"ready_wait,omitempty"`
+	ReleaseCommand string         `json:"release_command,omitempty"`
+	ReleaseWait    string         `json:"release_wait,omitempty"`
+}
+
+type shiftJSON struct {
+	Phase       string              `json:"phase"`
+	Step        int                 `json:"step,omitempty"`
+	StepStart   time.Time           `json:"step_start,omitzero"`
+	Deadline    time.Time           `json:"deadline,omitzero"`
+	Paused      bool                `json:"paused,omitempty"`
+	Percent     int                 `json:"percent,omitempty"`
+	Change      int                 `json:"change,omitempty"`
+	Applying    bool                `json:"applying,omitempty"`
+	Servers     []serverTrafficJSON `json:"servers,omitempty"`
+	Reverting   bool                `json:"reverting,omitempty"`
+	RevertError string              `json:"revert_error,omitempty"`
+	Failure     errorJSON           `json:"failure,omitzero"`
+	Timeline    []trafficPointJSON  `json:"timeline,omitempty"`
+	Release     releaseJSON         `json:"release,omitzero"`
+}
+
+type serverTrafficJSON struct {
+	Server    string `json:"server"`
+	Admin     string `json:"admin"`
+	Weight    int    `json:"weight,omitempty"`
+	SetWeight bool   `json:"set_weight,omitempty"`
+}
+
+type trafficPointJSON struct {
+	Time    time.Time `json:"time"`
+	Percent int       `json:"percent"`
+}
+
+type releaseJSON struct {
+	StartTime time.Time `json:"start_time,omitzero"`
+	EndTime   time.Time `json:"end_time,omitzero"`
+	OK        bool      `json:"ok,omitempty"`
+	Message   string    `json:"message,omitempty"`
 }
 
 type autoRollbackJSON struct {
@@ -71,6 +127,8 @@ type stopJSON struct {
 type targetJSON struct {
 	Instance          string      `json:"instance"`
 	Name              string      `json:"name,omitempty"`
+	Fleet             string      `json:"fleet,omitempty"`
+	Server            string      `json:"server,omitempty"`
 	HealthAtStart     string      `json:"health_at_start"`
 	RevisionAtStart   string      `json:"revision_at_start"`
 	InstalledRevision string      `json:"installed_revision,omitempty"`
@@ -114,7 +172,8 @@ func encodeDeployment(d deploy.Deployment) ([]byte, error) {
 		Config:                        encodeConfig(d.Config),
 		IgnoreApplicationStopFailures: d.IgnoreApplicationStopFailures,
 		UpdateOutdatedInstancesOnly:   d.UpdateOutdatedInstancesOnly,
-		HasTrafficRouter:              d.HasTrafficRouter,
+		Router:                        routerJSON(d.Router),
+		BlueGreen:                     encodeBlueGreen(d.BlueGreen),
 		AutoRollback:                  autoRollbackJSON(d.AutoRollback),
 		Status:                        d.Status.String(),
 		Error:                         errorJSON{Code: string(d.Error.Code), Message: d.Error.Message},
@@ -125,15 +184,23 @@ func encodeDeployment(d deploy.Deployment) ([]byte, error) {
 		RollbackRevision: d.RollbackRevision,
 		CreateTime:       d.CreateTime, StartTime: d.StartTime, EndTime: d.EndTime,
 	}
+	if d.Type != deploy.InPlace {
+		j.Type = d.Type.String()
+		j.Shift = encodeShift(d.Shift)
+	}
 	if d.Lease != 0 {
 		// A duration string is exact and readable; a number would need a unit everyone agrees on.
 		j.Lease = d.Lease.String()
 	}
 	for _, t := range d.Targets {
 		tj := targetJSON{
-			Instance: t.Instance, Name: t.Name, HealthAtStart: t.HealthAtStart.String(), RevisionAtStart: t.RevisionAtStart.String(),
+			Instance: t.Instance, Name: t.Name, Server: t.Server,
+			HealthAtStart: t.HealthAtStart.String(), RevisionAtStart: t.RevisionAtStart.String(),
 			InstalledRevision: t.InstalledRevision, Status: t.Status.String(), Attempt: t.Attempt,
 			UpToDate: t.UpToDate, Gone: t.Gone, Message: t.Message, StartTime: t.StartTime, EndTime: t.EndTime,
+		}
+		if t.Fleet != deploy.InPlaceFleet {
+			tj.Fleet = t.Fleet.String()
 		}
 		for _, e := range t.Events {
 			tj.Events = append(tj.Events, eventJSON{
@@ -168,7 +235,8 @@ func decodeDeployment(b []byte) (deploy.Deployment, error) {
 		Config:                        p.config(j.Config),
 		IgnoreApplicationStopFailures: j.IgnoreApplicationStopFailures,
 		UpdateOutdatedInstancesOnly:   j.UpdateOutdatedInstancesOnly,
-		HasTrafficRouter:              j.HasTrafficRouter,
+		Router:                        deploy.Router(j.Router),
+		BlueGreen:                     p.blueGreen(j.BlueGreen),
 		AutoRollback:                  deploy.AutoRollback(j.AutoRollback),
 		Status:                        p.status(j.Status),
 		Error:                         deploy.ErrorInfo{Code: deploy.ErrorCode(j.Error.Code), Message: j.Error.Message},
@@ -179,22 +247,27 @@ func decodeDeployment(b []byte) (deploy.Deployment, error) {
 		RollbackRevision: j.RollbackRevision,
 		CreateTime:       j.CreateTime, StartTime: j.StartTime, EndTime: j.EndTime,
 	}
-	if j.Lease != "" {
-		lease, err := time.ParseDuration(j.Lease)
-		if err != nil {
-			p.fail(fmt.Errorf("lease: %w", err))
-		}
-		d.Lease = lease
+	d.Lease = p.duration("lease", j.Lease)
+	if j.Type != "" {
+		t, err := deploy.ParseType(j.Type)
+		p.fail(err)
+		d.Type = t
+		d.Shift = p.shift(j.Shift)
 	}
 	if j.Targets != nil {
 		d.Targets = make([]deploy.Target, 0, len(j.Targets))
 	}
 	for _, tj := range j.Targets {
 		t := deploy.Target{
-			Instance: tj.Instance, Name: tj.Name, HealthAtStart: p.health(tj.HealthAtStart),
+			Instance: tj.Instance, Name: tj.Name, Server: tj.Server, HealthAtStart: p.health(tj.HealthAtStart),
 			RevisionAtStart: p.revisionHealth(tj.RevisionAtStart), InstalledRevision: tj.InstalledRevision,
 			Status: p.instanceStatus(tj.Status), Attempt: tj.Attempt, UpToDate: tj.UpToDate, Gone: tj.Gone,
 			Message: tj.Message, StartTime: tj.StartTime, EndTime: tj.EndTime,
+		}
+		if tj.Fleet != "" {
+			f, err := deploy.ParseFleet(tj.Fleet)
+			p.fail(err)
+			t.Fleet = f
 		}
 		if tj.Events != nil {
 			t.Events = make([]deploy.Event, 0, len(tj.Events))
@@ -211,6 +284,41 @@ func decodeDeployment(b []byte) (deploy.Deployment, error) {
 		return deploy.Deployment{}, fmt.Errorf("decode deployment %s: %w", j.ID, p.err)
 	}
 	return d, nil
+}
+
+func encodeBlueGreen(o deploy.BlueGreenOptions) blueGreenJSON {
+	return blueGreenJSON{Traffic: o.Traffic, ReadyWait: durationText(o.ReadyWait), ReleaseCommand: o.ReleaseCommand, ReleaseWait: durationText(o.ReleaseWait)}
+}
+
+// durationText is a duration as a string ("" for 0): exact and readable, where a number would
+// need a unit everyone agrees on.
+func durationText(d time.Duration) string {
+	if d == 0 {
+		return ""
+	}
+	return d.String()
+}
+
+func encodeShift(s deploy.Shift) shiftJSON {
+	j := shiftJSON{
+		Phase: s.Phase.String(), Step: s.Step, StepStart: s.StepStart, Deadline: s.Deadline, Paused: s.Paused,
+		Percent: s.Percent, Change: s.Change, Applying: s.Applying, Servers: encodeServers(s.Servers),
+		Reverting: s.Reverting, RevertError: s.RevertError,
+		Failure: errorJSON{Code: string(s.Failure.Code), Message: s.Failure.Message},
+		Release: releaseJSON(s.Release),
+	}
+	for _, p := range s.Timeline {
+		j.Timeline = append(j.Timeline, trafficPointJSON(p))
+	}
+	return j
+}
+
+func encodeServers(servers []deploy.ServerTraffic) []serverTrafficJSON {
+	var out []serverTrafficJSON
+	for _, st := range servers {
+		out = append(out, serverTrafficJSON{Server: st.Server, Admin: st.Admin.String(), Weight: st.Weight, SetWeight: st.SetWeight})
+	}
+	return out
 }
 
 func encodeConfig(c deploy.Config) configJSON {
@@ -261,15 +369,68 @@ func (p *parser) eventStatus(s string) deploy.EventStatus {
 	return v
 }
 
+func (p *parser) duration(field, s string) time.Duration {
+	if s == "" {
+		return 0
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		p.fail(fmt.Errorf("%s: %w", field, err))
+	}
+	return d
+}
+
+func (p *parser) blueGreen(j blueGreenJSON) deploy.BlueGreenOptions {
+	return deploy.BlueGreenOptions{
+		Traffic: j.Traffic, ReadyWait: p.duration("ready_wait", j.ReadyWait),
+		ReleaseCommand: j.ReleaseCommand, ReleaseWait: p.duration("release_wait", j.ReleaseWait),
+	}
+}
+
+func (p *parser) shift(j shiftJSON) deploy.Shift {
+	phase, err := deploy.ParsePhase(j.Phase)
+	p.fail(err)
+	s := deploy.Shift{
+		Phase: phase, Step: j.Step, StepStart: j.StepStart, Deadline: j.Deadline, Paused: j.Paused,
+		Percent: j.Percent, Change: j.Change, Applying: j.Applying, Servers: p.servers(j.Servers),
+		Reverting: j.Reverting, RevertError: j.RevertError,
+		Failure: deploy.ErrorInfo{Code: deploy.ErrorCode(j.Failure.Code), Message: j.Failure.Message},
+		Release: deploy.ReleaseRecord(j.Release),
+	}
+	for _, tp := range j.Timeline {
+		s.Timeline = append(s.Timeline, deploy.TrafficPoint(tp))
+	}
+	return s
+}
+
+func (p *parser) servers(j []serverTrafficJSON) []deploy.ServerTraffic {
+	var out []deploy.ServerTraffic
+	for _, st := range j {
+		out = append(out, deploy.ServerTraffic{Server: st.Server, Admin: p.admin(st.Admin), Weight: st.Weight, SetWeight: st.SetWeight})
+	}
+	return out
+}
+
+// admin parses traffic.AdminState names; traffic has no parser for them.
+func (p *parser) admin(s string) traffic.AdminState {
+	return parseName(p, "server admin state", s, traffic.Ready, traffic.Drain, traffic.Maint)
+}
+
 // revisionHealth parses deploy.RevisionHealth names; deploy has no parser for them.
 func (p *parser) revisionHealth(s string) deploy.RevisionHealth {
-	for _, r := range []deploy.RevisionHealth{deploy.RevisionUnknown, deploy.RevisionOld, deploy.RevisionCurrent} {
-		if r.String() == s {
-			return r
+	return parseName(p, "revision health", s, deploy.RevisionUnknown, deploy.RevisionOld, deploy.RevisionCurrent)
+}
+
+// parseName returns the value of values whose String is s.
+func parseName[T fmt.Stringer](p *parser, what, s string, values ...T) T {
+	for _, v := range values {
+		if v.String() == s {
+			return v
 		}
 	}
-	p.fail(fmt.Errorf("unknown revision health %q", s))
-	return 0
+	p.fail(fmt.Errorf("unknown %s %q", what, s))
+	var zero T
+	return zero
 }
 
 func (p *parser) config(c configJSON) deploy.Config {
@@ -292,6 +453,9 @@ const (
 	kindSetGroupRevision  = "SetGroupRevision"
 	kindFinished          = "Finished"
 	kindStartRollback     = "StartRollback"
+	kindSetTraffic        = "SetTraffic"
+	kindReleaseOriginals  = "ReleaseOriginals"
+	kindSwapFleets        = "SwapFleets"
 )
 
 type sendCommandJSON struct {
@@ -325,6 +489,28 @@ type startRollbackJSON struct {
 	Revision   string `json:"revision"`
 }
 
+type setTrafficJSON struct {
+	Deployment  string              `json:"deployment"`
+	Router      routerJSON          `json:"router"`
+	Servers     []serverTrafficJSON `json:"servers"`
+	WaitDrained bool                `json:"wait_drained,omitempty"`
+	Instance    string              `json:"instance,omitempty"`
+	Event       string              `json:"event,omitempty"`
+	Attempt     int                 `json:"attempt,omitempty"`
+	Change      int                 `json:"change,omitempty"`
+}
+
+type releaseOriginalsJSON struct {
+	Deployment  string   `json:"deployment"`
+	Command     string   `json:"command"`
+	Instances   []string `json:"instances"`
+	InstanceIDs []string `json:"instance_ids"`
+}
+
+type swapFleetsJSON struct {
+	Group string `json:"group"`
+}
+
 // EncodeEffect returns the kind tag and JSON payload the outbox stores for e.
 func EncodeEffect(e deploy.Effect) (kind string, payload []byte, err error) {
 	var v any
@@ -340,6 +526,13 @@ func EncodeEffect(e deploy.Effect) (kind string, payload []byte, err error) {
 			Error: errorJSON{Code: string(e.Error.Code), Message: e.Error.Message}}
 	case deploy.StartRollback:
 		kind, v = kindStartRollback, startRollbackJSON(e)
+	case deploy.SetTraffic:
+		kind, v = kindSetTraffic, setTrafficJSON{Deployment: e.Deployment, Router: routerJSON(e.Router), Servers: encodeServers(e.Servers),
+			WaitDrained: e.WaitDrained, Instance: e.Instance, Event: e.Event, Attempt: e.Attempt, Change: e.Change}
+	case deploy.ReleaseOriginals:
+		kind, v = kindReleaseOriginals, releaseOriginalsJSON(e)
+	case deploy.SwapFleets:
+		kind, v = kindSwapFleets, swapFleetsJSON(e)
 	default:
 		return "", nil, fmt.Errorf("encode effect: %w: unknown effect %T", ErrInvalid, e)
 	}
@@ -350,6 +543,13 @@ func EncodeEffect(e deploy.Effect) (kind string, payload []byte, err error) {
 	return kind, payload, nil
 }
 
+// unmarshal decodes payload as a J, setting *err when it cannot.
+func unmarshal[J any](payload []byte, err *error) J {
+	var j J
+	*err = json.Unmarshal(payload, &j)
+	return j
+}
+
 // DecodeEffect reads an effect written by EncodeEffect.
 func DecodeEffect(kind string, payload []byte) (deploy.Effect, error) {
 	var p parser
@@ -357,26 +557,26 @@ func DecodeEffect(kind string, payload []byte) (deploy.Effect, error) {
 	var err error
 	switch kind {
 	case kindSendCommand:
-		var j sendCommandJSON
-		err = json.Unmarshal(payload, &j)
-		out = deploy.SendCommand(j)
+		out = deploy.SendCommand(unmarshal[sendCommandJSON](payload, &err))
 	case kindSetInstanceHealth:
-		var j setInstanceHealthJSON
-		err = json.Unmarshal(payload, &j)
+		j := unmarshal[setInstanceHealthJSON](payload, &err)
 		out = deploy.SetInstanceHealth{Instance: j.Instance, Health: p.health(j.Health), Revision: j.Revision}
 	case kindSetGroupRevision:
-		var j setGroupRevisionJSON
-		err = json.Unmarshal(payload, &j)
-		out = deploy.SetGroupRevision(j)
+		out = deploy.SetGroupRevision(unmarshal[setGroupRevisionJSON](payload, &err))
 	case kindFinished:
-		var j finishedJSON
-		err = json.Unmarshal(payload, &j)
+		j := unmarshal[finishedJSON](payload, &err)
 		out = deploy.Finished{Deployment: j.Deployment, Status: p.status(j.Status),
 			Error: deploy.ErrorInfo{Code: deploy.ErrorCode(j.Error.Code), Message: j.Error.Message}}
 	case kindStartRollback:
-		var j startRollbackJSON
-		err = json.Unmarshal(payload, &j)
-		out = deploy.StartRollback(j)
+		out = deploy.StartRollback(unmarshal[startRollbackJSON](payload, &err))
+	case kindSetTraffic:
+		j := unmarshal[setTrafficJSON](payload, &err)
+		out = deploy.SetTraffic{Deployment: j.Deployment, Router: deploy.Router(j.Router), Servers: p.servers(j.Servers),
+			WaitDrained: j.WaitDrained, Instance: j.Instance, Event: j.Event, Attempt: j.Attempt, Change: j.Change}
+	case kindReleaseOriginals:
+		out = deploy.ReleaseOriginals(unmarshal[releaseOriginalsJSON](payload, &err))
+	case kindSwapFleets:
+		out = deploy.SwapFleets(unmarshal[swapFleetsJSON](payload, &err))
 	default:
 		return nil, fmt.Errorf("decode effect: unknown kind %q", kind)
 	}

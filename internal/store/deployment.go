@@ -272,7 +272,14 @@ func (s *SQLite) save(ctx context.Context, tx *sql.Tx, d deploy.Deployment, vers
 	done := make([]bool, len(effects))
 	for i, e := range effects {
 		switch e := e.(type) {
-		case deploy.SendCommand:
+		case deploy.SendCommand, deploy.SetTraffic, deploy.ReleaseOriginals:
+			// Derived from the state (CommandFor, PendingTraffic, PendingRelease): a restarted
+			// runtime finds them there, so the outbox need not hand them out.
+			done[i] = true
+		case deploy.SwapFleets:
+			if err := swapFleets(ctx, tx, d, e); err != nil {
+				return Saved{}, err
+			}
 			done[i] = true
 		case deploy.SetInstanceHealth:
 			if err := setInstanceHealth(ctx, tx, d.Application, d.Group, e, now); err != nil {
@@ -354,6 +361,28 @@ func setGroupRevision(ctx context.Context, tx *sql.Tx, d deploy.Deployment, e de
 	return nil
 }
 
+// swapFleets makes the replacement fleet of a successful blue/green deployment the group's own
+// and the original fleet its next replacement.
+func swapFleets(ctx context.Context, tx *sql.Tx, d deploy.Deployment, e deploy.SwapFleets) error {
+	if e.Group != d.Group {
+		return fmt.Errorf("%w: SwapFleets names group %s, deployment is in %s", ErrInvalid, e.Group, d.Group)
+	}
+	g, err := getGroup(ctx, tx, d.Application, d.Group)
+	if err != nil {
+		return fmt.Errorf("swap fleets of group %s: %w", d.Group, err)
+	}
+	g.Tags, g.ReplacementTags = g.ReplacementTags, g.Tags
+	row, err := encodeGroup(g)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, "UPDATE deployment_groups SET tags = ?, blue_green = ? WHERE application = ? AND name = ?",
+		row.tags, row.blueGreen, d.Application, d.Group); err != nil {
+		return fmt.Errorf("swap fleets of group %s: %w", d.Group, err)
+	}
+	return nil
+}
+
 // startRollback creates the rollback deployment a StartRollback effect asks for and admits it.
 // A rollback is never refused and deploy.Admit puts it at the head of the queue.
 func (s *SQLite) startRollback(ctx context.Context, tx *sql.Tx, d deploy.Deployment, e deploy.StartRollback, now time.Time) (string, error) {
@@ -388,7 +417,7 @@ func rollbackOf(failed, template deploy.Deployment, id, revision string, now tim
 		Config:                        template.Config,
 		IgnoreApplicationStopFailures: template.IgnoreApplicationStopFailures,
 		UpdateOutdatedInstancesOnly:   template.UpdateOutdatedInstancesOnly,
-		HasTrafficRouter:              template.HasTrafficRouter,
+		Router:                        failed.Router,
 		AutoRollback:                  template.AutoRollback,
 		Lease:                         template.Lease,
 		Status:                        deploy.StatusCreated,

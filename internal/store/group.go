@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"path"
+	"reflect"
 	"strings"
 	"time"
 
@@ -29,6 +30,16 @@ type Group struct {
 	Environment string
 	// GitHub links the group to a repository; the zero value means not linked.
 	GitHub GitHubLink
+	// Type is how the group's deployments reach hosts: in place (the zero value) or blue/green.
+	Type deploy.Type
+	// Router is the group's traffic router; the zero value means none.
+	Router deploy.Router
+	// ReplacementTags select a blue/green group's replacement fleet, as Tags select the fleet
+	// that serves. A successful blue/green deployment swaps the two, so the next one goes to the
+	// other fleet.
+	ReplacementTags deploy.TagSet
+	// BlueGreen is how a blue/green group moves traffic and what it does with the originals.
+	BlueGreen deploy.BlueGreenOptions
 
 	// The fields below are the store's bookkeeping: CreateGroup and UpdateGroup ignore them, and
 	// only SaveDeployment and CreateDeployment change them.
@@ -92,7 +103,74 @@ func (g Group) validate() error {
 	if g.ConfigName == "" {
 		return fmt.Errorf("%w: empty config name", ErrInvalid)
 	}
+	if err := g.Router.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	if err := g.validateBlueGreen(); err != nil {
+		return err
+	}
 	return g.GitHub.validate()
+}
+
+func (g Group) validateBlueGreen() error {
+	if g.Type != deploy.BlueGreen {
+		if len(g.ReplacementTags) > 0 || !reflect.DeepEqual(g.BlueGreen, deploy.BlueGreenOptions{}) {
+			return fmt.Errorf("%w: replacement tags and blue/green settings are for %v groups; this one is %v", ErrInvalid, deploy.BlueGreen, g.Type)
+		}
+		return nil
+	}
+	if !g.Router.Enabled() {
+		return fmt.Errorf("%w: a %v group moves traffic through a traffic router; set one", ErrInvalid, deploy.BlueGreen)
+	}
+	if len(g.ReplacementTags) == 0 {
+		return fmt.Errorf("%w: a %v group needs replacement tags that select its replacement fleet", ErrInvalid, deploy.BlueGreen)
+	}
+	if err := g.ReplacementTags.Validate(); err != nil {
+		return fmt.Errorf("%w: replacement tags: %w", ErrInvalid, err)
+	}
+	if reflect.DeepEqual(g.ReplacementTags, g.Tags) {
+		return fmt.Errorf("%w: the replacement tags are the group's tags; the two fleets need tags that tell them apart", ErrInvalid)
+	}
+	if err := g.BlueGreen.Validate(); err != nil {
+		return fmt.Errorf("%w: blue/green: %w", ErrInvalid, err)
+	}
+	return nil
+}
+
+// groupRow is a group's settings in their column forms.
+type groupRow struct {
+	tags, rollback, github, typ, router, blueGreen string
+}
+
+func encodeGroup(g Group) (groupRow, error) {
+	tags, err := encodeTagSet(g.Tags)
+	if err != nil {
+		return groupRow{}, err
+	}
+	replacement, err := encodeTagSet(g.ReplacementTags)
+	if err != nil {
+		return groupRow{}, err
+	}
+	row := groupRow{tags: string(tags), typ: g.Type.String()}
+	for dst, v := range map[*string]any{
+		&row.rollback:  autoRollbackJSON(g.AutoRollback),
+		&row.github:    g.GitHub,
+		&row.router:    routerJSON(g.Router),
+		&row.blueGreen: blueGreenGroupJSON{ReplacementTags: replacement, Options: encodeBlueGreen(g.BlueGreen)},
+	} {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return groupRow{}, fmt.Errorf("encode group %s: %w", g.Name, err)
+		}
+		*dst = string(b)
+	}
+	return row, nil
+}
+
+// blueGreenGroupJSON is the blue_green column: the replacement fleet's tags and the options.
+type blueGreenGroupJSON struct {
+	ReplacementTags json.RawMessage `json:"replacement_tags,omitempty"`
+	Options         blueGreenJSON   `json:"options"`
 }
 
 // CreateGroup stores a new deployment group of an existing application, with an empty queue
@@ -107,17 +185,9 @@ func (s *SQLite) CreateGroup(ctx context.Context, g Group) (Group, error) {
 		g.CreateTime = s.now()
 	}
 	g.CreateTime = fromMillis(millis(g.CreateTime))
-	tags, err := encodeTagSet(g.Tags)
+	row, err := encodeGroup(g)
 	if err != nil {
 		return Group{}, err
-	}
-	rollback, err := json.Marshal(autoRollbackJSON(g.AutoRollback))
-	if err != nil {
-		return Group{}, fmt.Errorf("create group: %w", err)
-	}
-	github, err := json.Marshal(g.GitHub)
-	if err != nil {
-		return Group{}, fmt.Errorf("create group: %w", err)
 	}
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		if _, err := getApplication(ctx, tx, g.Application); err != nil {
@@ -127,10 +197,12 @@ func (s *SQLite) CreateGroup(ctx context.Context, g Group) (Group, error) {
 			return fmt.Errorf("config %s: %w", g.ConfigName, err)
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO deployment_groups (application, name, tags, config_name, auto_rollback,
-			ignore_application_stop_failures, refuse_when_busy, environment, github, current_revision,
-			last_successful_deployment, queue, create_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '', '', '{}', ?)`,
-			g.Application, g.Name, string(tags), g.ConfigName, string(rollback),
-			boolInt(g.IgnoreApplicationStopFailures), boolInt(g.RefuseWhenBusy), g.Environment, string(github), millis(g.CreateTime))
+			ignore_application_stop_failures, refuse_when_busy, environment, github, deployment_type, traffic_router,
+			blue_green, current_revision, last_successful_deployment, queue, create_time)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', '', '{}', ?)`,
+			g.Application, g.Name, row.tags, g.ConfigName, row.rollback,
+			boolInt(g.IgnoreApplicationStopFailures), boolInt(g.RefuseWhenBusy), g.Environment, row.github,
+			row.typ, row.router, row.blueGreen, millis(g.CreateTime))
 		if isUniqueViolation(err) {
 			return ErrExists
 		}
@@ -143,23 +215,16 @@ func (s *SQLite) CreateGroup(ctx context.Context, g Group) (Group, error) {
 }
 
 // UpdateGroup replaces the group's settings (tags, config, rollback, stop failures, busy
-// policy, environment, GitHub link) and returns the group as stored. The bookkeeping fields are left as
+// policy, environment, GitHub link, deployment type, router, blue/green settings) and returns
+// the group as stored. The bookkeeping fields are left as
 // they are: they belong to the deployments.
 func (s *SQLite) UpdateGroup(ctx context.Context, g Group) (Group, error) {
 	if err := g.validate(); err != nil {
 		return Group{}, fmt.Errorf("update group %s/%s: %w", g.Application, g.Name, err)
 	}
-	tags, err := encodeTagSet(g.Tags)
+	row, err := encodeGroup(g)
 	if err != nil {
 		return Group{}, err
-	}
-	rollback, err := json.Marshal(autoRollbackJSON(g.AutoRollback))
-	if err != nil {
-		return Group{}, fmt.Errorf("update group: %w", err)
-	}
-	github, err := json.Marshal(g.GitHub)
-	if err != nil {
-		return Group{}, fmt.Errorf("update group: %w", err)
 	}
 	var out Group
 	err = s.write(ctx, func(tx *sql.Tx) error {
@@ -167,10 +232,11 @@ func (s *SQLite) UpdateGroup(ctx context.Context, g Group) (Group, error) {
 			return fmt.Errorf("config %s: %w", g.ConfigName, err)
 		}
 		res, err := tx.ExecContext(ctx, `UPDATE deployment_groups SET tags = ?, config_name = ?, auto_rollback = ?,
-			ignore_application_stop_failures = ?, refuse_when_busy = ?, environment = ?, github = ?
+			ignore_application_stop_failures = ?, refuse_when_busy = ?, environment = ?, github = ?,
+			deployment_type = ?, traffic_router = ?, blue_green = ?
 			WHERE application = ? AND name = ?`,
-			string(tags), g.ConfigName, string(rollback), boolInt(g.IgnoreApplicationStopFailures),
-			boolInt(g.RefuseWhenBusy), g.Environment, string(github), g.Application, g.Name)
+			row.tags, g.ConfigName, row.rollback, boolInt(g.IgnoreApplicationStopFailures),
+			boolInt(g.RefuseWhenBusy), g.Environment, row.github, row.typ, row.router, row.blueGreen, g.Application, g.Name)
 		if err != nil {
 			return err
 		}
@@ -218,19 +284,42 @@ func (s *SQLite) ListGroups(ctx context.Context, application string) ([]Group, e
 }
 
 const groupColumns = `application, name, tags, config_name, auto_rollback, ignore_application_stop_failures,
-	refuse_when_busy, environment, github, current_revision, last_successful_deployment, queue, create_time`
+	refuse_when_busy, environment, github, deployment_type, traffic_router, blue_green, current_revision,
+	last_successful_deployment, queue, create_time`
 
 type scanner interface{ Scan(dest ...any) error }
 
 func scanGroup(sc scanner) (Group, error) {
 	var g Group
-	var tags, rollback, github, queue string
+	var tags, rollback, github, typ, router, blueGreen, queue string
 	var ignore, refuse int
 	var created int64
 	err := sc.Scan(&g.Application, &g.Name, &tags, &g.ConfigName, &rollback, &ignore, &refuse, &g.Environment, &github,
-		&g.CurrentRevision, &g.LastSuccessfulDeployment, &queue, &created)
+		&typ, &router, &blueGreen, &g.CurrentRevision, &g.LastSuccessfulDeployment, &queue, &created)
 	if err != nil {
 		return Group{}, err
+	}
+	if g.Type, err = deploy.ParseType(typ); err != nil {
+		return Group{}, err
+	}
+	var rj routerJSON
+	if err := json.Unmarshal([]byte(router), &rj); err != nil {
+		return Group{}, fmt.Errorf("decode traffic router: %w", err)
+	}
+	g.Router = deploy.Router(rj)
+	var bg blueGreenGroupJSON
+	if err := json.Unmarshal([]byte(blueGreen), &bg); err != nil {
+		return Group{}, fmt.Errorf("decode blue/green settings: %w", err)
+	}
+	if len(bg.ReplacementTags) > 0 {
+		if g.ReplacementTags, err = decodeTagSet(bg.ReplacementTags); err != nil {
+			return Group{}, err
+		}
+	}
+	var p parser
+	g.BlueGreen = p.blueGreen(bg.Options)
+	if p.err != nil {
+		return Group{}, fmt.Errorf("decode blue/green settings: %w", p.err)
 	}
 	if g.Tags, err = decodeTagSet([]byte(tags)); err != nil {
 		return Group{}, err

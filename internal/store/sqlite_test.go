@@ -12,6 +12,7 @@ import (
 
 	"github.com/slipway-deploy/slipway/internal/deploy"
 	"github.com/slipway-deploy/slipway/internal/store"
+	"github.com/slipway-deploy/slipway/internal/traffic"
 )
 
 // rawDB opens the file directly, to look at what the store wrote.
@@ -136,6 +137,9 @@ func fill(v reflect.Value, path string) {
 		return
 	}
 	switch v.Kind() {
+	case reflect.Pointer:
+		v.Set(reflect.New(v.Type().Elem()))
+		fill(v.Elem(), path)
 	case reflect.Struct:
 		for i := range v.NumField() {
 			fill(v.Field(i), path+"."+v.Type().Field(i).Name)
@@ -187,6 +191,12 @@ func TestCodec_Effects(t *testing.T) {
 		deploy.SetGroupRevision{Group: "web", Revision: "r1"},
 		deploy.Finished{Deployment: "d-1", Status: deploy.StatusFailed, Error: deploy.ErrorInfo{Code: deploy.ErrorHealthConstraints, Message: "m"}},
 		deploy.StartRollback{Deployment: "d-1", Group: "web", Revision: "r0"},
+		deploy.SetTraffic{Deployment: "d-1", Router: deploy.Router{Type: "haproxy", Address: "/s", Backend: "app", ServerName: "{name}"},
+			Servers:     []deploy.ServerTraffic{{Server: "a", Admin: traffic.Drain, Weight: 3, SetWeight: true}, {Server: "b", Admin: traffic.Ready}},
+			WaitDrained: true, Change: 4},
+		deploy.SetTraffic{Deployment: "d-1", Servers: []deploy.ServerTraffic{{Server: "a", Admin: traffic.Maint}}, Instance: "i-1", Event: "BlockTraffic", Attempt: 2},
+		deploy.ReleaseOriginals{Deployment: "d-1", Command: "terminate", Instances: []string{"a", "b"}, InstanceIDs: []string{"i-1", "i-2"}},
+		deploy.SwapFleets{Group: "web"},
 	} {
 		t.Run(fmt.Sprintf("%T", e), func(t *testing.T) {
 			kind, payload, err := store.EncodeEffect(e)
