@@ -3,6 +3,8 @@ package deploy
 import (
 	"fmt"
 	"regexp"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/slipway-deploy/slipway/internal/appspec"
@@ -288,13 +290,19 @@ func (d Deployment) step() (traffic.Step, bool) {
 	return steps[d.Shift.Step], true
 }
 
+// releaseOriginals names the originals in name order, as people read them.
 func (d Deployment) releaseOriginals() ReleaseOriginals {
 	r := ReleaseOriginals{Deployment: d.ID, Command: d.BlueGreen.ReleaseCommand}
+	var originals []Target
 	for _, t := range d.Targets {
 		if t.Fleet == OriginalFleet {
-			r.Instances = append(r.Instances, t.label())
-			r.InstanceIDs = append(r.InstanceIDs, t.Instance)
+			originals = append(originals, t)
 		}
+	}
+	slices.SortFunc(originals, func(a, b Target) int { return strings.Compare(a.label(), b.label()) })
+	for _, t := range originals {
+		r.Instances = append(r.Instances, t.label())
+		r.InstanceIDs = append(r.InstanceIDs, t.Instance)
 	}
 	return r
 }

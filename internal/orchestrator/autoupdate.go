@@ -62,7 +62,7 @@ func (o *Orchestrator) CatchUp(ctx context.Context, application, group string) e
 
 // newcomers are the group's members that the group has no record of.
 func (o *Orchestrator) newcomers(ctx context.Context, g store.Group) ([]string, error) {
-	members, err := targets(ctx, o.store, g.Application, g.Name, nil)
+	members, err := targets(ctx, o.store, g, g.Tags, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -40,8 +40,24 @@ type Orchestrator struct {
 	// Observe, when set, is called with a deployment's id after each change of it is stored,
 	// outside the orchestrator's locks. It must not block: reporters note the id and return.
 	Observe func(id string)
+	// NewRouter connects a group's traffic router (NewHAProxyRouter unless set).
+	NewRouter func(deploy.Router) (Router, error)
+	// DrainTimeout bounds the wait for a drained server's open requests (DefaultDrainTimeout).
+	DrainTimeout time.Duration
+	// ReleaseCommands are the commands a blue/green group may name to release its original
+	// instances, by name: the argv to run (ReleaseTimeout bounds it, DefaultReleaseTimeout
+	// unless set).
+	ReleaseCommands map[string][]string
+	ReleaseTimeout  time.Duration
+	// Alarms reads groups' alarms while their deployments run; nil reads none. AlarmInterval is
+	// how often (DefaultAlarmInterval unless set).
+	Alarms        Alarms
+	AlarmInterval time.Duration
 	// catchUp serialises auto-update decisions, so two hosts joining at once start one deployment.
 	catchUp sync.Mutex
+
+	bg      background
+	routers routers
 }
 
 type entry struct {
@@ -72,14 +88,15 @@ func New(store Store, log *slog.Logger, now func() time.Time) *Orchestrator {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Orchestrator{
-		store:   store,
-		log:     log,
-		now:     now,
-		active:  map[string]*entry{},
-		polls:   map[string]chan struct{}{},
-		changes: map[string]chan struct{}{},
-		sent:    map[sentKey]int{},
-		wake:    make(chan struct{}, 1),
+		store:     store,
+		log:       log,
+		now:       now,
+		active:    map[string]*entry{},
+		polls:     map[string]chan struct{}{},
+		changes:   map[string]chan struct{}{},
+		sent:      map[sentKey]int{},
+		wake:      make(chan struct{}, 1),
+		NewRouter: NewHAProxyRouter(log),
 	}
 }
 
@@ -109,6 +126,9 @@ func (o *Orchestrator) Load(ctx context.Context) error {
 		}
 	}
 	o.log.Info("loaded active deployments", "count", len(list), "to_start", len(toStart))
+	if err := o.resumeTraffic(ctx, list); err != nil {
+		return err
+	}
 	for _, id := range toStart {
 		if err := o.start(ctx, id); err != nil {
 			o.log.Error("start deployment", "deployment_id", id, "error", err)
@@ -122,8 +142,54 @@ func started(d deploy.Deployment) bool {
 	return d.Status != deploy.StatusCreated && d.Status != deploy.StatusQueued
 }
 
-// Run expires leases until ctx ends: at each lease deadline it feeds Tick to the deployment.
+// resumeTraffic gives the routers back what a killed server left them: each group's desired
+// state, as its newest deployment that asked the router for anything wants it (a restarted
+// server's router drivers start knowing nothing, and would not put it back after an HAProxy
+// reload), then the changes and release commands the active deployments still wait on.
+func (o *Orchestrator) resumeTraffic(ctx context.Context, active []store.Versioned) error {
+	apps, err := o.store.ListApplications(ctx)
+	if err != nil {
+		return fmt.Errorf("resume traffic: %w", err)
+	}
+	for _, a := range apps {
+		groups, err := o.store.ListGroups(ctx, a.Name)
+		if err != nil {
+			return fmt.Errorf("resume traffic: %w", err)
+		}
+		for _, g := range groups {
+			if !g.Router.Enabled() {
+				continue
+			}
+			recent, err := o.store.ListDeployments(ctx, store.DeploymentFilter{Application: g.Application, Group: g.Name, Limit: 20})
+			if err != nil {
+				return fmt.Errorf("resume traffic: %w", err)
+			}
+			for _, v := range recent {
+				if st, ok := deploy.DesiredTraffic(v.Deployment); ok {
+					o.enqueue(trafficJob{change: st})
+					break
+				}
+			}
+		}
+	}
+	for _, v := range active {
+		for _, st := range deploy.PendingTraffic(v.Deployment) {
+			o.enqueue(trafficJob{change: st, report: true})
+		}
+		if r, ok := deploy.PendingRelease(v.Deployment); ok {
+			o.bg.Go(func(ctx context.Context) { o.release(ctx, r) })
+		}
+	}
+	return nil
+}
+
+// Run expires leases and ends timed waits until ctx ends: at each deadline it feeds Tick to the
+// deployment. It also runs the routers' queues, release commands and the alarm watch, and waits
+// for them before it returns.
 func (o *Orchestrator) Run(ctx context.Context) error {
+	o.bg.start(ctx)
+	defer o.bg.wait()
+	o.bg.Go(o.watchAlarms)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
@@ -216,21 +282,20 @@ func (o *Orchestrator) Admitted(ctx context.Context, d deploy.Deployment, adm de
 func (o *Orchestrator) start(ctx context.Context, id string) error {
 	o.mu.Lock()
 	e := o.active[id]
-	var app, group string
-	var only []string
+	var d deploy.Deployment
 	if e != nil {
-		app, group, only = e.d.Application, e.d.Group, e.d.OnlyInstances
+		d = e.d
 		e.active = true
 	}
 	o.mu.Unlock()
 	if e == nil {
 		return fmt.Errorf("start %s: %w", id, ErrNotFound)
 	}
-	instances, err := targets(ctx, o.store, app, group, only)
+	in, err := startInput(ctx, o.store, d)
 	if err != nil {
 		return fmt.Errorf("start %s: list targets: %w", id, err)
 	}
-	_, err = o.Apply(ctx, id, deploy.Start{Instances: instances})
+	_, err = o.Apply(ctx, id, in)
 	if err != nil && !ignorable(err) {
 		return fmt.Errorf("start %s: %w", id, err)
 	}
@@ -376,12 +441,17 @@ func (o *Orchestrator) act(e *entry, effects []deploy.Effect, saved store.Saved)
 		close(ch)
 		delete(o.changes, e.d.ID)
 	}
+	// A change may move a deadline (a lease, a pause of the traffic shape): Run recomputes.
+	o.kick()
 	var follow []func()
 	for _, eff := range effects {
 		switch eff := eff.(type) {
 		case deploy.SendCommand:
 			o.notify(eff.Instance)
-			o.kick()
+		case deploy.SetTraffic:
+			o.enqueue(trafficJob{change: eff, report: true})
+		case deploy.ReleaseOriginals:
+			o.bg.Go(func(ctx context.Context) { o.release(ctx, eff) })
 		case deploy.Finished:
 			o.log.Info("deployment finished", "deployment_id", eff.Deployment, "status", eff.Status.String(), "error_code", string(eff.Error.Code))
 			// Commands that were never reported (lease expiry, a stop) are counted no more.
@@ -474,6 +544,23 @@ func (o *Orchestrator) Stop(ctx context.Context, id string, rollback bool, messa
 		message = "stopped by a user"
 	}
 	return o.Apply(ctx, id, deploy.StopRequested{Rollback: rollback, Message: message})
+}
+
+// Promote ends the wait of a blue/green deployment's traffic step (a pause, a wait for
+// promotion, an analysis) or lifts a Pause.
+func (o *Orchestrator) Promote(ctx context.Context, id string) (deploy.Deployment, error) {
+	return o.Apply(ctx, id, deploy.Promote{})
+}
+
+// Pause holds a blue/green deployment's traffic at its current weight until a Promote.
+func (o *Orchestrator) Pause(ctx context.Context, id string) (deploy.Deployment, error) {
+	return o.Apply(ctx, id, deploy.Pause{})
+}
+
+// Continue moves a Ready blue/green deployment on to traffic, or a Baking one on to releasing
+// its original instances.
+func (o *Orchestrator) Continue(ctx context.Context, id string) (deploy.Deployment, error) {
+	return o.Apply(ctx, id, deploy.Continue{})
 }
 
 // InstanceGone tells every active deployment that an instance left (deregistered).

@@ -16,6 +16,7 @@ type Store interface {
 	// transaction: AdmitStart means it is the group's active deployment now.
 	CreateDeployment(ctx context.Context, d deploy.Deployment, refuseWhenBusy bool) (deploy.Deployment, deploy.Admission, error)
 	GetDeployment(ctx context.Context, id string) (store.Versioned, error)
+	ListDeployments(ctx context.Context, f store.DeploymentFilter) ([]store.Versioned, error)
 	// ActiveDeployments lists the deployments that are not finished, with their versions.
 	ActiveDeployments(ctx context.Context) ([]store.Versioned, error)
 	// SaveDeployment stores d if the stored version is still version, with the effects Decide
@@ -32,26 +33,42 @@ type Store interface {
 
 var _ Store = (*store.SQLite)(nil)
 
-// targets lists the group's instances as they are now: registered instances whose tags match the
-// group's tag set, with the group's record of their health and revision (a host the group never
-// deployed to is unhealthy with no revision, as CodeDeploy counts it).
-// only, when not empty, limits the result to those instance ids.
-func targets(ctx context.Context, st Store, application, group string, only []string) ([]deploy.Instance, error) {
-	g, err := st.GetGroup(ctx, application, group)
+// startInput is the Start for a deployment: the group's instances as they are now, and for a
+// blue/green deployment its replacement fleet (replacement tags) apart from the fleet that
+// serves (the group's tags).
+func startInput(ctx context.Context, st Store, d deploy.Deployment) (deploy.Start, error) {
+	g, err := st.GetGroup(ctx, d.Application, d.Group)
 	if err != nil {
-		return nil, fmt.Errorf("group %s/%s: %w", application, group, err)
+		return deploy.Start{}, fmt.Errorf("group %s/%s: %w", d.Application, d.Group, err)
 	}
+	if d.Type != deploy.BlueGreen {
+		in, err := targets(ctx, st, g, g.Tags, d.OnlyInstances)
+		return deploy.Start{Instances: in}, err
+	}
+	replacements, err := targets(ctx, st, g, g.ReplacementTags, nil)
+	if err != nil {
+		return deploy.Start{}, err
+	}
+	originals, err := targets(ctx, st, g, g.Tags, nil)
+	return deploy.Start{Instances: replacements, Originals: originals}, err
+}
+
+// targets lists the group's instances as they are now that match tags (the group's, or its
+// replacement fleet's), with the group's record of their health and revision (a host the group
+// never deployed to is unhealthy with no revision, as CodeDeploy counts it).
+// only, when not empty, limits the result to those instance ids.
+func targets(ctx context.Context, st Store, g store.Group, tags deploy.TagSet, only []string) ([]deploy.Instance, error) {
 	all, err := st.ListInstances(ctx, false)
 	if err != nil {
 		return nil, err
 	}
-	health, err := st.InstanceHealth(ctx, application, group)
+	health, err := st.InstanceHealth(ctx, g.Application, g.Name)
 	if err != nil {
 		return nil, err
 	}
 	var out []deploy.Instance
 	for _, in := range all {
-		if in.Deregistered || !g.Tags.Match(in.Tags) || len(only) > 0 && !slices.Contains(only, in.ID) {
+		if in.Deregistered || !tags.Match(in.Tags) || len(only) > 0 && !slices.Contains(only, in.ID) {
 			continue
 		}
 		rec, ok := health[in.ID]

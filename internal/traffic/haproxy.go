@@ -294,6 +294,9 @@ func (d *desired) forget(c command, prev map[string]target) {
 // plan lists the commands that bring states back to d. Servers gone from the backend are
 // reported and skipped; and as for a change, it refuses to leave no serving server unless the
 // backend was taken down on purpose: a server desired at 100% may since have failed its checks.
+// Refused, it still lists the commands that only add capacity (ready, a higher weight): they
+// cannot empty the backend, and a server a reload put back into maintenance must be readied
+// before it can pass its checks and let the rest of the plan through at a later round.
 func (d *desired) plan(backend string, states []serverState) ([]command, error) {
 	now := backendOf(backend, states)
 	known := make(map[string]target, len(d.servers))
@@ -305,10 +308,17 @@ func (d *desired) plan(backend string, states []serverState) ([]command, error) 
 		}
 		known[name] = d.servers[name]
 	}
+	cmds := commands(backend, states, known)
 	if err := checkChange(now, known, d.down); err != nil {
-		return nil, errors.Join(append(errs, fmt.Errorf("desired state not re-applied: %w", err))...)
+		var up []command
+		for _, c := range cmds {
+			if c.up {
+				up = append(up, c)
+			}
+		}
+		return up, errors.Join(append(errs, fmt.Errorf("desired state not re-applied yet: %w", err))...)
 	}
-	return commands(backend, states, known), errors.Join(errs...)
+	return cmds, errors.Join(errs...)
 }
 
 // command is one `set server` line and what it does to the backend's capacity.

@@ -133,8 +133,10 @@ func TestPlan_ReapplyingKeepsTheGuard(t *testing.T) {
 		"green": {weight: weight(100)},
 		"gone":  {weight: weight(1)},
 	}}
-	if cmds, err := d.plan("app", states); !errors.Is(err, ErrNoServing) || !errors.Is(err, ErrUnknownServer) || cmds != nil {
-		t.Errorf("plan = %v, %v; want no commands, ErrNoServing and ErrUnknownServer", cmds, err)
+	// Only what adds capacity goes: blue keeps its weight until green serves.
+	if cmds, err := d.plan("app", states); !errors.Is(err, ErrNoServing) || !errors.Is(err, ErrUnknownServer) ||
+		len(cmds) != 1 || cmds[0].text != "set server app/green weight 100" {
+		t.Errorf("plan = %v, %v; want green's weight only, ErrNoServing and ErrUnknownServer", cmds, err)
 	}
 	d.down = true // taken down on purpose: re-applying may empty it
 	cmds, err := d.plan("app", states)
