@@ -40,7 +40,7 @@ func runAPICommand(ctx context.Context, args []string, getenv func(string) strin
 	case "app":
 		return c.dispatch(ctx, "app", args[1:], []subcommand{{"create", c.appCreate}})
 	case "group":
-		return c.dispatch(ctx, "group", args[1:], []subcommand{{"create", c.groupCreate}})
+		return c.dispatch(ctx, "group", args[1:], []subcommand{{"create", c.groupCreate}, {"update", c.groupUpdate}, {"get", c.groupGet}})
 	case "config":
 		return c.dispatch(ctx, "config", args[1:], []subcommand{{"create", c.configCreate}, {"list", c.configList}})
 	case "deploy":
@@ -48,6 +48,8 @@ func runAPICommand(ctx context.Context, args []string, getenv func(string) strin
 	case "deployment":
 		return c.dispatch(ctx, "deployment", args[1:], []subcommand{
 			{"get", c.deploymentGet}, {"list", c.deploymentList}, {"stop", c.deploymentStop}, {"wait", c.deploymentWait},
+			{"promote", c.deploymentAct(api.ActionPromote)}, {"pause", c.deploymentAct(api.ActionPause)},
+			{"continue", c.deploymentAct(api.ActionContinue)}, {"abort", c.deploymentAct(api.ActionAbort)},
 		})
 	case "rollback":
 		return c.rollback(ctx, args[1:])
@@ -169,6 +171,16 @@ func (c *command) require(flags ...string) error {
 		}
 	}
 	return nil
+}
+
+// argsAndClient is args, then client: what most API commands start with.
+func (c *command) argsAndClient(args []string, names ...string) ([]string, *api.Client, error) {
+	pos, err := c.args(args, names...)
+	if err != nil {
+		return nil, nil, err
+	}
+	client, err := c.client()
+	return pos, client, err
 }
 
 // client builds the API client from the flags or the environment.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -87,6 +88,14 @@ func writeDeployment(w io.Writer, d api.Deployment) error {
 	row("Error", deploymentError(d))
 	row("Rollback of", d.RollbackOf)
 	row("Rolled back by", d.RolledBackBy)
+	row("Type", d.DeploymentType)
+	if t := d.Traffic; t != nil {
+		row("Traffic", formatTraffic(*t))
+		row("Timeline", formatTimeline(t.Timeline))
+		if r := t.Release; r != nil {
+			row("Release", fmt.Sprintf("%s %s %s", r.Command, r.Status, r.Message))
+		}
+	}
 	row("Created", formatTime(d.CreateTime))
 	if d.StartTime != nil {
 		row("Started", formatTime(*d.StartTime))
@@ -180,8 +189,13 @@ func writeEventTable(w io.Writer, instances []api.DeploymentInstance) error {
 			}
 		}
 	}
+	fleets := slices.ContainsFunc(instances, func(in api.DeploymentInstance) bool { return in.Fleet != "" })
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprint(tw, "INSTANCE\tSTATUS")
+	fmt.Fprint(tw, "INSTANCE")
+	if fleets {
+		fmt.Fprint(tw, "\tFLEET")
+	}
+	fmt.Fprint(tw, "\tSTATUS")
 	for _, name := range events {
 		header := eventColumns[name]
 		if header == "" {
@@ -195,7 +209,11 @@ func writeEventTable(w io.Writer, instances []api.DeploymentInstance) error {
 		for _, ev := range in.Events {
 			status[ev.Name] = eventCell(ev.Status)
 		}
-		fmt.Fprintf(tw, "%s\t%s", in.Instance, in.Status)
+		fmt.Fprint(tw, in.Instance)
+		if fleets {
+			fmt.Fprint(tw, "\t", in.Fleet)
+		}
+		fmt.Fprint(tw, "\t", in.Status)
 		for _, name := range events {
 			fmt.Fprint(tw, "\t", status[name])
 		}
@@ -303,4 +321,77 @@ func (c *cli) deploymentStop(ctx context.Context, args []string) error {
 		fmt.Fprintf(c.stdout, "rollback started: deployment %s\n", d.RolledBackBy)
 	}
 	return nil
+}
+
+const deploymentActUsage = `usage: slipway deployment %[1]s ID
+
+%[2]s
+`
+
+var deploymentActions = map[string]string{
+	api.ActionPromote: `Promotes a blue/green deployment's traffic shift: ends the wait of its current step (a timed
+pause, a pause until promoted, an analysis) so the next step runs, and lifts a pause.`,
+	api.ActionPause: `Holds a blue/green deployment's traffic at its current weight until 'deployment promote'.`,
+	api.ActionContinue: `Continues a blue/green deployment that is Ready (its replacement instances installed, the
+group waiting for a person) on to moving traffic, or one that is Baking on to releasing its
+original instances now.`,
+	api.ActionAbort: `Stops a deployment without a rollback deployment. A blue/green deployment sends all traffic
+back to its original instances at once.`,
+}
+
+// deploymentAct is the command for one of the actions on a running deployment.
+func (c *cli) deploymentAct(action string) func(context.Context, []string) error {
+	return func(ctx context.Context, args []string) error {
+		cmd := c.command("deployment "+action, fmt.Sprintf(deploymentActUsage, action, deploymentActions[action]))
+		asJSON := cmd.fs.Bool("json", false, "print the deployment as JSON")
+		pos, client, err := cmd.argsAndClient(args, "ID")
+		if err != nil {
+			return flagsDone(err)
+		}
+		d, err := client.ActOnDeployment(ctx, pos[0], action)
+		if err != nil {
+			return serverError(err)
+		}
+		if *asJSON {
+			return writeIndentedJSON(c.stdout, d)
+		}
+		line := fmt.Sprintf("deployment %s %s", d.ID, d.Status)
+		if t := d.Traffic; t != nil {
+			line += ": " + formatTraffic(*t)
+		}
+		fmt.Fprintln(c.stdout, line)
+		return nil
+	}
+}
+
+// formatTraffic says where a blue/green deployment stands in one line.
+func formatTraffic(t api.DeploymentTraffic) string {
+	s := fmt.Sprintf("phase %s, %d%% of traffic on the replacements", t.Phase, t.Percent)
+	if t.Step > 0 {
+		s += fmt.Sprintf(" (step %d of %d of %s)", t.Step, t.Steps, t.Shape)
+	}
+	switch {
+	case t.Paused:
+		s += ", paused until promoted"
+	case t.Waiting != "" && t.WaitUntil != nil:
+		s += ", waiting (" + t.Waiting + ") until " + formatTime(*t.WaitUntil)
+	case t.Waiting != "":
+		s += ", waiting for " + t.Waiting
+	}
+	switch {
+	case t.RevertError != "":
+		s += "; traffic could not be sent back to the originals: " + t.RevertError
+	case t.Reverted:
+		s += "; traffic sent back to the originals"
+	}
+	return s
+}
+
+// formatTimeline lists the shares of traffic the router applied, with their times.
+func formatTimeline(points []api.TrafficPoint) string {
+	parts := make([]string, len(points))
+	for i, p := range points {
+		parts[i] = fmt.Sprintf("%d%% at %s", p.Percent, p.Time.Local().Format("15:04:05.000"))
+	}
+	return strings.Join(parts, ", ")
 }

@@ -49,10 +49,10 @@ const usage = `usage: slipway <command> [arguments]
 commands:
   validate   check AppSpec files (exit 0 valid, 1 invalid, 2 usage)
   app        create an application
-  group      create a deployment group
+  group      create, update or show a deployment group
   config     create or list deployment configs
   deploy     bundle, upload and deploy a revision; --wait follows it to the end
-  deployment get, list, stop or wait for deployments
+  deployment get, list, stop or wait for deployments; promote, pause, continue or abort one
   rollback   redeploy a group's last good revision
   instance   list or deregister instances
   action     run as the GitHub Action (reads INPUT_* variables; see docs/action.md)

@@ -6,8 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net/url"
 	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,7 +19,9 @@ import (
 
 	"github.com/slipway-deploy/slipway/internal/auth"
 	"github.com/slipway-deploy/slipway/internal/blob"
+	"github.com/slipway-deploy/slipway/internal/deploy"
 	"github.com/slipway-deploy/slipway/internal/githubapp"
+	"github.com/slipway-deploy/slipway/internal/orchestrator"
 )
 
 // Defaults, named so the README and --help can quote them.
@@ -32,6 +37,9 @@ const (
 	oidcOff = "off"
 	// maxS3BundleBytes is the most one S3 PUT stores, which is how the S3 store uploads.
 	maxS3BundleBytes = 5 << 30
+	// defaultAlarmInterval matches alarm.MinInterval: a group whose interval is that short is
+	// read that often.
+	defaultAlarmInterval = time.Second
 )
 
 // Bundle stores.
@@ -79,6 +87,19 @@ type Config struct {
 
 	// GitHub connects the server to GitHub (docs/github.md).
 	GitHub GitHubConfig `yaml:"github"`
+
+	// ReleaseCommands are the commands blue/green groups may name to release their original
+	// instances once traffic has moved (to terminate them, say): a name, and the program's
+	// absolute path with its arguments. The server runs one with SLIPWAY_ORIGINAL_INSTANCES,
+	// SLIPWAY_ORIGINAL_INSTANCE_IDS and SLIPWAY_DEPLOYMENT_ID in its environment, without the
+	// server's own SLIPWAY_ settings.
+	ReleaseCommands map[string][]string `yaml:"release_commands"`
+	// DrainTimeout bounds how long a traffic router's drain waits for a server's open requests
+	// to finish before the host's next event runs anyway.
+	DrainTimeout time.Duration `yaml:"drain_timeout"`
+	// AlarmInterval is how often the server asks whether a running deployment's alarms fire;
+	// each group's own interval bounds how often they are actually read.
+	AlarmInterval time.Duration `yaml:"alarm_interval"`
 }
 
 // GitHubConfig is how the server talks to GitHub: as a GitHub App (AppID and PrivateKeyFile) or
@@ -108,7 +129,8 @@ func (c Config) s3Options() blob.S3Options {
 func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
 	cfg := Config{Listen: defaultListen, DataDir: defaultDataDir, Lease: defaultLease, MaxBundleBytes: defaultMaxBundleBytes,
 		OIDCIssuer: DefaultOIDCIssuer, BundleStore: storeDisk, S3PresignTTL: blob.DefaultPresignTTL,
-		GitHub: GitHubConfig{APIURL: githubapp.DefaultAPIURL, CheckRunInterval: githubapp.DefaultCheckRunInterval}}
+		GitHub:       GitHubConfig{APIURL: githubapp.DefaultAPIURL, CheckRunInterval: githubapp.DefaultCheckRunInterval},
+		DrainTimeout: orchestrator.DefaultDrainTimeout, AlarmInterval: defaultAlarmInterval}
 	fs := flag.NewFlagSet("slipway-server", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
@@ -273,6 +295,21 @@ func (c Config) Validate() error {
 	}
 	if err := c.s3Options().Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("s3: %w (s3_endpoint, s3_presign_ttl)", err))
+	}
+	for _, name := range slices.Sorted(maps.Keys(c.ReleaseCommands)) {
+		argv := c.ReleaseCommands[name]
+		switch {
+		case !deploy.ValidReleaseCommand(name):
+			errs = append(errs, fmt.Errorf("release_commands: name %q: use letters, digits, '.', '_' and '-', starting with a letter or digit", name))
+		case len(argv) == 0 || !filepath.IsAbs(argv[0]):
+			errs = append(errs, fmt.Errorf("release_commands.%s: give the program's absolute path first, then its arguments, e.g. [/usr/local/bin/terminate-instances]", name))
+		}
+	}
+	if c.DrainTimeout <= 0 || c.DrainTimeout >= c.Lease {
+		errs = append(errs, fmt.Errorf("drain_timeout %s: give a duration above 0 and below the lease (%s)", c.DrainTimeout, c.Lease))
+	}
+	if c.AlarmInterval < 100*time.Millisecond {
+		errs = append(errs, fmt.Errorf("alarm_interval %s: give at least 100ms", c.AlarmInterval))
 	}
 	return errors.Join(errs...)
 }

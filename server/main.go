@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -76,6 +78,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	orch := orchestrator.New(st, log, nil)
 	orch.Lease = cfg.Lease
+	orch.ReleaseCommands = cfg.ReleaseCommands
+	orch.DrainTimeout = cfg.DrainTimeout
+	orch.Alarms = newGroupAlarms(st, log)
+	orch.AlarmInterval = cfg.AlarmInterval
 
 	workflows, err := cfg.workflowVerifier()
 	if err != nil {
@@ -99,6 +105,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Lease:          cfg.Lease,
 		MaxBundleBytes: cfg.MaxBundleBytes,
 		TempDir:        tempDir,
+		// Groups name them; the commands themselves stay in this configuration.
+		ReleaseCommands: slices.Sorted(maps.Keys(cfg.ReleaseCommands)),
 	}
 	if workflows != nil { // not a nil *auth.Verifier in the interface
 		apiCfg.Workflows = workflows

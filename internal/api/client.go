@@ -257,6 +257,26 @@ func (c *Client) StopDeployment(ctx context.Context, id string, rollback bool) (
 	return out, err
 }
 
+// Actions on a running deployment: Promote, Pause, Continue and Abort.
+const (
+	// ActionPromote ends the wait of a blue/green deployment's traffic step, or lifts a pause.
+	ActionPromote = "promote"
+	// ActionPause holds a blue/green deployment's traffic at its current weight.
+	ActionPause = "pause"
+	// ActionContinue moves a Ready deployment on to traffic, or a Baking one on to releasing
+	// its original instances.
+	ActionContinue = "continue"
+	// ActionAbort stops a deployment; a blue/green one sends all traffic back to its originals.
+	ActionAbort = "abort"
+)
+
+// ActOnDeployment sends one of the Action* constants to a deployment and returns it after.
+func (c *Client) ActOnDeployment(ctx context.Context, id, action string) (Deployment, error) {
+	var out Deployment
+	_, err := c.do(ctx, http.MethodPost, PathAPI+"/deployments/"+esc(id)+"/"+esc(action), struct{}{}, &out)
+	return out, err
+}
+
 // Rollback starts a deployment of the group's last good revision.
 func (c *Client) Rollback(ctx context.Context, app, group string) (Deployment, error) {
 	var out Deployment

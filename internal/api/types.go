@@ -71,10 +71,134 @@ type DeploymentGroup struct {
 	Environment string `json:"environment,omitempty"`
 	// GitHub links the group to the repository allowed to deploy it.
 	GitHub *GitHubLink `json:"github,omitempty"`
+	// DeploymentType is IN_PLACE (the default) or BLUE_GREEN.
+	DeploymentType string `json:"deployment_type,omitempty"`
+	// TrafficRouter is the load balancer the group's instances serve behind. An in-place group
+	// with one drains each host before its lifecycle and readies it after; a blue/green group
+	// moves traffic through it.
+	TrafficRouter *TrafficRouter `json:"traffic_router,omitempty"`
+	// BlueGreen is how a BLUE_GREEN group deploys. After each successful deployment the group's
+	// tag groups and its replacement tag groups swap.
+	BlueGreen *BlueGreen `json:"blue_green,omitempty"`
+	// AlarmConfiguration is what the group's deployments watch while they run: any alarm that
+	// fires stops the deployment (and sends a blue/green deployment's traffic back).
+	AlarmConfiguration *AlarmConfiguration `json:"alarm_configuration,omitempty"`
 	// CurrentRevision is the revision of the group's last successful deployment.
 	CurrentRevision          string    `json:"current_revision,omitempty"`
 	LastSuccessfulDeployment string    `json:"last_successful_deployment,omitempty"`
 	CreateTime               time.Time `json:"create_time,omitzero"`
+}
+
+// AlarmConfiguration is CodeDeploy's alarm configuration, with a source for each alarm (see
+// docs/alarms.md).
+type AlarmConfiguration struct {
+	// Alarms are at most 10, each with a unique name and exactly one source.
+	Alarms []Alarm `json:"alarms"`
+	// IgnorePollAlarmFailure lets a deployment go on when an alarm cannot be read.
+	IgnorePollAlarmFailure bool `json:"ignore_poll_alarm_failure,omitempty"`
+	// Interval between polls (10s when empty, at least 1s); Timeout of one poll (5s when
+	// empty, at most 1m).
+	Interval Duration `json:"interval,omitempty"`
+	Timeout  Duration `json:"timeout,omitempty"`
+}
+
+// Alarm is one alarm: a name and exactly one source.
+type Alarm struct {
+	Name       string           `json:"name"`
+	Prometheus *PrometheusAlarm `json:"prometheus,omitempty"`
+	CloudWatch *CloudWatchAlarm `json:"cloudwatch,omitempty"`
+	HTTP       *HTTPAlarm       `json:"http,omitempty"`
+}
+
+// PrometheusAlarm fires when an instant query's value compared with Threshold holds.
+type PrometheusAlarm struct {
+	URL   string `json:"url"`
+	Query string `json:"query"`
+	// Op is >, >=, <, <=, == or !=.
+	Op        string   `json:"op"`
+	Threshold *float64 `json:"threshold"`
+	// OnNoData is ok (the default), firing or poll_failure.
+	OnNoData string `json:"on_no_data,omitempty"`
+}
+
+// CloudWatchAlarm mirrors a CloudWatch alarm: state ALARM fires.
+type CloudWatchAlarm struct {
+	AlarmName string `json:"alarm_name,omitempty"`
+	Region    string `json:"region"`
+	Endpoint  string `json:"endpoint,omitempty"`
+	Composite bool   `json:"composite,omitempty"`
+}
+
+// HTTPAlarm fires when a GET of URL does not answer in time or answers otherwise than expected.
+type HTTPAlarm struct {
+	URL             string `json:"url"`
+	Status          []int  `json:"status,omitempty"`
+	BodyContains    string `json:"body_contains,omitempty"`
+	BodyNotContains string `json:"body_not_contains,omitempty"`
+}
+
+// TrafficRouter is a group's load balancer.
+type TrafficRouter struct {
+	// Type is "haproxy".
+	Type string `json:"type"`
+	// Address is HAProxy's stats socket, which must be "level admin": a unix socket path, or
+	// tcp:host:port.
+	Address string `json:"address"`
+	// Backend is the HAProxy backend whose servers the group's instances are.
+	Backend string `json:"backend"`
+	// ServerName maps an instance to its server name in the backend: {name} and {id} stand for
+	// the instance's name and id. "{name}" when empty.
+	ServerName string `json:"server_name,omitempty"`
+}
+
+// BlueGreen is how a blue/green group deploys: to the replacement fleet, then traffic.
+type BlueGreen struct {
+	// ReplacementTagGroups select the replacement fleet, as TagGroups select the fleet serving.
+	ReplacementTagGroups [][]TagFilter `json:"replacement_tag_groups"`
+	// Traffic is how traffic moves from the original fleet to the replacement fleet.
+	Traffic TrafficShape `json:"traffic"`
+	// ReadyWait, when set, makes a deployment wait in status Ready once the replacements are
+	// installed, until "slipway deployment continue"; when it runs out the deployment stops.
+	// Empty: traffic moves at once.
+	ReadyWait Duration `json:"ready_wait,omitempty"`
+	// ReleaseCommand names a command of the server's release_commands that runs on the original
+	// instances ReleaseWait after traffic has moved (to terminate them, say). Empty keeps them.
+	ReleaseCommand string   `json:"release_command,omitempty"`
+	ReleaseWait    Duration `json:"release_wait,omitempty"`
+}
+
+// TrafficShape is how traffic moves; set exactly one field.
+type TrafficShape struct {
+	// Preset is one of CodeDeploy's traffic-shifting configs, e.g.
+	// CodeDeployDefault.ECSLinear10PercentEvery1Minutes.
+	Preset    string            `json:"preset,omitempty"`
+	AllAtOnce bool              `json:"all_at_once,omitempty"`
+	Canary    *TrafficIncrement `json:"canary,omitempty"`
+	Linear    *TrafficIncrement `json:"linear,omitempty"`
+	Steps     []TrafficStep     `json:"steps,omitempty"`
+}
+
+// TrafficIncrement is a canary's or a linear shift's percentage and interval ("5m").
+type TrafficIncrement struct {
+	Percent  int    `json:"percent"`
+	Interval string `json:"interval"`
+}
+
+// TrafficStep is one step of a list; set exactly one field. A list that does not end at weight
+// 100 gets a last step to 100.
+type TrafficStep struct {
+	// Weight is the percentage of traffic to send to the replacement fleet.
+	Weight *int `json:"weight,omitempty"`
+	// Pause is a duration ("5m"), or "until_promoted" to wait for "slipway deployment promote".
+	Pause    string           `json:"pause,omitempty"`
+	Analysis *TrafficAnalysis `json:"analysis,omitempty"`
+}
+
+// TrafficAnalysis watches the group's alarm Name for Duration (one check when empty) and stops
+// the deployment if it fires.
+type TrafficAnalysis struct {
+	Name     string `json:"name"`
+	Duration string `json:"duration,omitempty"`
 }
 
 // GitHubLink names the repository whose webhooks and Actions OIDC tokens may deploy a group.
@@ -181,13 +305,62 @@ type Deployment struct {
 	ErrorCode    string `json:"error_code,omitempty"`
 	ErrorMessage string `json:"error_message,omitempty"`
 	// RollbackOf is the deployment this one rolls back; RolledBackBy the rollback started for it.
-	RollbackOf   string               `json:"rollback_of,omitempty"`
-	RolledBackBy string               `json:"rolled_back_by,omitempty"`
-	Overview     Overview             `json:"overview"`
-	Instances    []DeploymentInstance `json:"instances,omitempty"`
-	CreateTime   time.Time            `json:"create_time"`
-	StartTime    *time.Time           `json:"start_time,omitempty"`
-	EndTime      *time.Time           `json:"end_time,omitempty"`
+	RollbackOf   string `json:"rollback_of,omitempty"`
+	RolledBackBy string `json:"rolled_back_by,omitempty"`
+	// DeploymentType is IN_PLACE or BLUE_GREEN.
+	DeploymentType string `json:"deployment_type,omitempty"`
+	// Traffic is a blue/green deployment's progress.
+	Traffic    *DeploymentTraffic   `json:"traffic,omitempty"`
+	Overview   Overview             `json:"overview"`
+	Instances  []DeploymentInstance `json:"instances,omitempty"`
+	CreateTime time.Time            `json:"create_time"`
+	StartTime  *time.Time           `json:"start_time,omitempty"`
+	EndTime    *time.Time           `json:"end_time,omitempty"`
+}
+
+// DeploymentTraffic is where a blue/green deployment stands.
+type DeploymentTraffic struct {
+	// Phase is Install, Ready, BeforeAllowTraffic, AllowTraffic, AfterAllowTraffic,
+	// BeforeBlockTraffic, BlockTraffic, AfterBlockTraffic, Bake or Release.
+	Phase string `json:"phase"`
+	// Shape names the traffic shape.
+	Shape string `json:"shape"`
+	// Percent is the replacement fleet's share of traffic, as last applied.
+	Percent int `json:"percent"`
+	// Step is the shape's step in progress, from 1, of Steps.
+	Step  int `json:"step"`
+	Steps int `json:"steps"`
+	// Waiting says what the deployment waits for: router, pause, promotion, analysis, continue
+	// (Ready), bake or release; empty when its hosts are running events.
+	Waiting string `json:"waiting,omitempty"`
+	// WaitUntil is when a timed wait ends.
+	WaitUntil *time.Time `json:"wait_until,omitempty"`
+	// Paused says someone paused the shift; promote resumes it.
+	Paused bool `json:"paused,omitempty"`
+	// Reverted says all traffic was sent back to the original fleet; RevertError why that
+	// could not be done.
+	Reverted    bool   `json:"reverted,omitempty"`
+	RevertError string `json:"revert_error,omitempty"`
+	// Timeline is each share of traffic the router applied, in order.
+	Timeline []TrafficPoint `json:"timeline,omitempty"`
+	// Release is the release command run on the original fleet.
+	Release *OriginalsRelease `json:"release,omitempty"`
+}
+
+// TrafficPoint is the replacement fleet's share of traffic from Time on.
+type TrafficPoint struct {
+	Time    time.Time `json:"time"`
+	Percent int       `json:"percent"`
+}
+
+// OriginalsRelease is the release command a blue/green deployment ran on its original fleet.
+type OriginalsRelease struct {
+	Command string `json:"command"`
+	// Status is InProgress, Succeeded or Failed.
+	Status    string     `json:"status"`
+	Message   string     `json:"message,omitempty"`
+	StartTime *time.Time `json:"start_time,omitempty"`
+	EndTime   *time.Time `json:"end_time,omitempty"`
 }
 
 // Overview counts a deployment's instances by status.
@@ -206,6 +379,8 @@ type DeploymentInstance struct {
 	// Instance is the host's name; InstanceID its registration, which changes if it re-enrolls.
 	Instance   string `json:"instance"`
 	InstanceID string `json:"instance_id"`
+	// Fleet is original or replacement in a blue/green deployment.
+	Fleet string `json:"fleet,omitempty"`
 	// Status is Pending, InProgress, Succeeded, Failed, Skipped, Unknown or Ready.
 	Status    string           `json:"status"`
 	Message   string           `json:"message,omitempty"`

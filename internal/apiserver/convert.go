@@ -35,6 +35,7 @@ func deploymentJSON(d deploy.Deployment, names map[string]string) api.Deployment
 		ErrorMessage:     d.Error.Message,
 		RollbackOf:       d.RollbackOf,
 		RolledBackBy:     d.RolledBackBy,
+		Traffic:          deploymentTraffic(d),
 		Overview: api.Overview{
 			Pending: o.Pending, InProgress: o.InProgress, Succeeded: o.Succeeded, Failed: o.Failed,
 			Skipped: o.Skipped, Unknown: o.Unknown, Ready: o.Ready,
@@ -42,6 +43,9 @@ func deploymentJSON(d deploy.Deployment, names map[string]string) api.Deployment
 		CreateTime: d.CreateTime.UTC(),
 		StartTime:  timePtr(d.StartTime),
 		EndTime:    timePtr(d.EndTime),
+	}
+	if d.Type != deploy.InPlace {
+		out.DeploymentType = d.Type.String()
 	}
 	if names == nil {
 		return out
@@ -62,6 +66,7 @@ func deploymentJSON(d deploy.Deployment, names map[string]string) api.Deployment
 		di := api.DeploymentInstance{
 			Instance:   name,
 			InstanceID: t.Instance,
+			Fleet:      fleetName(t.Fleet),
 			Status:     t.Status.String(),
 			Message:    named(t.Message),
 			StartTime:  timePtr(t.StartTime),

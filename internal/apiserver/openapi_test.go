@@ -294,7 +294,10 @@ func wireTypes() map[string]reflect.Type {
 		api.AutoRollback{}, api.DeploymentGroup{}, api.Revision{}, api.CreateDeployment{}, api.Deployment{},
 		api.Overview{}, api.DeploymentInstance{}, api.LifecycleEvent{}, api.Diagnostics{}, api.StopDeployment{},
 		api.Instance{}, api.InstanceGroup{}, api.Register{}, api.Registered{}, api.Hello{}, api.Command{},
-		api.Bundle{}, api.Result{}, api.GitHubLink{}, api.GitHubDeployment{}, api.RegisterRevision{},
+		api.Bundle{}, api.Result{}, api.GitHubLink{}, api.GitHubDeployment{},
+		api.TrafficRouter{}, api.BlueGreen{}, api.TrafficShape{}, api.TrafficIncrement{}, api.TrafficStep{},
+		api.TrafficAnalysis{}, api.DeploymentTraffic{}, api.TrafficPoint{}, api.OriginalsRelease{},
+		api.AlarmConfiguration{}, api.Alarm{}, api.PrometheusAlarm{}, api.CloudWatchAlarm{}, api.HTTPAlarm{}, api.RegisterRevision{},
 		api.S3Location{},
 	} {
 		t := reflect.TypeOf(v)
@@ -444,6 +447,8 @@ func compatible(t *testing.T, doc *oaDoc, s *oaSchema, typ reflect.Type) error {
 		want = "boolean"
 	case typ.Kind() >= reflect.Int && typ.Kind() <= reflect.Uint64:
 		want = "integer"
+	case typ.Kind() == reflect.Float64:
+		want = "number"
 	case typ.Kind() == reflect.Slice:
 		if s.Type != "array" || s.Items == nil {
 			return fmt.Errorf("a slice is an array with items, not %q", s.Type)
@@ -495,6 +500,8 @@ func TestOpenAPI_EnumsAreTheServers(t *testing.T) {
 		"Health":                  enumNames(func(i int) string { return deploy.Health(i).String() }),
 		"TagFilterType":           enumNames(func(i int) string { return deploy.TagFilterType(i).String() }),
 		"MinimumHealthyHostsType": enumNames(func(i int) string { return deploy.MinimumType(i).String() }),
+		"DeploymentType":          enumNames(func(i int) string { return deploy.Type(i).String() }),
+		"TrafficPhase":            enumNames(func(i int) string { return deploy.Phase(i).String() }),
 		"FileExistsBehavior":      enumNames(func(i int) string { return appspec.FileExistsBehavior(i).String() }),
 		"BundleFormat":            enumNames(func(i int) string { return bundle.Format(i).String() }),
 		"ComputePlatform":         {string(store.PlatformServer), string(store.PlatformLambda), string(store.PlatformECS)},

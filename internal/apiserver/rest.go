@@ -51,6 +51,10 @@ func (s *Server) routeAPI(r *mux.Router) {
 	r.HandleFunc("/deployments", s.handleDeploymentList).Methods(http.MethodGet)
 	r.HandleFunc("/deployments/{id}", s.handleDeploymentGet).Methods(http.MethodGet)
 	r.HandleFunc("/deployments/{id}/stop", s.handleDeploymentStop).Methods(http.MethodPost)
+	r.HandleFunc("/deployments/{id}/promote", s.handleDeploymentPromote).Methods(http.MethodPost)
+	r.HandleFunc("/deployments/{id}/pause", s.handleDeploymentPause).Methods(http.MethodPost)
+	r.HandleFunc("/deployments/{id}/continue", s.handleDeploymentContinue).Methods(http.MethodPost)
+	r.HandleFunc("/deployments/{id}/abort", s.handleDeploymentAbort).Methods(http.MethodPost)
 	r.HandleFunc("/instances", s.handleInstanceList).Methods(http.MethodGet)
 	r.HandleFunc("/instances/{name}", s.handleInstanceDeregister).Methods(http.MethodDelete)
 }
@@ -137,7 +141,13 @@ func groupJSON(g store.Group) api.DeploymentGroup {
 		CurrentRevision:               g.CurrentRevision,
 		LastSuccessfulDeployment:      g.LastSuccessfulDeployment,
 		CreateTime:                    g.CreateTime.UTC(),
-		TagGroups:                     [][]api.TagFilter{},
+		TagGroups:                     tagGroupsJSON(g.Tags),
+		TrafficRouter:                 routerJSON(g.Router),
+		BlueGreen:                     blueGreenJSON(g),
+		AlarmConfiguration:            alarmsJSON(g.Alarms),
+	}
+	if g.Type != deploy.InPlace {
+		out.DeploymentType = g.Type.String()
 	}
 	if g.RefuseWhenBusy {
 		out.OnBusy = "reject"
@@ -145,14 +155,42 @@ func groupJSON(g store.Group) api.DeploymentGroup {
 	if g.GitHub.Linked() {
 		out.GitHub = &api.GitHubLink{Repository: g.GitHub.Repository, RepositoryID: g.GitHub.RepositoryID, AllowedRefs: g.GitHub.AllowedRefs, EnvironmentURL: g.GitHub.EnvironmentURL}
 	}
-	for _, tg := range g.Tags {
+	return out
+}
+
+func tagGroupsJSON(set deploy.TagSet) [][]api.TagFilter {
+	out := [][]api.TagFilter{}
+	for _, tg := range set {
 		fs := make([]api.TagFilter, 0, len(tg))
 		for _, f := range tg {
 			fs = append(fs, api.TagFilter{Key: f.Key, Value: f.Value, Type: f.Type.String()})
 		}
-		out.TagGroups = append(out.TagGroups, fs)
+		out = append(out, fs)
 	}
 	return out
+}
+
+// tagSetFromJSON reads the tag groups of field.
+func tagSetFromJSON(field string, groups [][]api.TagFilter) (deploy.TagSet, error) {
+	if len(groups) == 0 {
+		return nil, invalid(field, "give at least one tag filter, e.g. [[{\"key\":\"role\",\"value\":\"web\",\"type\":\"KEY_AND_VALUE\"}]]")
+	}
+	var set deploy.TagSet
+	for i, tg := range groups {
+		var fs []deploy.TagFilter
+		for j, f := range tg {
+			typ, err := deploy.ParseTagFilterType(f.Type)
+			if err != nil {
+				return nil, invalid(sprintf("%s[%d][%d].type", field, i, j), "%v", err)
+			}
+			fs = append(fs, deploy.TagFilter{Key: f.Key, Value: f.Value, Type: typ})
+		}
+		set = append(set, fs)
+	}
+	if err := set.Validate(); err != nil {
+		return nil, invalid(field, "%v", err)
+	}
+	return set, nil
 }
 
 // groupFromJSON validates a group request; app is the application named by the path.
@@ -184,22 +222,16 @@ func (s *Server) groupFromJSON(ctx context.Context, app string, in api.Deploymen
 	default:
 		return store.Group{}, invalid("on_busy", "%q: use queue or reject", in.OnBusy)
 	}
-	if len(in.TagGroups) == 0 {
-		return store.Group{}, invalid("tag_groups", "give at least one tag filter, e.g. [[{\"key\":\"role\",\"value\":\"web\",\"type\":\"KEY_AND_VALUE\"}]]")
+	tags, err := tagSetFromJSON("tag_groups", in.TagGroups)
+	if err != nil {
+		return store.Group{}, err
 	}
-	for i, tg := range in.TagGroups {
-		var fs []deploy.TagFilter
-		for j, f := range tg {
-			typ, err := deploy.ParseTagFilterType(f.Type)
-			if err != nil {
-				return store.Group{}, invalid(sprintf("tag_groups[%d][%d].type", i, j), "%v", err)
-			}
-			fs = append(fs, deploy.TagFilter{Key: f.Key, Value: f.Value, Type: typ})
-		}
-		g.Tags = append(g.Tags, fs)
+	g.Tags = tags
+	if err := s.trafficFromJSON(in, &g); err != nil {
+		return store.Group{}, err
 	}
-	if err := g.Tags.Validate(); err != nil {
-		return store.Group{}, invalid("tag_groups", "%v", err)
+	if g.Alarms, err = alarmsFromJSON(in.AlarmConfiguration); err != nil {
+		return store.Group{}, err
 	}
 	if _, err := s.config(ctx, g.ConfigName); err != nil {
 		return store.Group{}, err

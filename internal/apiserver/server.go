@@ -40,6 +40,9 @@ type Config struct {
 	// TempDir holds the short-lived copies made while checking a revision registered by S3
 	// location; os.TempDir() when empty.
 	TempDir string
+	// ReleaseCommands are the names of the server's release commands, which blue/green groups
+	// may name to release their original instances.
+	ReleaseCommands []string
 }
 
 // Server holds the handlers' dependencies.

@@ -128,6 +128,9 @@ func (s *Server) newDeployment(ctx context.Context, g store.Group, revision stri
 		IgnoreApplicationStopFailures: g.IgnoreApplicationStopFailures,
 		UpdateOutdatedInstancesOnly:   in.UpdateOutdatedInstancesOnly,
 		AutoRollback:                  g.AutoRollback,
+		Type:                          g.Type,
+		Router:                        g.Router,
+		BlueGreen:                     g.BlueGreen,
 		Lease:                         s.cfg.Lease,
 		CreateTime:                    time.Now().UTC(),
 	}

@@ -101,6 +101,9 @@ const MaxWait = 48 * time.Hour
 // configuration, never a command line.
 var releaseCommandRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
+// ValidReleaseCommand reports whether name can name a release command.
+func ValidReleaseCommand(name string) bool { return releaseCommandRE.MatchString(name) }
+
 // BlueGreenOptions is how a blue/green deployment moves traffic and what it does with the
 // original fleet, copied from the group when the deployment is created.
 type BlueGreenOptions struct {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/slipway-deploy/slipway/internal/alarm"
 	"github.com/slipway-deploy/slipway/internal/deploy"
 	"github.com/slipway-deploy/slipway/internal/store"
 	"github.com/slipway-deploy/slipway/internal/traffic"
@@ -328,6 +329,8 @@ func TestSQLite_BlueGreenGroups(t *testing.T) {
 			Traffic:   traffic.Config{Steps: []traffic.StepConfig{{Weight: ptr(10)}, {Pause: traffic.PauseUntilPromoted}}},
 			ReadyWait: 30 * time.Minute, ReleaseCommand: "terminate", ReleaseWait: time.Hour,
 		},
+		Alarms: alarm.Config{IgnorePollAlarmFailure: true, Interval: alarm.Duration(2 * time.Second),
+			Alarms: []alarm.Spec{{Name: "health", HTTP: &alarm.HTTPCheck{URL: "http://127.0.0.1:9/healthz", Status: []int{200}}}}},
 		CreateTime: t0,
 	}
 	if _, err := s.CreateGroup(ctx, g); err != nil {
@@ -353,6 +356,7 @@ func TestSQLite_BlueGreenGroups(t *testing.T) {
 		{"no shape", func(g *store.Group) { g.BlueGreen.Traffic = traffic.Config{} }, "traffic"},
 		{"wait without command", func(g *store.Group) { g.BlueGreen.ReleaseCommand = "" }, "without a release command"},
 		{"in place with blue/green settings", func(g *store.Group) { g.Type = deploy.InPlace }, "are for BLUE_GREEN groups"},
+		{"bad alarm", func(g *store.Group) { g.Alarms.Alarms = []alarm.Spec{{Name: "health"}} }, "alarms[0] (health)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			bad := g

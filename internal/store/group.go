@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/slipway-deploy/slipway/internal/alarm"
 	"github.com/slipway-deploy/slipway/internal/deploy"
 )
 
@@ -40,6 +41,8 @@ type Group struct {
 	ReplacementTags deploy.TagSet
 	// BlueGreen is how a blue/green group moves traffic and what it does with the originals.
 	BlueGreen deploy.BlueGreenOptions
+	// Alarms are what the group's deployments watch while they run (none when empty).
+	Alarms alarm.Config
 
 	// The fields below are the store's bookkeeping: CreateGroup and UpdateGroup ignore them, and
 	// only SaveDeployment and CreateDeployment change them.
@@ -109,6 +112,9 @@ func (g Group) validate() error {
 	if err := g.validateBlueGreen(); err != nil {
 		return err
 	}
+	if err := g.Alarms.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
 	return g.GitHub.validate()
 }
 
@@ -139,7 +145,7 @@ func (g Group) validateBlueGreen() error {
 
 // groupRow is a group's settings in their column forms.
 type groupRow struct {
-	tags, rollback, github, typ, router, blueGreen string
+	tags, rollback, github, typ, router, blueGreen, alarms string
 }
 
 func encodeGroup(g Group) (groupRow, error) {
@@ -157,6 +163,8 @@ func encodeGroup(g Group) (groupRow, error) {
 		&row.github:    g.GitHub,
 		&row.router:    routerJSON(g.Router),
 		&row.blueGreen: blueGreenGroupJSON{ReplacementTags: replacement, Options: encodeBlueGreen(g.BlueGreen)},
+		// alarm.Config is its own JSON form (the alarm_configuration users write).
+		&row.alarms: g.Alarms,
 	} {
 		b, err := json.Marshal(v)
 		if err != nil {
@@ -198,11 +206,11 @@ func (s *SQLite) CreateGroup(ctx context.Context, g Group) (Group, error) {
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO deployment_groups (application, name, tags, config_name, auto_rollback,
 			ignore_application_stop_failures, refuse_when_busy, environment, github, deployment_type, traffic_router,
-			blue_green, current_revision, last_successful_deployment, queue, create_time)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', '', '{}', ?)`,
+			blue_green, alarms, current_revision, last_successful_deployment, queue, create_time)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', '', '{}', ?)`,
 			g.Application, g.Name, row.tags, g.ConfigName, row.rollback,
 			boolInt(g.IgnoreApplicationStopFailures), boolInt(g.RefuseWhenBusy), g.Environment, row.github,
-			row.typ, row.router, row.blueGreen, millis(g.CreateTime))
+			row.typ, row.router, row.blueGreen, row.alarms, millis(g.CreateTime))
 		if isUniqueViolation(err) {
 			return ErrExists
 		}
@@ -233,10 +241,11 @@ func (s *SQLite) UpdateGroup(ctx context.Context, g Group) (Group, error) {
 		}
 		res, err := tx.ExecContext(ctx, `UPDATE deployment_groups SET tags = ?, config_name = ?, auto_rollback = ?,
 			ignore_application_stop_failures = ?, refuse_when_busy = ?, environment = ?, github = ?,
-			deployment_type = ?, traffic_router = ?, blue_green = ?
+			deployment_type = ?, traffic_router = ?, blue_green = ?, alarms = ?
 			WHERE application = ? AND name = ?`,
 			row.tags, g.ConfigName, row.rollback, boolInt(g.IgnoreApplicationStopFailures),
-			boolInt(g.RefuseWhenBusy), g.Environment, row.github, row.typ, row.router, row.blueGreen, g.Application, g.Name)
+			boolInt(g.RefuseWhenBusy), g.Environment, row.github, row.typ, row.router, row.blueGreen, row.alarms,
+			g.Application, g.Name)
 		if err != nil {
 			return err
 		}
@@ -284,18 +293,18 @@ func (s *SQLite) ListGroups(ctx context.Context, application string) ([]Group, e
 }
 
 const groupColumns = `application, name, tags, config_name, auto_rollback, ignore_application_stop_failures,
-	refuse_when_busy, environment, github, deployment_type, traffic_router, blue_green, current_revision,
+	refuse_when_busy, environment, github, deployment_type, traffic_router, blue_green, alarms, current_revision,
 	last_successful_deployment, queue, create_time`
 
 type scanner interface{ Scan(dest ...any) error }
 
 func scanGroup(sc scanner) (Group, error) {
 	var g Group
-	var tags, rollback, github, typ, router, blueGreen, queue string
+	var tags, rollback, github, typ, router, blueGreen, alarms, queue string
 	var ignore, refuse int
 	var created int64
 	err := sc.Scan(&g.Application, &g.Name, &tags, &g.ConfigName, &rollback, &ignore, &refuse, &g.Environment, &github,
-		&typ, &router, &blueGreen, &g.CurrentRevision, &g.LastSuccessfulDeployment, &queue, &created)
+		&typ, &router, &blueGreen, &alarms, &g.CurrentRevision, &g.LastSuccessfulDeployment, &queue, &created)
 	if err != nil {
 		return Group{}, err
 	}
@@ -315,6 +324,9 @@ func scanGroup(sc scanner) (Group, error) {
 		if g.ReplacementTags, err = decodeTagSet(bg.ReplacementTags); err != nil {
 			return Group{}, err
 		}
+	}
+	if err := json.Unmarshal([]byte(alarms), &g.Alarms); err != nil {
+		return Group{}, fmt.Errorf("decode alarms: %w", err)
 	}
 	var p parser
 	g.BlueGreen = p.blueGreen(bg.Options)

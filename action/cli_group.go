@@ -1,0 +1,402 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/slipway-deploy/slipway/internal/api"
+)
+
+const groupFlagsUsage = `
+Instances are chosen by tag, as in CodeDeploy: all --tag filters form one tag group, and an
+instance matches the group when it matches any of them; each --tag-group adds another tag group
+(comma-separated filters) that must match too. A filter is KEY=VALUE (key and value), KEY= (the
+key with any value) or =VALUE (any key with that value).
+
+--github-repo and --github-repo-id link the group to the repository whose webhooks and Actions
+OIDC tokens may deploy it (the numeric id is what is checked: find it with
+gh api repos/OWNER/NAME --jq .id); --allowed-ref limits the refs a workflow may deploy from
+(e.g. refs/heads/main, refs/tags/v*).
+
+Traffic (see docs/bluegreen.md): --router-address and --router-backend name the HAProxy stats
+socket (level admin) and backend the group's instances serve in; each instance is the server
+--router-server-name names ({name} and {id} stand for the instance's name and id). In place,
+each host is then drained before its lifecycle and readied after it. --deployment-type
+blue-green deploys to the fleet the --replacement-tag filters select, moves traffic to it in
+the --traffic shape (all-at-once, canary:PERCENT:INTERVAL, linear:PERCENT:INTERVAL, a
+CodeDeployDefault.* preset, or a YAML file of steps with --traffic-file), then drains the
+group's fleet; after a success the two fleets swap. --ready-wait makes a deployment wait for
+'slipway deployment continue' once the replacements are installed; --release-command names one
+of the server's release_commands to run on the original instances after --release-wait.
+
+--alarms-file reads the group's alarm_configuration (YAML or JSON; see docs/alarms.md).
+`
+
+const groupCreateUsage = `usage: slipway group create APP GROUP --tag K=V ... [--tag-group K=V,K2=V2 ...]
+       [--config NAME] [--auto-rollback] [--ignore-stop-failures] [--reject-when-busy]
+       [--environment ENV] [--github-repo OWNER/NAME --github-repo-id ID [--allowed-ref PATTERN ...]
+        [--environment-url URL]]
+       [--router-address ADDR --router-backend NAME [--router-server-name TEMPLATE]]
+       [--deployment-type blue-green --replacement-tag K=V ... --traffic SHAPE|--traffic-file FILE
+        [--ready-wait D] [--release-command NAME [--release-wait D]]]
+       [--alarms-file FILE]
+
+Creates a deployment group of application APP.
+` + groupFlagsUsage
+
+const groupUpdateUsage = `usage: slipway group update APP GROUP [the flags of group create] [--no-router] [--no-alarms]
+
+Changes the settings the flags name and keeps the others. --tag or --tag-group replace all the
+tag groups, --replacement-tag or --replacement-tag-group all the replacement ones. Turn a bool
+setting off with --flag=false. --deployment-type in-place drops the blue/green settings.
+` + groupFlagsUsage
+
+const groupGetUsage = `usage: slipway group get APP GROUP
+
+Prints the group's settings as JSON, as the server sends them.
+`
+
+// groupFlags are the settings group create and group update take.
+type groupFlags struct {
+	tags, tagGroups, allowedRefs, replTags, replTagGroups listFlag
+
+	config, env, repo, envURL                          *string
+	repoID                                             *int64
+	autoRollback, ignoreStop, reject                   *bool
+	deploymentType                                     *string
+	routerType, routerAddress, routerBackend, template *string
+	noRouter                                           *bool
+	shape, shapeFile, releaseCommand                   *string
+	readyWait, releaseWait                             *time.Duration
+	alarmsFile                                         *string
+	noAlarms                                           *bool
+}
+
+func addGroupFlags(fs *flag.FlagSet) *groupFlags {
+	f := &groupFlags{}
+	fs.Var(&f.tags, "tag", "tag filter `K=V` of the first tag group (repeatable)")
+	fs.Var(&f.tagGroups, "tag-group", "another tag group, `K=V,K2=V2`, that must match as well (repeatable)")
+	f.config = fs.String("config", "", "deployment config `NAME` (empty: the server's default)")
+	f.autoRollback = fs.Bool("auto-rollback", false, "redeploy the last good revision when a deployment fails")
+	f.ignoreStop = fs.Bool("ignore-stop-failures", false, "let deployments continue past failed ApplicationStop, BeforeBlockTraffic and AfterBlockTraffic scripts")
+	f.reject = fs.Bool("reject-when-busy", false, "refuse a deployment while another runs, instead of queueing it")
+	f.env = fs.String("environment", "", "GitHub environment `ENV` the group reports to")
+	f.repo = fs.String("github-repo", "", "GitHub repository `OWNER/NAME` allowed to deploy the group")
+	f.repoID = fs.Int64("github-repo-id", 0, "that repository's numeric `ID`")
+	f.envURL = fs.String("environment-url", "", "`URL` of the deployed environment, shown on GitHub's deployments (needs --github-repo)")
+	fs.Var(&f.allowedRefs, "allowed-ref", "ref `PATTERN` a workflow may deploy from (repeatable; default any)")
+	f.deploymentType = fs.String("deployment-type", "", "in-place (the default) or blue-green")
+	f.routerType = fs.String("router", "haproxy", "traffic router `TYPE`")
+	f.routerAddress = fs.String("router-address", "", "the router's API: HAProxy's stats socket `PATH` (level admin), or tcp:HOST:PORT")
+	f.routerBackend = fs.String("router-backend", "", "the router's backend `NAME` the group's instances serve in")
+	f.template = fs.String("router-server-name", "", "an instance's server `TEMPLATE` in the backend ({name}, {id}; default {name})")
+	f.noRouter = fs.Bool("no-router", false, "group update: remove the traffic router")
+	fs.Var(&f.replTags, "replacement-tag", "blue/green: tag filter `K=V` of the replacement fleet's first tag group (repeatable)")
+	fs.Var(&f.replTagGroups, "replacement-tag-group", "blue/green: another replacement tag group, `K=V,K2=V2` (repeatable)")
+	f.shape = fs.String("traffic", "", "blue/green: traffic `SHAPE`: all-at-once, canary:PERCENT:INTERVAL, linear:PERCENT:INTERVAL or a CodeDeployDefault.* preset")
+	f.shapeFile = fs.String("traffic-file", "", "blue/green: YAML or JSON `FILE` of the traffic shape (for step lists)")
+	f.readyWait = fs.Duration("ready-wait", 0, "blue/green: wait up to `D` for 'deployment continue' once the replacements are installed (0: go on at once)")
+	f.releaseCommand = fs.String("release-command", "", "blue/green: the server's release command `NAME` to run on the original instances")
+	f.releaseWait = fs.Duration("release-wait", 0, "blue/green: wait `D` after traffic has moved before the release command")
+	f.alarmsFile = fs.String("alarms-file", "", "YAML or JSON `FILE` of the group's alarm_configuration")
+	f.noAlarms = fs.Bool("no-alarms", false, "group update: remove the group's alarms")
+	return f
+}
+
+// apply sets in g the settings whose flags were given (set, by flag name).
+func (f *groupFlags) apply(g *api.DeploymentGroup, set map[string]bool) error {
+	given := func(names ...string) bool {
+		for _, n := range names {
+			if set[n] {
+				return true
+			}
+		}
+		return false
+	}
+	if given("tag", "tag-group") {
+		groups, err := tagGroups(f.tags, f.tagGroups, "tag")
+		if err != nil {
+			return err
+		}
+		g.TagGroups = groups
+	}
+	if set["config"] {
+		g.DeploymentConfig = *f.config
+	}
+	if set["auto-rollback"] {
+		g.AutoRollback.OnFailure = *f.autoRollback
+	}
+	if set["ignore-stop-failures"] {
+		g.IgnoreApplicationStopFailures = *f.ignoreStop
+	}
+	if set["reject-when-busy"] {
+		g.OnBusy = map[bool]string{true: "reject", false: "queue"}[*f.reject]
+	}
+	if set["environment"] {
+		g.Environment = *f.env
+	}
+	if given("github-repo", "github-repo-id", "allowed-ref", "environment-url") {
+		if *f.repo == "" || *f.repoID <= 0 {
+			return errors.New("give --github-repo OWNER/NAME and --github-repo-id ID together")
+		}
+		g.GitHub = &api.GitHubLink{Repository: *f.repo, RepositoryID: *f.repoID, AllowedRefs: f.allowedRefs, EnvironmentURL: *f.envURL}
+	}
+	if set["deployment-type"] {
+		switch strings.ToUpper(strings.ReplaceAll(*f.deploymentType, "-", "_")) {
+		case "IN_PLACE":
+			g.DeploymentType, g.BlueGreen = "", nil
+		case "BLUE_GREEN":
+			g.DeploymentType = "BLUE_GREEN"
+		default:
+			return fmt.Errorf("--deployment-type %q: want in-place or blue-green", *f.deploymentType)
+		}
+	}
+	if err := f.applyRouter(g, set); err != nil {
+		return err
+	}
+	if err := f.applyBlueGreen(g, set, given); err != nil {
+		return err
+	}
+	switch {
+	case set["no-alarms"] && set["alarms-file"]:
+		return errors.New("give --alarms-file or --no-alarms, not both")
+	case set["no-alarms"]:
+		g.AlarmConfiguration = nil
+	case set["alarms-file"]:
+		var a api.AlarmConfiguration
+		if err := readYAMLAsJSON(*f.alarmsFile, "alarm_configuration", &a); err != nil {
+			return fmt.Errorf("--alarms-file: %w", err)
+		}
+		g.AlarmConfiguration = &a
+	}
+	return nil
+}
+
+func (f *groupFlags) applyRouter(g *api.DeploymentGroup, set map[string]bool) error {
+	router := set["router"] || set["router-address"] || set["router-backend"] || set["router-server-name"]
+	if set["no-router"] {
+		if router {
+			return errors.New("give the router's flags or --no-router, not both")
+		}
+		g.TrafficRouter = nil
+		return nil
+	}
+	if !router {
+		return nil
+	}
+	r := api.TrafficRouter{}
+	if g.TrafficRouter != nil {
+		r = *g.TrafficRouter
+	}
+	if set["router"] || r.Type == "" {
+		r.Type = *f.routerType
+	}
+	if set["router-address"] {
+		r.Address = *f.routerAddress
+	}
+	if set["router-backend"] {
+		r.Backend = *f.routerBackend
+	}
+	if set["router-server-name"] {
+		r.ServerName = *f.template
+	}
+	g.TrafficRouter = &r
+	return nil
+}
+
+func (f *groupFlags) applyBlueGreen(g *api.DeploymentGroup, set map[string]bool, given func(...string) bool) error {
+	if !given("replacement-tag", "replacement-tag-group", "traffic", "traffic-file", "ready-wait", "release-command", "release-wait") {
+		return nil
+	}
+	if g.DeploymentType != "BLUE_GREEN" {
+		return errors.New("the replacement fleet, traffic shape, ready wait and release settings are for --deployment-type blue-green")
+	}
+	bg := api.BlueGreen{}
+	if g.BlueGreen != nil {
+		bg = *g.BlueGreen
+	}
+	if given("replacement-tag", "replacement-tag-group") {
+		groups, err := tagGroups(f.replTags, f.replTagGroups, "replacement-tag")
+		if err != nil {
+			return err
+		}
+		bg.ReplacementTagGroups = groups
+	}
+	switch {
+	case set["traffic"] && set["traffic-file"]:
+		return errors.New("give --traffic or --traffic-file, not both")
+	case set["traffic"]:
+		shape, err := parseTrafficShape(*f.shape)
+		if err != nil {
+			return err
+		}
+		bg.Traffic = shape
+	case set["traffic-file"]:
+		var shape api.TrafficShape
+		if err := readYAMLAsJSON(*f.shapeFile, "traffic", &shape); err != nil {
+			return fmt.Errorf("--traffic-file: %w", err)
+		}
+		bg.Traffic = shape
+	}
+	if set["ready-wait"] {
+		bg.ReadyWait = api.Duration(*f.readyWait)
+	}
+	if set["release-command"] {
+		bg.ReleaseCommand = *f.releaseCommand
+	}
+	if set["release-wait"] {
+		bg.ReleaseWait = api.Duration(*f.releaseWait)
+	}
+	g.BlueGreen = &bg
+	return nil
+}
+
+// tagGroups builds tag groups from the --X filters (one group) and the --X-group lists.
+func tagGroups(first, more listFlag, flagName string) ([][]api.TagFilter, error) {
+	out := [][]api.TagFilter{}
+	if len(first) > 0 {
+		set, err := parseTagFilters(first)
+		if err != nil {
+			return nil, fmt.Errorf("--%s %w", flagName, err)
+		}
+		out = append(out, set)
+	}
+	for _, tg := range more {
+		set, err := parseTagFilters(strings.Split(tg, ","))
+		if err != nil {
+			return nil, fmt.Errorf("--%s-group %w", flagName, err)
+		}
+		out = append(out, set)
+	}
+	return out, nil
+}
+
+// parseTrafficShape reads the short forms of a traffic shape.
+func parseTrafficShape(s string) (api.TrafficShape, error) {
+	bad := fmt.Errorf("--traffic %q: want all-at-once, canary:PERCENT:INTERVAL, linear:PERCENT:INTERVAL (e.g. linear:10:1m) or a CodeDeployDefault.* preset; put step lists in --traffic-file", s)
+	switch {
+	case s == "all-at-once":
+		return api.TrafficShape{AllAtOnce: true}, nil
+	case strings.HasPrefix(s, "CodeDeployDefault."):
+		return api.TrafficShape{Preset: s}, nil
+	}
+	kind, rest, _ := strings.Cut(s, ":")
+	p, interval, ok := strings.Cut(rest, ":")
+	percent, err := strconv.Atoi(p)
+	if !ok || err != nil || interval == "" {
+		return api.TrafficShape{}, bad
+	}
+	inc := &api.TrafficIncrement{Percent: percent, Interval: interval}
+	switch kind {
+	case "canary":
+		return api.TrafficShape{Canary: inc}, nil
+	case "linear":
+		return api.TrafficShape{Linear: inc}, nil
+	}
+	return api.TrafficShape{}, bad
+}
+
+// readYAMLAsJSON reads a YAML (or JSON) file into v by its JSON field names, which are the keys
+// the docs show; a file whose only key is wrapper holds the value under it. Unknown keys are
+// errors, so a misspelt one is not silently dropped.
+func readYAMLAsJSON(path, wrapper string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var doc any
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if m, ok := doc.(map[string]any); ok && len(m) == 1 && m[wrapper] != nil {
+		doc = m[wrapper]
+	}
+	j, err := json.Marshal(doc)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(j)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}
+
+// visited lists the flags given on the command line.
+func visited(fs *flag.FlagSet) map[string]bool {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	return set
+}
+
+func (c *cli) groupCreate(ctx context.Context, args []string) error {
+	cmd := c.command("group create", groupCreateUsage)
+	f := addGroupFlags(cmd.fs)
+	pos, err := cmd.args(args, "APP", "GROUP")
+	if err != nil {
+		return flagsDone(err)
+	}
+	set := visited(cmd.fs)
+	if set["no-router"] || set["no-alarms"] {
+		return usageError{"group create: --no-router and --no-alarms are for group update"}
+	}
+	g := api.DeploymentGroup{Application: pos[0], Name: pos[1], TagGroups: [][]api.TagFilter{}}
+	if err := f.apply(&g, set); err != nil {
+		return usageError{"group create: " + err.Error()}
+	}
+	client, err := cmd.client()
+	if err != nil {
+		return err
+	}
+	out, err := client.CreateGroup(ctx, g)
+	if err != nil {
+		return serverError(err)
+	}
+	fmt.Fprintf(c.stdout, "created deployment group %s/%s\n", out.Application, out.Name)
+	return nil
+}
+
+func (c *cli) groupUpdate(ctx context.Context, args []string) error {
+	cmd := c.command("group update", groupUpdateUsage)
+	f := addGroupFlags(cmd.fs)
+	pos, client, err := cmd.argsAndClient(args, "APP", "GROUP")
+	if err != nil {
+		return flagsDone(err)
+	}
+	g, err := client.GetGroup(ctx, pos[0], pos[1])
+	if err != nil {
+		return serverError(err)
+	}
+	if err := f.apply(&g, visited(cmd.fs)); err != nil {
+		return usageError{"group update: " + err.Error()}
+	}
+	out, err := client.UpdateGroup(ctx, g)
+	if err != nil {
+		return serverError(err)
+	}
+	fmt.Fprintf(c.stdout, "updated deployment group %s/%s\n", out.Application, out.Name)
+	return nil
+}
+
+func (c *cli) groupGet(ctx context.Context, args []string) error {
+	cmd := c.command("group get", groupGetUsage)
+	pos, client, err := cmd.argsAndClient(args, "APP", "GROUP")
+	if err != nil {
+		return flagsDone(err)
+	}
+	g, err := client.GetGroup(ctx, pos[0], pos[1])
+	if err != nil {
+		return serverError(err)
+	}
+	return writeIndentedJSON(c.stdout, g)
+}

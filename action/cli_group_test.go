@@ -1,0 +1,187 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/slipway-deploy/slipway/internal/api"
+)
+
+func echoGroup(status int) fakeAnswer {
+	return fakeAnswer{status: status, reply: func(r fakeRequest) any {
+		var g api.DeploymentGroup
+		_ = json.Unmarshal(r.Body, &g)
+		return g
+	}}
+}
+
+func writeTemp(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+var blueTags = [][]api.TagFilter{{{Key: "fleet", Value: "blue", Type: "KEY_AND_VALUE"}}}
+
+func TestGroupCreate_BlueGreen(t *testing.T) {
+	alarms := writeTemp(t, "alarms.yaml", `alarm_configuration:
+  interval: 2s
+  alarms:
+    - name: health
+      http: {url: "http://shop.internal/healthz", status: [200]}
+`)
+	steps := writeTemp(t, "steps.yaml", "steps:\n  - weight: 10\n  - pause: until_promoted\n  - analysis: {name: health, duration: 1m}\n")
+	ten := 10
+	tests := []struct {
+		name  string
+		extra []string
+		shape api.TrafficShape
+	}{
+		{"linear", []string{"--traffic", "linear:25:1s"}, api.TrafficShape{Linear: &api.TrafficIncrement{Percent: 25, Interval: "1s"}}},
+		{"canary", []string{"--traffic", "canary:10:5m"}, api.TrafficShape{Canary: &api.TrafficIncrement{Percent: 10, Interval: "5m"}}},
+		{"preset", []string{"--traffic", "CodeDeployDefault.ECSAllAtOnce"}, api.TrafficShape{Preset: "CodeDeployDefault.ECSAllAtOnce"}},
+		{"all at once", []string{"--traffic", "all-at-once"}, api.TrafficShape{AllAtOnce: true}},
+		{"steps file", []string{"--traffic-file", steps}, api.TrafficShape{Steps: []api.TrafficStep{
+			{Weight: &ten}, {Pause: "until_promoted"}, {Analysis: &api.TrafficAnalysis{Name: "health", Duration: "1m"}}}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f, url := newFakeAPI(t)
+			f.on("POST", "/api/v1/applications/shop/groups", echoGroup(http.StatusCreated))
+			args := append([]string{"group", "create", "shop", "prod", "--tag", "fleet=blue", "--deployment-type", "blue-green",
+				"--replacement-tag", "fleet=green", "--router-address", "/run/haproxy/admin.sock", "--router-backend", "shop",
+				"--router-server-name", "{name}-app", "--ready-wait", "30m", "--release-command", "terminate", "--release-wait", "1h",
+				"--alarms-file", alarms}, tc.extra...)
+			code, stdout, stderr := runAt(t, url, args...)
+			if code != 0 {
+				t.Fatalf("exit %d; stderr:\n%s", code, stderr)
+			}
+			want := api.DeploymentGroup{
+				Application: "shop", Name: "prod", TagGroups: blueTags, DeploymentType: "BLUE_GREEN",
+				TrafficRouter: &api.TrafficRouter{Type: "haproxy", Address: "/run/haproxy/admin.sock", Backend: "shop", ServerName: "{name}-app"},
+				BlueGreen: &api.BlueGreen{
+					ReplacementTagGroups: [][]api.TagFilter{{{Key: "fleet", Value: "green", Type: "KEY_AND_VALUE"}}},
+					Traffic:              tc.shape,
+					ReadyWait:            api.Duration(30 * time.Minute), ReleaseCommand: "terminate", ReleaseWait: api.Duration(time.Hour),
+				},
+				AlarmConfiguration: &api.AlarmConfiguration{Interval: api.Duration(2 * time.Second),
+					Alarms: []api.Alarm{{Name: "health", HTTP: &api.HTTPAlarm{URL: "http://shop.internal/healthz", Status: []int{200}}}}},
+			}
+			if got := lastBody[api.DeploymentGroup](t, f); !reflect.DeepEqual(got, want) {
+				t.Errorf("body:\n  got  %+v\n  want %+v", got, want)
+			}
+			if stdout != "created deployment group shop/prod\n" {
+				t.Errorf("stdout %q", stdout)
+			}
+		})
+	}
+}
+
+func TestGroupFlags_Mistakes(t *testing.T) {
+	typo := writeTemp(t, "typo.yaml", "linear: {percent: 10, intervall: 1m}\n")
+	for _, tc := range []struct {
+		name string
+		args []string
+		says string
+	}{
+		{"bad shape", []string{"--deployment-type", "blue-green", "--traffic", "linear:ten:1m"}, `--traffic "linear:ten:1m": want all-at-once`},
+		{"blue/green settings in place", []string{"--traffic", "all-at-once"}, "are for --deployment-type blue-green"},
+		{"unknown type", []string{"--deployment-type", "canary"}, `"canary": want in-place or blue-green`},
+		{"shape twice", []string{"--deployment-type", "blue-green", "--traffic", "all-at-once", "--traffic-file", typo}, "not both"},
+		{"misspelt key", []string{"--deployment-type", "blue-green", "--traffic-file", typo}, `unknown field "intervall"`},
+		{"update-only flag", []string{"--no-router"}, "are for group update"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, url := newFakeAPI(t)
+			code, _, stderr := runAt(t, url, append([]string{"group", "create", "shop", "prod", "--tag", "fleet=blue"}, tc.args...)...)
+			if code != 2 || !strings.Contains(stderr, tc.says) {
+				t.Errorf("exit %d, stderr %q; want 2 saying %q", code, stderr, tc.says)
+			}
+			wantCalls(t, f)
+		})
+	}
+}
+
+// group update changes what its flags name and keeps the rest of the group as the server has it.
+func TestGroupUpdate(t *testing.T) {
+	current := api.DeploymentGroup{
+		Application: "shop", Name: "prod", TagGroups: blueTags, DeploymentConfig: "CodeDeployDefault.OneAtATime", OnBusy: "queue",
+		DeploymentType: "BLUE_GREEN",
+		TrafficRouter:  &api.TrafficRouter{Type: "haproxy", Address: "/run/haproxy/admin.sock", Backend: "shop"},
+		BlueGreen: &api.BlueGreen{ReplacementTagGroups: [][]api.TagFilter{{{Key: "fleet", Value: "green", Type: "KEY_AND_VALUE"}}},
+			Traffic: api.TrafficShape{AllAtOnce: true}, ReadyWait: api.Duration(time.Minute)},
+		AlarmConfiguration: &api.AlarmConfiguration{Alarms: []api.Alarm{{Name: "h", HTTP: &api.HTTPAlarm{URL: "http://h"}}}},
+	}
+	tests := []struct {
+		name   string
+		args   []string
+		change func(*api.DeploymentGroup)
+	}{
+		{"traffic", []string{"--traffic", "linear:10:1m", "--ready-wait", "0s"}, func(g *api.DeploymentGroup) {
+			g.BlueGreen.Traffic = api.TrafficShape{Linear: &api.TrafficIncrement{Percent: 10, Interval: "1m"}}
+			g.BlueGreen.ReadyWait = 0
+		}},
+		{"router backend", []string{"--router-backend", "shop2"}, func(g *api.DeploymentGroup) { g.TrafficRouter.Backend = "shop2" }},
+		{"back in place without router or alarms", []string{"--deployment-type", "in-place", "--no-router", "--no-alarms"}, func(g *api.DeploymentGroup) {
+			g.DeploymentType, g.BlueGreen, g.TrafficRouter, g.AlarmConfiguration = "", nil, nil, nil
+		}},
+		{"switch off a bool", []string{"--reject-when-busy=false", "--auto-rollback"}, func(g *api.DeploymentGroup) { g.AutoRollback.OnFailure = true }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f, url := newFakeAPI(t)
+			f.on("GET", "/api/v1/applications/shop/groups/prod", fakeAnswer{status: http.StatusOK, body: current})
+			f.on("PUT", "/api/v1/applications/shop/groups/prod", echoGroup(http.StatusOK))
+			code, stdout, stderr := runAt(t, url, append([]string{"group", "update", "shop", "prod"}, tc.args...)...)
+			if code != 0 {
+				t.Fatalf("exit %d; stderr:\n%s", code, stderr)
+			}
+			var want api.DeploymentGroup
+			b, _ := json.Marshal(current)
+			_ = json.Unmarshal(b, &want)
+			tc.change(&want)
+			if got := lastBody[api.DeploymentGroup](t, f); !reflect.DeepEqual(got, want) {
+				t.Errorf("body:\n  got  %+v\n  want %+v", got, want)
+			}
+			if stdout != "updated deployment group shop/prod\n" {
+				t.Errorf("stdout %q", stdout)
+			}
+		})
+	}
+}
+
+func TestDeploymentActions(t *testing.T) {
+	until := time.Date(2026, 3, 1, 12, 5, 0, 0, time.UTC)
+	d := api.Deployment{ID: "d-1", Status: "InProgress", DeploymentType: "BLUE_GREEN", Traffic: &api.DeploymentTraffic{
+		Phase: "AllowTraffic", Shape: "Linear25PercentEvery1m0s", Percent: 50, Step: 3, Steps: 7, Waiting: "pause", WaitUntil: &until,
+	}}
+	for _, action := range []string{"promote", "pause", "continue", "abort"} {
+		t.Run(action, func(t *testing.T) {
+			f, url := newFakeAPI(t)
+			f.on("POST", "/api/v1/deployments/d-1/"+action, fakeAnswer{status: http.StatusOK, body: d})
+			code, stdout, stderr := runAt(t, url, "deployment", action, "d-1")
+			if code != 0 {
+				t.Fatalf("exit %d; stderr:\n%s", code, stderr)
+			}
+			wantCalls(t, f, "POST /api/v1/deployments/d-1/"+action)
+			want := "deployment d-1 InProgress: phase AllowTraffic, 50% of traffic on the replacements (step 3 of 7 of Linear25PercentEvery1m0s), waiting (pause) until " + formatTime(until) + "\n"
+			if stdout != want {
+				t.Errorf("stdout\n got %q\nwant %q", stdout, want)
+			}
+		})
+	}
+	f, url := newFakeAPI(t)
+	f.on("POST", "/api/v1/deployments/d-1/promote", fakeAnswer{status: http.StatusUnprocessableEntity, body: api.Error{Message: "promote: nothing waits to be promoted"}})
+	if code, _, stderr := runAt(t, url, "deployment", "promote", "d-1"); code != 1 || !strings.Contains(stderr, "nothing waits to be promoted") {
+		t.Errorf("refused promote: exit %d, stderr %q", code, stderr)
+	}
+}
