@@ -31,7 +31,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	for name, pkg := range map[string]string{"slipway": "../action", "slipway-agent": "../agent", "slipway-server": "../server"} {
+	for name, pkg := range map[string]string{"slipway": "../action", "slipway-agent": "../agent", "slipway-server": "../server", "testweb": "./testweb"} {
 		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), pkg)
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		if err := cmd.Run(); err != nil {
@@ -221,7 +221,9 @@ type agent struct {
 	Name, Root, Prefix string
 	// Via, when set, is the URL the agent reaches the server by instead of the server's own
 	// (a proxy the test controls).
-	Via  string
+	Via string
+	// Env is added to the agent's environment, which its hooks inherit.
+	Env  []string
 	tags []string
 	p    *proc
 	// runs are every process of this agent, the current one last.
@@ -245,7 +247,7 @@ func (a *agent) start(t *testing.T, s *server, tags ...string) {
 		args = append(args, "--tag", tag)
 	}
 	a.tags = tags
-	a.p = start(t, []string{"SLIPWAY_ENROLL_TOKEN=" + s.Enroll}, "slipway-agent", args...)
+	a.p = start(t, append([]string{"SLIPWAY_ENROLL_TOKEN=" + s.Enroll}, a.Env...), "slipway-agent", args...)
 	a.runs = append(a.runs, a.p)
 }
 

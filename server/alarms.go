@@ -14,7 +14,8 @@ import (
 
 // groupAlarms reads deployment groups' alarms for the orchestrator with internal/alarm: one
 // Poller per group while its configuration stays the same, read no more often than the group's
-// interval however often the orchestrator asks.
+// interval however often the orchestrator asks, and never answered from a reading older than
+// the caller's since (a firing alarm that stopped one deployment must not stop the next).
 type groupAlarms struct {
 	groups interface {
 		GetGroup(ctx context.Context, application, name string) (store.Group, error)
@@ -41,7 +42,7 @@ func newGroupAlarms(groups interface {
 }
 
 // Poll implements orchestrator.Alarms.
-func (a *groupAlarms) Poll(ctx context.Context, application, group string) (orchestrator.AlarmPoll, bool) {
+func (a *groupAlarms) Poll(ctx context.Context, application, group string, since time.Time) (orchestrator.AlarmPoll, bool) {
 	g, err := a.groups.GetGroup(ctx, application, group)
 	if err != nil {
 		a.log.Warn("read group alarms", "application", application, "group", group, "error", err)
@@ -66,7 +67,7 @@ func (a *groupAlarms) Poll(ctx context.Context, application, group string) (orch
 		a.pollers[key] = p
 	}
 	snap := p.last
-	fresh := !snap.Time.IsZero() && a.now().Sub(snap.Time) < cfg.PollInterval()
+	fresh := !snap.Time.Before(since) && a.now().Sub(snap.Time) < cfg.PollInterval()
 	a.mu.Unlock()
 	if !fresh {
 		snap = p.poller.Poll(ctx)

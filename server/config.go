@@ -95,7 +95,8 @@ type Config struct {
 	// server's own SLIPWAY_ settings.
 	ReleaseCommands map[string][]string `yaml:"release_commands"`
 	// DrainTimeout bounds how long a traffic router's drain waits for a server's open requests
-	// to finish before the host's next event runs anyway.
+	// to finish before the host's next event runs anyway: 30s, or half the lease when that is
+	// shorter, unless set.
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
 	// AlarmInterval is how often the server asks whether a running deployment's alarms fire;
 	// each group's own interval bounds how often they are actually read.
@@ -129,8 +130,8 @@ func (c Config) s3Options() blob.S3Options {
 func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
 	cfg := Config{Listen: defaultListen, DataDir: defaultDataDir, Lease: defaultLease, MaxBundleBytes: defaultMaxBundleBytes,
 		OIDCIssuer: DefaultOIDCIssuer, BundleStore: storeDisk, S3PresignTTL: blob.DefaultPresignTTL,
-		GitHub:       GitHubConfig{APIURL: githubapp.DefaultAPIURL, CheckRunInterval: githubapp.DefaultCheckRunInterval},
-		DrainTimeout: orchestrator.DefaultDrainTimeout, AlarmInterval: defaultAlarmInterval}
+		GitHub:        GitHubConfig{APIURL: githubapp.DefaultAPIURL, CheckRunInterval: githubapp.DefaultCheckRunInterval},
+		AlarmInterval: defaultAlarmInterval}
 	fs := flag.NewFlagSet("slipway-server", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
@@ -241,6 +242,10 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 			cfg.S3PathStyle = *pathStyle
 		}
 	})
+	if cfg.DrainTimeout == 0 {
+		// The drain is part of the host's BlockTraffic event, which the lease bounds.
+		cfg.DrainTimeout = min(orchestrator.DefaultDrainTimeout, cfg.Lease/2)
+	}
 	return cfg, cfg.Validate()
 }
 

@@ -72,22 +72,41 @@ func TestGroupAlarms_PollsThroughTheAlarmLibrary(t *testing.T) {
 	}}}
 	a := newGroupAlarms(st, slog.New(slog.DiscardHandler))
 	ctx := context.Background()
+	start := time.Now()
 
-	p, ok := a.Poll(ctx, "app", "web")
+	p, ok := a.Poll(ctx, "app", "web", start)
 	if !ok || len(p.Alarms) != 1 || p.Alarms[0].Firing || p.Alarms[0].Name != "health" {
 		t.Fatalf("healthy: %+v, %v", p, ok)
 	}
 	healthy.Store(false)
-	if p, _ := a.Poll(ctx, "app", "web"); p.Alarms[0].Firing || hits.Load() != 1 {
+	if p, _ := a.Poll(ctx, "app", "web", start); p.Alarms[0].Firing || hits.Load() != 1 {
 		t.Errorf("second poll within the hour: %+v after %d requests; want the first answer again", p, hits.Load())
 	}
 	st.g.Alarms.Interval = alarm.Duration(time.Second) // a new configuration: a new poller
-	p, _ = a.Poll(ctx, "app", "web")
+	p, _ = a.Poll(ctx, "app", "web", start)
 	if !p.Alarms[0].Firing || !strings.Contains(p.Alarms[0].Reason, "alarm health fired") {
 		t.Errorf("after the check broke: %+v", p)
 	}
+	// A later deployment does not get the reading taken before it started.
+	healthy.Store(true)
+	if p, _ := a.Poll(ctx, "app", "web", time.Now()); p.Alarms[0].Firing {
+		t.Errorf("a deployment that started after the alarm fired got the old reading: %+v", p)
+	}
 	st.g.Alarms = alarm.Config{}
-	if _, ok := a.Poll(ctx, "app", "web"); ok {
+	if _, ok := a.Poll(ctx, "app", "web", start); ok {
 		t.Error("a group without alarms reported some")
+	}
+}
+
+func TestLoadConfig_DrainTimeoutFollowsAShortLease(t *testing.T) {
+	env := map[string]string{"SLIPWAY_ADMIN_TOKEN": "admin-0123456789abcdef", "SLIPWAY_ENROLL_TOKEN": "enroll-0123456789abcdef"}
+	for lease, want := range map[string]time.Duration{"4s": 2 * time.Second, "5m": 30 * time.Second} {
+		cfg, err := loadConfig([]string{"--data-dir", t.TempDir(), "--lease", lease}, func(k string) string { return env[k] }, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.DrainTimeout != want {
+			t.Errorf("lease %s: drain timeout %v, want %v", lease, cfg.DrainTimeout, want)
+		}
 	}
 }

@@ -11,8 +11,10 @@ import (
 
 // Alarms reads the alarms of a deployment group (internal/alarm can provide it).
 type Alarms interface {
-	// Poll reads every alarm of the group once. ok is false when the group has no alarms.
-	Poll(ctx context.Context, application, group string) (p AlarmPoll, ok bool)
+	// Poll returns the state of every alarm of the group as read at since or later (a reading
+	// from before a deployment started says nothing about it). ok is false when the group has
+	// no alarms.
+	Poll(ctx context.Context, application, group string, since time.Time) (p AlarmPoll, ok bool)
 }
 
 // AlarmPoll is the state of a group's alarms after one poll.
@@ -62,6 +64,7 @@ func (p AlarmPoll) analysis(name string) (passed bool, fail string) {
 // watched is a deployment the alarm loop reads the alarms of.
 type watched struct {
 	id, application, group string
+	start                  time.Time
 	// analysis is the deployment's current analysis step, when it has one.
 	analysis     string
 	step         int
@@ -122,7 +125,7 @@ func (o *Orchestrator) live() []watched {
 		if d.Stop.Requested || d.Type == deploy.BlueGreen && (d.Shift.Phase == deploy.PhaseRelease || d.Shift.Failure.Code != "") {
 			continue
 		}
-		w := watched{id: id, application: d.Application, group: d.Group}
+		w := watched{id: id, application: d.Application, group: d.Group, start: d.StartTime}
 		if name, step, until, ok := deploy.CurrentAnalysis(d); ok {
 			w.analysis, w.step, w.until, w.since = name, step, until, d.Shift.StepStart
 		}
@@ -137,9 +140,12 @@ func (o *Orchestrator) live() []watched {
 func (o *Orchestrator) checkAlarms(ctx context.Context, w watched) {
 	var p AlarmPoll
 	ok := false
-	polled := time.Now()
+	since := w.start
+	if w.analysis != "" {
+		since = w.since
+	}
 	if o.Alarms != nil {
-		p, ok = o.Alarms.Poll(ctx, w.application, w.group)
+		p, ok = o.Alarms.Poll(ctx, w.application, w.group, since)
 	}
 	if ctx.Err() != nil {
 		return
@@ -159,7 +165,7 @@ func (o *Orchestrator) checkAlarms(ctx context.Context, w watched) {
 	switch {
 	case fail != "":
 		o.stopForAlarm(ctx, w.id, fail)
-	case passed && !polled.Before(w.since) && !o.now().Before(w.until):
+	case passed && !o.now().Before(w.until):
 		if _, err := o.Apply(ctx, w.id, deploy.AnalysisPassed{Step: w.step}); err != nil && !ignorable(err) {
 			o.log.Error("analysis passed", "deployment_id", w.id, "error", err)
 		}

@@ -351,7 +351,7 @@ func (a *alarms) set(firing bool) {
 	a.firing = firing
 }
 
-func (a *alarms) Poll(context.Context, string, string) (orchestrator.AlarmPoll, bool) {
+func (a *alarms) Poll(context.Context, string, string, time.Time) (orchestrator.AlarmPoll, bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.polls++
