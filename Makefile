@@ -32,6 +32,7 @@ bench: ## run the benchmarks that print ratios against a baseline (see bench/REA
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./internal/...
 	$(GO) run ./bench/extract
 	$(GO) run ./bench/lifecycle -runs 30
+	$(GO) run ./bench/traffic
 
 fuzz: ## fuzz the parsers for 60s each (FUZZTIME=5m for longer)
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./internal/appspec

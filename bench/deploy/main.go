@@ -13,7 +13,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -23,7 +22,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/slipway-deploy/slipway/bench/internal/rig"
@@ -63,18 +61,18 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	srv, err := rig.StartServer(ctx, bins["slipway-server"], mkdir(dir, "server"), nil)
+	srv, err := rig.StartServer(ctx, bins["slipway-server"], rig.Mkdir(dir, "server"), nil)
 	if err != nil {
 		return err
 	}
 	defer srv.Stop()
-	agent, err := startAgent(bins["slipway-agent"], srv, dir)
+	agent, err := rig.StartAgent(bins["slipway-agent"], srv, rig.Mkdir(dir, "agent"), "bench-host", "role=bench")
 	if err != nil {
 		return err
 	}
-	defer agent.stop()
+	defer agent.Stop()
 	c := srv.Admin()
-	if err := waitInstance(ctx, c, agent); err != nil {
+	if err := rig.WaitInstances(ctx, c, 1, agent); err != nil {
 		return err
 	}
 	if err := rig.CreateGroup(ctx, c, app, group, "role", "bench", "CodeDeployDefault.AllAtOnce"); err != nil {
@@ -147,7 +145,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		a0, err := rig.ProcessCPU(agent.pid())
+		a0, err := rig.ProcessCPU(agent.Pid())
 		if err != nil {
 			return err
 		}
@@ -156,7 +154,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 		s1, _ := srv.CPU()
-		a1, _ := rig.ProcessCPU(agent.pid())
+		a1, _ := rig.ProcessCPU(agent.Pid())
 		observed, serverSide = append(observed, o), append(serverSide, sv)
 		serverCPU, agentCPU = serverCPU+s1-s0, agentCPU+a1-a0
 		for _, b := range baselines {
@@ -203,75 +201,9 @@ type baseline struct {
 	times   []time.Duration
 }
 
-func mkdir(parts ...string) string {
-	p := filepath.Join(parts...)
-	_ = os.MkdirAll(p, 0o755)
-	return p
-}
-
-// agentProc is the one slipway-agent run.
-type agentProc struct {
-	name, root, prefix string
-	cmd                *exec.Cmd
-	done               chan struct{}
-}
-
-func startAgent(bin string, srv *rig.Server, dir string) (*agentProc, error) {
-	a := &agentProc{name: "bench-host", root: mkdir(dir, "agent", "root"), prefix: mkdir(dir, "agent", "prefix"), done: make(chan struct{})}
-	logFile, err := os.Create(filepath.Join(dir, "agent", "agent.log"))
-	if err != nil {
-		return nil, err
-	}
-	a.cmd = exec.Command(bin, "run", "--server", srv.URL, "--name", a.name, "--root", a.root,
-		"--install-prefix", a.prefix, "--tag", "role=bench")
-	a.cmd.Env = append(os.Environ(), "SLIPWAY_ENROLL_TOKEN="+srv.EnrollToken)
-	a.cmd.Stdout, a.cmd.Stderr = logFile, logFile
-	if err := a.cmd.Start(); err != nil {
-		return nil, err
-	}
-	go func() {
-		_ = a.cmd.Wait()
-		_ = logFile.Close()
-		close(a.done)
-	}()
-	return a, nil
-}
-
-func (a *agentProc) pid() int { return a.cmd.Process.Pid }
-
-func (a *agentProc) stop() {
-	_ = a.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-a.done:
-	case <-time.After(10 * time.Second):
-		_ = a.cmd.Process.Kill()
-		<-a.done
-	}
-}
-
-// waitInstance waits until the agent has registered and is long-polling.
-func waitInstance(ctx context.Context, c *api.Client, a *agentProc) error {
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		list, err := c.ListInstances(ctx)
-		if err == nil && len(list) == 1 && list[0].LastSeen != nil {
-			return nil
-		}
-		select {
-		case <-a.done:
-			return errors.New("slipway-agent exited; see its log in the work directory (-dir)")
-		default:
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("the agent did not connect within 30s (last error: %v)", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // checkDeployment makes sure the deployment did the work claimed: Succeeded, every event
 // succeeded, the file is in place. It returns the hook events that ran.
-func checkDeployment(ctx context.Context, c *api.Client, id string, a *agentProc, rev rig.Trivial) ([]string, error) {
+func checkDeployment(ctx context.Context, c *api.Client, id string, a *rig.Agent, rev rig.Trivial) ([]string, error) {
 	d, err := c.GetDeployment(ctx, id)
 	if err != nil {
 		return nil, err
@@ -288,7 +220,7 @@ func checkDeployment(ctx context.Context, c *api.Client, id string, a *agentProc
 			ran = append(ran, e.Name)
 		}
 	}
-	got, err := os.ReadFile(filepath.Join(a.prefix, rev.FileDest, "index.html"))
+	got, err := os.ReadFile(filepath.Join(a.Prefix, rev.FileDest, "index.html"))
 	if err != nil || string(got) != rig.TrivialContent {
 		return nil, fmt.Errorf("deployment %s: the copied file is %q (%v)", id, got, err)
 	}
@@ -309,8 +241,8 @@ func notRan(ran []string) []string {
 // event in scripts, and returns a function that runs it once and returns ansible-playbook's wall
 // time.
 func playbook(ctx context.Context, dir string, rev rig.Trivial, scripts []string) (func() (time.Duration, error), error) {
-	adir := mkdir(dir, "ansible")
-	dest := mkdir(adir, fmt.Sprintf("prefix-%d", len(scripts)), rev.FileDest)
+	adir := rig.Mkdir(dir, "ansible")
+	dest := rig.Mkdir(adir, fmt.Sprintf("prefix-%d", len(scripts)), rev.FileDest)
 	var pb strings.Builder
 	pb.WriteString("- hosts: localhost\n  connection: local\n  gather_facts: false\n  tasks:\n")
 	fmt.Fprintf(&pb, "    - name: Install\n      ansible.builtin.copy:\n        src: %s\n        dest: %s/index.html\n        mode: \"0644\"\n", rev.File, dest)

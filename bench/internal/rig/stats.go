@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -72,6 +73,13 @@ func LoadAverage() string {
 		return "?"
 	}
 	return strings.Join(f[:3], " ")
+}
+
+// Mkdir joins parts into a path and creates the directory (errors surface when it is used).
+func Mkdir(parts ...string) string {
+	p := filepath.Join(parts...)
+	_ = os.MkdirAll(p, 0o755)
+	return p
 }
 
 // WorkDir returns dir (created if needed) and a no-op, or, when dir is "", a new temporary
