@@ -391,7 +391,7 @@ func formatTraffic(t api.DeploymentTraffic) string {
 func formatTimeline(points []api.TrafficPoint) string {
 	parts := make([]string, len(points))
 	for i, p := range points {
-		parts[i] = fmt.Sprintf("%d%% at %s", p.Percent, p.Time.Local().Format("15:04:05.000"))
+		parts[i] = fmt.Sprintf("%d%% at %s", p.Percent, p.Time.UTC().Format("15:04:05.000"))
 	}
 	return strings.Join(parts, ", ")
 }

@@ -139,8 +139,11 @@ func deploymentTraffic(d deploy.Deployment) *api.DeploymentTraffic {
 	shape := d.Shape()
 	out := &api.DeploymentTraffic{
 		Phase: s.Phase.String(), Shape: shape.Name, Percent: s.Percent, Steps: len(shape.Steps),
-		Waiting: waiting(d), WaitUntil: timePtr(s.Deadline), Paused: s.Paused,
-		Reverted: s.Reverting, RevertError: s.RevertError,
+		Waiting: waiting(d), Paused: s.Paused, Reverted: s.Reverting, RevertError: s.RevertError,
+	}
+	switch out.Waiting {
+	case "pause", "analysis", "continue", "bake":
+		out.WaitUntil = timePtr(s.Deadline)
 	}
 	switch {
 	case s.Phase == deploy.PhaseAllowTraffic:
