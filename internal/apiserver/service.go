@@ -187,6 +187,40 @@ func (s *Server) StopDeployment(ctx context.Context, id string, rollback bool, m
 	return s.deploymentJSON(ctx, d), nil
 }
 
+// ActOnDeployment applies one of the api.Action* actions to a running deployment and returns it
+// after; message says who aborted (an abort's error message). Asking twice (pause a paused
+// shift, abort a stopping deployment) is not an error; acting on a finished deployment is a
+// conflict, out of phase a 422, both *api.Error.
+func (s *Server) ActOnDeployment(ctx context.Context, id, action, message string) (api.Deployment, error) {
+	var d deploy.Deployment
+	var err error
+	switch action {
+	case api.ActionPromote:
+		d, err = s.orch.Promote(ctx, id)
+	case api.ActionPause:
+		d, err = s.orch.Pause(ctx, id)
+	case api.ActionContinue:
+		d, err = s.orch.Continue(ctx, id)
+	case api.ActionAbort:
+		if message == "" {
+			message = "aborted by a user"
+		}
+		d, err = s.orch.Stop(ctx, id, false, message)
+	default:
+		return api.Deployment{}, publicError(invalid("", "unknown action %q: use promote, pause, continue or abort", action))
+	}
+	switch {
+	case errors.Is(err, deploy.ErrFinished):
+		err = as(errConflict, "deployment %s is %v: there is nothing to %s", id, d.Status, action)
+	case errors.Is(err, deploy.ErrStale):
+		err = nil
+	}
+	if err != nil {
+		return api.Deployment{}, publicError(storeErr(err))
+	}
+	return s.deploymentJSON(ctx, d), nil
+}
+
 // GetDeployment returns a deployment with its hosts named.
 func (s *Server) GetDeployment(ctx context.Context, id string) (api.Deployment, error) {
 	d, _, err := s.orch.Get(ctx, id)

@@ -1,8 +1,6 @@
 package apiserver
 
 import (
-	"context"
-	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -206,41 +204,30 @@ func waiting(d deploy.Deployment) string {
 // Actions on a running deployment.
 
 func (s *Server) handleDeploymentPromote(w http.ResponseWriter, r *http.Request) {
-	s.act(w, r, api.ActionPromote, s.orch.Promote)
+	s.act(w, r, api.ActionPromote)
 }
 
 func (s *Server) handleDeploymentPause(w http.ResponseWriter, r *http.Request) {
-	s.act(w, r, api.ActionPause, s.orch.Pause)
+	s.act(w, r, api.ActionPause)
 }
 
 func (s *Server) handleDeploymentContinue(w http.ResponseWriter, r *http.Request) {
-	s.act(w, r, api.ActionContinue, s.orch.Continue)
+	s.act(w, r, api.ActionContinue)
 }
 
 // handleDeploymentAbort stops a deployment without a rollback deployment: a blue/green one sends
 // all traffic back to its originals at once.
 func (s *Server) handleDeploymentAbort(w http.ResponseWriter, r *http.Request) {
-	s.act(w, r, api.ActionAbort, func(ctx context.Context, id string) (deploy.Deployment, error) {
-		return s.orch.Stop(ctx, id, false, "aborted by a user")
-	})
+	s.act(w, r, api.ActionAbort)
 }
 
-// act applies an action and answers with the deployment. Asking twice (pause a paused shift,
-// abort a stopping deployment) is not an error; acting on a finished deployment is a conflict.
-func (s *Server) act(w http.ResponseWriter, r *http.Request, action string, do func(context.Context, string) (deploy.Deployment, error)) {
-	id := mux.Vars(r)["id"]
-	d, err := do(r.Context(), id)
-	switch {
-	case errors.Is(err, deploy.ErrFinished):
-		err = as(errConflict, "deployment %s is %v: there is nothing to %s", id, d.Status, action)
-	case errors.Is(err, deploy.ErrStale):
-		err = nil
-	}
+func (s *Server) act(w http.ResponseWriter, r *http.Request, action string) {
+	d, err := s.ActOnDeployment(r.Context(), mux.Vars(r)["id"], action, "")
 	if err != nil {
-		s.writeError(w, r, storeErr(err))
+		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.deploymentJSON(r.Context(), d))
+	writeJSON(w, http.StatusOK, d)
 }
 
 // fleetName is a target's fleet as the API names it.

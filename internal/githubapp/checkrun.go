@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-github/v60/github"
 
+	"github.com/slipway-deploy/slipway/internal/api"
 	"github.com/slipway-deploy/slipway/internal/store"
 )
 
@@ -18,7 +19,8 @@ const (
 
 // checkRun handles a click on one of a Slipway check run's buttons (requested_action): Stop stops
 // the deployment; Roll back stops it and rolls back when it is running, or rolls the group back
-// to its last good revision when it has finished. The clicker must have write access. Check runs
+// to its last good revision when it has finished; a blue/green deployment's Promote, Pause,
+// Continue (Move traffic, Release now) and Abort act on it as the CLI's do. The clicker must have write access. Check runs
 // that are not Slipway's, and the other check_run actions, are ignored.
 func (h *handlers) checkRun(ctx context.Context, dl store.Delivery) (string, error) {
 	// Other apps' check runs (and older payloads' time formats) are no concern of Slipway's:
@@ -84,6 +86,12 @@ func (h *handlers) checkRun(ctx context.Context, dl store.Delivery) (string, err
 			h.log.Warn("record rollback on check run", "deployment_id", id, "error", err)
 		}
 		return "rolled back with " + rb.ID, nil
+	case api.ActionPromote, api.ActionPause, api.ActionContinue, api.ActionAbort:
+		if _, err := h.server.ActOnDeployment(ctx, id, action, "aborted "+msg); err != nil {
+			return "", userOr(err)
+		}
+		h.notify(id)
+		return action + " " + id, nil
 	default:
 		return "", permanentf("unknown check run action %q", action)
 	}

@@ -41,12 +41,13 @@ func (e *env) click(runID int64, externalID, identifier, user string) string {
 	return e.delivery(delivery).Outcome
 }
 
-func TestCheckRun_StopButton(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t, envOptions{})
+// runningDeployment starts the corpus' GitHub deployment on one host that holds its first event
+// until gate is closed, for Codertocat (write access) to click on; it returns the deployment's
+// check run once it has its buttons.
+func runningDeployment(t *testing.T, e *env) (githubtestCheckRun, api.Deployment, chan struct{}) {
+	t.Helper()
 	e.linkGroup("hello", "prod", "production", false)
 	e.gh.SetPermission(corpusRepo, "Codertocat", "write")
-	e.gh.SetPermission(corpusRepo, "reader", "read")
 	e.gh.AddTarball(corpusRepo, corpusSHA, tarball(t, "v1"))
 	e.knownDeployment(corpusGHDep, corpusSHA, "production")
 	gate := make(chan struct{})
@@ -57,7 +58,14 @@ func TestCheckRun_StopButton(t *testing.T) {
 		runs := e.gh.CheckRuns(corpusRepo)
 		return firstRun(runs), len(runs) == 1 && len(runs[0].Actions) == 2
 	})
-	d := e.deployments()[0]
+	return run, e.deployments()[0], gate
+}
+
+func TestCheckRun_StopButton(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	e.gh.SetPermission(corpusRepo, "reader", "read")
+	run, d, gate := runningDeployment(t, e)
 	if run.Actions[0].Identifier != "stop" || run.Actions[1].Identifier != "rollback" {
 		t.Errorf("buttons: %+v %+v", *run.Actions[0], *run.Actions[1])
 	}
@@ -143,4 +151,24 @@ func firstRun(runs []githubtestCheckRun) githubtestCheckRun {
 		return githubtestCheckRun{}
 	}
 	return runs[0]
+}
+
+// The blue/green buttons go through the server's own actions: promoting an in-place deployment
+// is refused with the server's words, and Abort stops it as the CLI's abort does.
+func TestCheckRun_TrafficButtons(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	run, d, gate := runningDeployment(t, e)
+	if out := e.click(run.GetID(), d.ID, "promote", "Codertocat"); !strings.HasPrefix(out, "refused: ") || !strings.Contains(out, "blue/green") {
+		t.Errorf("promote of an in-place deployment: %q", out)
+	}
+	if out := e.click(run.GetID(), d.ID, "abort", "Codertocat"); out != "abort "+d.ID {
+		t.Errorf("abort: %q", out)
+	}
+	close(gate)
+	stopped := e.finished(d.ID)
+	if stopped.Status != "Stopped" || stopped.ErrorCode != "MANUAL_STOP" || !strings.Contains(stopped.ErrorMessage, "aborted requested by Codertocat") {
+		t.Errorf("aborted: %s %s %q", stopped.Status, stopped.ErrorCode, stopped.ErrorMessage)
+	}
+	e.noViolations()
 }

@@ -47,6 +47,9 @@ var _ Store = (*store.SQLite)(nil)
 type Server interface {
 	CreateDeployment(ctx context.Context, in api.CreateDeployment, creator deploy.Creator) (api.Deployment, bool, error)
 	StopDeployment(ctx context.Context, id string, rollback bool, message string) (api.Deployment, error)
+	// ActOnDeployment promotes, pauses, continues or aborts a blue/green deployment (the
+	// api.Action* actions); message says who aborted.
+	ActOnDeployment(ctx context.Context, id, action, message string) (api.Deployment, error)
 	RollbackGroup(ctx context.Context, application, group, description string) (api.Deployment, error)
 	GetDeployment(ctx context.Context, id string) (api.Deployment, error)
 	// AddGitHubRevision registers a bundle fetched from GitHub for commit of repository, size

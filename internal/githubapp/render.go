@@ -166,10 +166,13 @@ func renderCheckRun(d api.Deployment, pageURL string, rolledBack bool) checkCont
 }
 
 // checkActions are the buttons: Stop, and Stop & roll back, while the deployment runs; Roll back
-// on a failed or stopped one that nothing rolled back yet.
+// on a failed or stopped one that nothing rolled back yet. A running blue/green deployment gets
+// the buttons of its phase instead (see trafficActions).
 func checkActions(d api.Deployment, rolledBack bool) []*github.CheckRunAction {
 	out := []*github.CheckRunAction{}
 	switch {
+	case !finished(d.Status) && d.Traffic != nil:
+		out = trafficActions(*d.Traffic, d.Status)
 	case !finished(d.Status):
 		out = append(out,
 			&github.CheckRunAction{Label: "Stop", Description: "Stop this deployment", Identifier: actionStop},
@@ -323,4 +326,32 @@ func annotationTitle(key string) string {
 // turning into markup.
 func mdEscape(s string) string {
 	return strings.NewReplacer("|", `\|`, "\n", " ", "<", "&lt;", ">", "&gt;", "`", "'").Replace(s)
+}
+
+// trafficActions are a running blue/green deployment's buttons (GitHub shows at most three):
+// what moves it on where it waits (Continue when Ready, Promote at a pause or a wait for
+// promotion, Release now while it bakes), Pause while traffic moves, and always Abort, which
+// sends all traffic back to the original fleet (its rollback).
+func trafficActions(t api.DeploymentTraffic, status string) []*github.CheckRunAction {
+	var out []*github.CheckRunAction
+	add := func(label, description, identifier string) {
+		out = append(out, &github.CheckRunAction{Label: label, Description: description, Identifier: identifier})
+	}
+	switch {
+	case status == deploy.StatusReady.String():
+		add("Move traffic", "Continue: move traffic to the new fleet", api.ActionContinue)
+	case t.Phase == deploy.PhaseBake.String():
+		add("Release now", "Release the original fleet now", api.ActionContinue)
+	case t.Paused || t.Waiting == "promotion":
+		add("Promote", "Go on to the next traffic step", api.ActionPromote)
+	case t.Waiting == "pause" || t.Waiting == "analysis":
+		add("Promote", "End this wait, go to the next step", api.ActionPromote)
+		add("Pause", "Hold traffic where it is", api.ActionPause)
+	case t.Phase == deploy.PhaseBeforeAllowTraffic.String() || t.Phase == deploy.PhaseAllowTraffic.String():
+		add("Pause", "Hold traffic where it is", api.ActionPause)
+	}
+	if t.Phase != deploy.PhaseRelease.String() {
+		add("Abort", "Send all traffic back to the originals", api.ActionAbort)
+	}
+	return out
 }
