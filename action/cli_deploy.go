@@ -15,7 +15,7 @@ import (
 	"github.com/slipway-deploy/slipway/internal/bundle"
 )
 
-const deployUsage = `usage: slipway deploy --app A --group G (--bundle DIR|ARCHIVE | --s3 s3://BUCKET/KEY[?versionId=V])
+const deployUsage = `usage: slipway deploy --app A --group G (--bundle DIR|ARCHIVE | --s3 s3://BUCKET/KEY[?versionId=V] | --revision DIGEST)
        [--config NAME] [--description D] [--file-exists-behavior DISALLOW|OVERWRITE|RETAIN]
        [--update-outdated-only] [--commit SHA] [--wait [--timeout DURATION]] [--json]
 
@@ -42,6 +42,7 @@ func (c *cli) deploy(ctx context.Context, args []string) error {
 	group := cmd.fs.String("group", "", "deployment group `NAME` (required)")
 	bundlePath := cmd.fs.String("bundle", "", "bundle `DIR or ARCHIVE` (zip, tar or tgz) to upload")
 	s3URL := cmd.fs.String("s3", "", "bundle kept in S3: s3://`BUCKET/KEY[?versionId=V]`")
+	revision := cmd.fs.String("revision", "", "redeploy a revision the server already holds, by its sha256 `DIGEST`")
 	config := cmd.fs.String("config", "", "deployment config `NAME`, instead of the group's")
 	description := cmd.fs.String("description", "", "description of the deployment")
 	fileExists := cmd.fs.String("file-exists-behavior", "", "when a target file exists and the appspec does not say: DISALLOW (default), OVERWRITE or RETAIN")
@@ -54,10 +55,16 @@ func (c *cli) deploy(ctx context.Context, args []string) error {
 	if err := cmd.require("app", "group"); err != nil {
 		return err
 	}
-	if (*bundlePath == "") == (*s3URL == "") {
-		return usageError{"deploy: give either --bundle or --s3"}
+	sources := 0
+	for _, v := range []string{*bundlePath, *s3URL, *revision} {
+		if v != "" {
+			sources++
+		}
 	}
-	if *commit != "" && *s3URL != "" {
+	if sources != 1 {
+		return usageError{"deploy: give one of --bundle, --s3 or --revision"}
+	}
+	if *commit != "" && *bundlePath == "" {
 		return usageError{"deploy: --commit goes with --bundle; a revision in S3 is named by its bucket, key and version"}
 	}
 	var loc *api.S3Location
@@ -81,13 +88,16 @@ func (c *cli) deploy(ctx context.Context, args []string) error {
 		return err
 	}
 	var rev api.Revision
-	if loc != nil {
+	switch {
+	case *revision != "":
+		rev.Digest = strings.TrimPrefix(*revision, "sha256:")
+	case loc != nil:
 		rev, err = client.RegisterRevision(ctx, *app, api.RegisterRevision{S3: loc})
 		if err != nil {
 			return serverError(err)
 		}
 		fmt.Fprintf(c.stderr, "registered revision %s (%s, %d bytes) from %s\n", rev.Digest, orDash(rev.Format), rev.Size, *s3URL)
-	} else {
+	default:
 		file, cleanup, err := c.prepareBundle(ctx, *bundlePath, func(d appspec.Diagnostic) { fmt.Fprintln(c.stderr, d) })
 		if err != nil {
 			return err
@@ -114,8 +124,10 @@ func (c *cli) deploy(ctx context.Context, args []string) error {
 
 const rollbackUsage = `usage: slipway rollback --app A --group G [--wait [--timeout DURATION]] [--json]
 
-Starts a deployment of the group's last good revision and prints its id (see 'slipway deploy -h'
-for --wait and --json).
+Undoes the group's latest release and prints the new deployment's id: after a failed or stopped
+deployment it redeploys the group's last good revision; after a successful one, the revision
+that was good before it (see 'slipway deploy -h' for --wait and --json, and --revision there
+to redeploy any earlier revision).
 `
 
 func (c *cli) rollback(ctx context.Context, args []string) error {

@@ -130,6 +130,24 @@ func TestDeploy_Directory(t *testing.T) {
 	}
 }
 
+// --revision redeploys what the server holds: nothing is bundled or uploaded.
+func TestDeploy_RevisionRedeploysWithoutUpload(t *testing.T) {
+	f, url := newFakeAPI(t)
+	onCreate(f, api.Deployment{ID: "d-7", Status: "Created"})
+	digest := strings.Repeat("ab", 32)
+	code, stdout, stderr := runAt(t, url, "deploy", "--app", "web", "--group", "prod", "--revision", "sha256:"+digest)
+	if code != 0 {
+		t.Fatalf("exit %d, want 0; stderr:\n%s", code, stderr)
+	}
+	wantCalls(t, f, "POST /api/v1/deployments")
+	if got := lastBody[api.CreateDeployment](t, f); got.Revision != digest {
+		t.Errorf("deployment of revision %q, want %q", got.Revision, digest)
+	}
+	if stdout != "d-7\n" {
+		t.Errorf("stdout = %q, want the id", stdout)
+	}
+}
+
 func TestDeploy_InvalidAppspecUploadsNothing(t *testing.T) {
 	dir := t.TempDir()
 	p := writeFile(t, dir, "appspec.yml", badServer)
@@ -243,8 +261,10 @@ func TestDeploy_Usage(t *testing.T) {
 		want string
 	}{
 		{"no app", []string{"--group", "g", "--bundle", dir}, "deploy: --app is required"},
-		{"no bundle", []string{"--app", "web", "--group", "g"}, "deploy: give either --bundle or --s3"},
-		{"bundle and s3", []string{"--app", "web", "--group", "g", "--bundle", dir, "--s3", "s3://b/k.tgz"}, "deploy: give either --bundle or --s3"},
+		{"no bundle", []string{"--app", "web", "--group", "g"}, "deploy: give one of --bundle, --s3 or --revision"},
+		{"bundle and s3", []string{"--app", "web", "--group", "g", "--bundle", dir, "--s3", "s3://b/k.tgz"}, "deploy: give one of --bundle, --s3 or --revision"},
+		{"bundle and revision", []string{"--app", "web", "--group", "g", "--bundle", dir, "--revision", "abc"}, "deploy: give one of --bundle, --s3 or --revision"},
+		{"commit without a bundle", []string{"--app", "web", "--group", "g", "--revision", "abc", "--commit", testCommit}, "--commit goes with --bundle"},
 		{"s3 without a key", []string{"--app", "web", "--group", "g", "--s3", "s3://b"}, "give s3://BUCKET/KEY"},
 		{"s3 as https", []string{"--app", "web", "--group", "g", "--s3", "https://b.s3.amazonaws.com/k.tgz"}, "give s3://BUCKET/KEY"},
 		{"positional", []string{"--app", "web", "--group", "g", dir}, "deploy: want no arguments, got 1"},

@@ -53,7 +53,7 @@ commands:
   config     create or list deployment configs
   deploy     bundle, upload and deploy a revision; --wait follows it to the end
   deployment get, list, stop or wait for deployments; promote, pause, continue or abort one
-  rollback   redeploy a group's last good revision
+  rollback   undo a group's latest release
   instance   list or deregister instances
   action     run as the GitHub Action (reads INPUT_* variables; see docs/action.md)
   version    print the version

@@ -120,8 +120,11 @@ func startDeploy(t *testing.T, s *server, bundle string, extra ...string) string
 // CLI's exit code must agree with the status.
 func deployAndWait(t *testing.T, s *server, bundle string, extra ...string) api.Deployment {
 	t.Helper()
-	args := append([]string{"deploy", "--app", "shop", "--group", "prod", "--bundle", bundle, "--wait"}, extra...)
-	out, errOut, code := cli(t, s, args...)
+	args := []string{"deploy", "--app", "shop", "--group", "prod", "--wait"}
+	if bundle != "" { // none when extra names the revision another way
+		args = append(args, "--bundle", bundle)
+	}
+	out, errOut, code := cli(t, s, append(args, extra...)...)
 	d := getDeployment(t, s, deployID(t, out))
 	if (code == 0) != (d.Status == "Succeeded") {
 		t.Fatalf("deploy --wait exited %d for a deployment that is %s\nstdout:\n%s\nstderr:\n%s", code, d.Status, out, errOut)

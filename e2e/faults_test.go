@@ -979,6 +979,39 @@ func TestRollbackCommand_RedeploysLastGoodRevision(t *testing.T) {
 	}
 }
 
+// TestRollbackCommand_UndoesASuccessfulRelease: after a release succeeded, `slipway rollback`
+// brings back the revision that was good before it (as Kamal's and Argo's rollbacks do), and
+// `deploy --revision` redeploys any revision the server holds.
+func TestRollbackCommand_UndoesASuccessfulRelease(t *testing.T) {
+	s := startServer(t)
+	o, v1 := healthyFleet(t, s, 2, allAtOnce)
+	_, errOut, code := cli(t, s, "rollback", "--app", "shop", "--group", "prod")
+	if code == 0 || !strings.Contains(errOut, "only one successful revision") {
+		t.Fatalf("rollback with a single good revision: exit %d\n%s", code, errOut)
+	}
+	v2 := deployAndWait(t, s, writeHookBundle(t, hookOpts{label: "v2"}))
+	if v2.Status != "Succeeded" {
+		t.Fatalf("v2: %s, want Succeeded", v2.Status)
+	}
+	wantServes(t, o, "v2", "v2")
+
+	out, errOut, code := cli(t, s, "rollback", "--app", "shop", "--group", "prod", "--wait")
+	if code != 0 {
+		t.Fatalf("rollback: exit %d\n%s\n%s", code, out, errOut)
+	}
+	rb := getDeployment(t, s, deployID(t, out))
+	if rb.Status != "Succeeded" || rb.Revision != v1.Revision || rb.RollbackOf != v2.ID {
+		t.Fatalf("rollback %s of %s (rolls back %q), want Succeeded with %s, rolling back %s", rb.Status, rb.Revision, rb.RollbackOf, v1.Revision, v2.ID)
+	}
+	wantServes(t, o, "v1", "v1")
+
+	again := deployAndWait(t, s, "", "--revision", v2.Revision)
+	if again.Status != "Succeeded" || again.Revision != v2.Revision {
+		t.Fatalf("deploy --revision: %s of %s, want Succeeded with %s", again.Status, again.Revision, v2.Revision)
+	}
+	wantServes(t, o, "v2", "v2")
+}
+
 // TestUpdateOutdatedOnly_SkipsHostsOnTheRevision redeploys a revision that failed on one host with
 // --update-outdated-only: only that host runs it.
 func TestUpdateOutdatedOnly_SkipsHostsOnTheRevision(t *testing.T) {

@@ -256,13 +256,23 @@ func TestDeployments(t *testing.T) {
 		t.Errorf("rollback %+v", rb)
 	}
 
-	// Manual rollback of the group.
+	// Manual rollback of the group. The group has had one good revision only, and its newest
+	// deployment (the rollback) succeeded with it: nothing earlier to go back to.
+	wantError(t, e.call(http.MethodPost, pathApps+"/app/groups/web/rollback", adminToken, "{}"), http.StatusConflict, "", "only one successful revision")
+	// Once v2 succeeds, a manual rollback undoes that release: back to the first revision.
+	r = e.call(http.MethodPost, pathDeps, adminToken, api.CreateDeployment{Application: "app", Group: "web", Revision: v2.Digest})
+	want(t, r, http.StatusCreated)
+	var third api.Deployment
+	r.decode(t, &third)
+	if fin := host.runUntilFinished(third.ID, "Succeeded"); fin.Status != "Succeeded" {
+		t.Fatalf("v2 deployment %s, want Succeeded", fin.Status)
+	}
 	r = e.call(http.MethodPost, pathApps+"/app/groups/web/rollback", adminToken, "{}")
 	want(t, r, http.StatusCreated)
 	var manual api.Deployment
 	r.decode(t, &manual)
-	if manual.Creator != "rollback" || manual.Revision != digest {
-		t.Errorf("manual rollback %+v", manual)
+	if manual.Creator != "rollback" || manual.Revision != digest || manual.RollbackOf != third.ID {
+		t.Errorf("manual rollback %+v, want a rollback of %s to %s", manual, third.ID, digest)
 	}
 	host.runUntilFinished(manual.ID, "Succeeded")
 	wantError(t, e.call(http.MethodPost, pathApps+"/app/groups/nope/rollback", adminToken, "{}"), http.StatusNotFound, "", "nope")

@@ -151,30 +151,86 @@ func (s *Server) RollbackGroup(ctx context.Context, application, group, descript
 	if err != nil {
 		return api.Deployment{}, publicError(storeErr(err))
 	}
-	if g.CurrentRevision == "" {
-		return api.Deployment{}, publicError(as(errConflict, "group %s has no successful deployment to roll back to", g.Name))
+	revision, template, err := s.rollbackTarget(ctx, g)
+	if err != nil {
+		return api.Deployment{}, publicError(err)
 	}
+	// Reuse the content options of the deployment that installed the revision, as CodeDeploy does.
 	var in api.CreateDeployment
-	if g.LastSuccessfulDeployment != "" {
-		if last, err := s.store.GetDeployment(ctx, g.LastSuccessfulDeployment); err == nil {
-			in.FileExistsBehavior = last.Deployment.FileExistsBehavior
-		}
-	}
-	in.Description = "rollback to the last successful revision"
+	in.FileExistsBehavior = template.FileExistsBehavior
+	in.Description = "rollback to revision " + revision
 	if description != "" {
 		in.Description = description
 	}
-	d, err := s.newDeployment(ctx, g, g.CurrentRevision, deploy.CreatorRollback, in)
+	d, err := s.newDeployment(ctx, g, revision, deploy.CreatorRollback, in)
 	if err != nil {
 		return api.Deployment{}, publicError(err)
 	}
 	// A rollback must not roll itself back.
 	d.AutoRollback = deploy.AutoRollback{}
+	d.RollbackOf = template.RolledBackFrom
 	d, err = s.orch.Create(ctx, d, false)
 	if err != nil {
 		return api.Deployment{}, publicError(storeErr(err))
 	}
 	return s.deploymentJSON(ctx, d), nil
+}
+
+// rollbackSearch bounds how far back a manual rollback looks for the previous good revision.
+const rollbackSearch = 200
+
+// rollbackOrigin is the deployment whose revision a manual rollback redeploys.
+type rollbackOrigin struct {
+	FileExistsBehavior string
+	// RolledBackFrom is the deployment being undone, when there is one to name.
+	RolledBackFrom string
+}
+
+// rollbackTarget decides what a manual rollback redeploys, as a user of CodeDeploy, Argo Rollouts
+// or Kamal expects "roll back" to mean:
+//   - when the group's newest deployment did not succeed (it failed, was stopped, or still runs),
+//     the group's current revision — the last good one — so hosts that took the bad revision
+//     get the good one back;
+//   - when it succeeded, the newest earlier successful revision that differs from the current
+//     one: undo the last release.
+//
+// Auto-updates only repeat the current revision on new hosts and are not releases.
+func (s *Server) rollbackTarget(ctx context.Context, g store.Group) (string, rollbackOrigin, error) {
+	if g.CurrentRevision == "" {
+		return "", rollbackOrigin{}, as(errConflict, "group %s has no successful deployment to roll back to", g.Name)
+	}
+	list, err := s.store.ListDeployments(ctx, store.DeploymentFilter{Application: g.Application, Group: g.Name, Limit: rollbackSearch})
+	if err != nil {
+		return "", rollbackOrigin{}, err
+	}
+	var newest *deploy.Deployment
+	for i := range list {
+		if d := &list[i].Deployment; d.Creator != deploy.CreatorAutoUpdate {
+			newest = d
+			break
+		}
+	}
+	if newest == nil || newest.Status != deploy.StatusSucceeded || newest.Revision != g.CurrentRevision {
+		origin := rollbackOrigin{}
+		if newest != nil {
+			origin.RolledBackFrom = newest.ID
+		}
+		if g.LastSuccessfulDeployment != "" {
+			if last, err := s.store.GetDeployment(ctx, g.LastSuccessfulDeployment); err == nil {
+				origin.FileExistsBehavior = last.Deployment.FileExistsBehavior
+			}
+		}
+		return g.CurrentRevision, origin, nil
+	}
+	for _, v := range list {
+		d := v.Deployment
+		if d.Status == deploy.StatusSucceeded && d.Revision != g.CurrentRevision && d.Creator != deploy.CreatorAutoUpdate {
+			return d.Revision, rollbackOrigin{FileExistsBehavior: d.FileExistsBehavior, RolledBackFrom: newest.ID}, nil
+		}
+	}
+	return "", rollbackOrigin{}, as(errConflict,
+		"group %s has had only one successful revision (%s), so there is nothing earlier to roll back to; deploy another revision instead",
+		g.Name, g.CurrentRevision)
 }
 
 // StopDeployment stops a deployment, rolling back if asked or if its group says so. Stopping a

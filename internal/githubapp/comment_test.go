@@ -196,6 +196,19 @@ func TestIssueComment_StatusStopAndRollback(t *testing.T) {
 	if reply := e.lastReply(); !strings.Contains(reply, "| hello/prod | production | `"+first.Revision[:7]+"`") {
 		t.Errorf("status reply:\n%s", reply)
 	}
+	// One release only: /rollback has nothing earlier to go back to, and says so.
+	if out := e.command(1009, "/rollback", "Codertocat"); !strings.Contains(out, "only one successful revision") {
+		t.Fatalf("rollback with one release: %q", out)
+	}
+	// A second release from a new head commit; /rollback then undoes it.
+	const secondSHA = "0123456789abcdef0123456789abcdef01234567"
+	e.gh.AddPull(corpusRepo, prNumber, secondSHA, "feature", "open", 0)
+	e.gh.AddTarball(corpusRepo, secondSHA, tarball(t, "pr2"))
+	e.command(1010, "/deploy", "Codertocat")
+	second := e.finished(e.deployments()[0].ID)
+	if second.Status != "Succeeded" || second.Revision == first.Revision {
+		t.Fatalf("second release %s of %s, want Succeeded with a new revision", second.Status, second.Revision)
+	}
 	if out := e.command(1003, "/rollback", "Codertocat"); !strings.HasPrefix(out, "done") {
 		t.Fatalf("rollback: %q", out)
 	}
