@@ -3,7 +3,8 @@
 // is written (a violation is answered 422, as GitHub does, and recorded), App authentication
 // (RS256 JWTs checked against the App's public key, installation tokens issued and required), and
 // every call recorded. Faults can be injected: an answer for the next matching call, or a call
-// held until the test releases it.
+// held until the test releases it. It serves both sides of Slipway's GitHub integration: the
+// server (an App or a token) and the Action (the workflow's token).
 package githubtest
 
 import (
@@ -33,7 +34,9 @@ import (
 // Call is one request the stand-in received.
 type Call struct {
 	Method, Path, Query string
-	Body                []byte
+	// Auth is the Authorization header.
+	Auth string
+	Body []byte
 }
 
 func (c Call) String() string { return c.Method + " " + c.Path }
@@ -76,7 +79,7 @@ type fault struct {
 	method, prefix string
 	status         int
 	header         http.Header
-	body           string
+	body           any
 	// apply acts on the request before answering with status: GitHub did the work and the
 	// answer was lost on the way back.
 	apply bool
@@ -214,7 +217,20 @@ func (s *Server) AddDeployment(repo string, d github.Deployment) {
 func (s *Server) Fail(method, prefix string, status int, header http.Header, message string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.faults = append(s.faults, fault{method: method, prefix: prefix, status: status, header: header, body: message})
+	s.faults = append(s.faults, fault{method: method, prefix: prefix, status: status, header: header, body: errorBody(message)})
+}
+
+// FailWith answers the next call whose method matches and whose path starts with prefix with
+// status and exactly body (as JSON), without acting on it: GitHub's own words, such as a 409's
+// list of failed status checks.
+func (s *Server) FailWith(method, prefix string, status int, body any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = append(s.faults, fault{method: method, prefix: prefix, status: status, body: body})
+}
+
+func errorBody(message string) map[string]string {
+	return map[string]string{"message": message, "documentation_url": "https://docs.github.com/rest"}
 }
 
 // LoseAnswer acts on the next call whose method matches and whose path starts with prefix, then
@@ -222,7 +238,7 @@ func (s *Server) Fail(method, prefix string, status int, header http.Header, mes
 func (s *Server) LoseAnswer(method, prefix string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.faults = append(s.faults, fault{method: method, prefix: prefix, status: http.StatusBadGateway, body: "Server Error", apply: true})
+	s.faults = append(s.faults, fault{method: method, prefix: prefix, status: http.StatusBadGateway, body: errorBody("Server Error"), apply: true})
 }
 
 // Hold makes the next call whose path starts with prefix wait. arrived is closed when it comes;
@@ -369,7 +385,7 @@ var routes = []route{
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 10<<20))
 	s.mu.Lock()
-	s.calls = append(s.calls, Call{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Body: body})
+	s.calls = append(s.calls, Call{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Auth: r.Header.Get("Authorization"), Body: body})
 	var held *hold
 	for i, h := range s.holds {
 		if strings.HasPrefix(r.URL.Path, h.prefix) {
@@ -402,7 +418,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		for k, v := range f.header {
 			w.Header()[k] = v
 		}
-		writeJSON(w, f.status, map[string]string{"message": f.body, "documentation_url": "https://docs.github.com/rest"})
+		writeJSON(w, f.status, f.body)
 		return
 	}
 	s.route(w, r, body)
@@ -541,13 +557,19 @@ func (s *Server) createDeployment(w http.ResponseWriter, _ *http.Request, repo s
 	if env == "" {
 		env = "production"
 	}
+	task := in.GetTask()
+	if task == "" {
+		task = "deploy"
+	}
 	payload, _ := json.Marshal(in.Payload)
+	now := &github.Timestamp{Time: time.Now()}
 	s.mu.Lock()
 	id := s.id()
+	u := fmt.Sprintf("%s/repos/%s/deployments/%d", s.URL, repo, id)
 	d := &Deployment{Repo: repo, Deployment: github.Deployment{
-		ID: github.Int64(id), SHA: github.String(sha), Ref: github.String(in.GetRef()), Task: github.String("deploy"),
-		Environment: github.String(env), Description: in.Description, Payload: payload,
-		CreatedAt: &github.Timestamp{Time: time.Now()},
+		ID: github.Int64(id), SHA: github.String(sha), Ref: github.String(in.GetRef()), Task: github.String(task),
+		Environment: github.String(env), Description: in.Description, Payload: payload, CreatedAt: now, UpdatedAt: now,
+		URL: github.String(u), StatusesURL: github.String(u + "/statuses"), RepositoryURL: github.String(s.URL + "/repos/" + repo),
 	}}
 	s.deployments[id] = d
 	s.mu.Unlock()
