@@ -21,6 +21,11 @@ type Store interface {
 	DeferDelivery(ctx context.Context, id, outcome string, next time.Time) error
 	PruneDeliveries(ctx context.Context, before time.Time) (int64, error)
 
+	GetGitHubCommand(ctx context.Context, repositoryID, commentID int64) (store.GitHubCommand, error)
+	RecordGitHubCommand(ctx context.Context, c store.GitHubCommand) (store.GitHubCommand, error)
+	SetGitHubCommandReply(ctx context.Context, repositoryID, commentID, reply int64) error
+	PruneGitHubCommands(ctx context.Context, before time.Time) (int64, error)
+
 	GetGroup(ctx context.Context, application, name string) (store.Group, error)
 	GroupsForRepository(ctx context.Context, repositoryID int64) ([]store.Group, error)
 	GetRevision(ctx context.Context, application, digest string) (store.Revision, error)

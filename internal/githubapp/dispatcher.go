@@ -82,11 +82,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	for {
 		if d.now().Sub(lastPrune) > pruneEvery {
 			lastPrune = d.now()
-			if n, err := d.store.PruneDeliveries(ctx, d.now().Add(-deliveryRetention)); err != nil {
-				d.log.Warn("prune webhook deliveries", "error", err)
-			} else if n > 0 {
-				d.log.Info("pruned old webhook deliveries", "count", n)
-			}
+			d.prune(ctx)
 		}
 		next, err := d.drain(ctx)
 		if err != nil {
@@ -107,6 +103,22 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		case <-d.wake:
 		case <-timer.C:
 		}
+	}
+}
+
+// prune forgets the deliveries, and the outcomes of the commands they carried, that are too old
+// to be delivered again.
+func (d *Dispatcher) prune(ctx context.Context) {
+	before := d.now().Add(-deliveryRetention)
+	if n, err := d.store.PruneDeliveries(ctx, before); err != nil {
+		d.log.Warn("prune webhook deliveries", "error", err)
+	} else if n > 0 {
+		d.log.Info("pruned old webhook deliveries", "count", n)
+	}
+	if n, err := d.store.PruneGitHubCommands(ctx, before); err != nil {
+		d.log.Warn("prune pull request commands", "error", err)
+	} else if n > 0 {
+		d.log.Info("pruned old pull request commands", "count", n)
 	}
 }
 

@@ -101,6 +101,9 @@ type env struct {
 	client *api.Client
 	logs   *logBuffer
 	ctx    context.Context
+	// app is the GitHub integration, running until stopApp (a crash) is called.
+	app     *githubapp.App
+	stopApp func()
 }
 
 type envOptions struct {
@@ -150,17 +153,43 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	ts := httptest.NewServer(srv.Handler(reg))
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = orch.Run(ctx) })
-	wg.Go(func() { _ = app.Run(ctx) })
+	e := &env{t: t, gh: gh, st: st, URL: ts.URL, client: api.NewClient(ts.URL, adminToken), logs: logs, ctx: ctx, app: app}
+	e.startApp()
 	t.Cleanup(func() {
 		cancel()
 		ts.Close()
+		e.stopApp()
 		wg.Wait()
 		_ = st.Close()
 		if t.Failed() || os.Getenv("SLIPWAY_TEST_LOG") != "" {
 			t.Logf("server log:\n%s", logs.String())
 		}
 	})
-	return &env{t: t, gh: gh, st: st, URL: ts.URL, client: api.NewClient(ts.URL, adminToken), logs: logs, ctx: ctx}
+	return e
+}
+
+// startApp runs the GitHub integration until stopApp.
+func (e *env) startApp() {
+	ctx, cancel := context.WithCancel(e.ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = e.app.Run(ctx)
+	}()
+	e.stopApp = func() {
+		cancel()
+		<-done
+	}
+}
+
+// crash stops the GitHub integration in the middle of what it does, as a crash would as far
+// as GitHub and the store can tell: its calls to GitHub are cut off, whatever it did not record
+// is lost, and the delivery it was processing is left pending. Then it starts again over the
+// same store, as a restarted server does, and resumes.
+func (e *env) crash() {
+	e.t.Helper()
+	e.stopApp()
+	e.startApp()
 }
 
 // newCorpusEnv is an env ready for the corpus's deployment payload: group hello/prod linked to

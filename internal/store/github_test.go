@@ -296,3 +296,42 @@ func TestSQLite_Deliveries(t *testing.T) {
 		t.Errorf("pending delivery pruned: %v", err)
 	}
 }
+
+func TestSQLite_GitHubCommands(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	_, err := s.GetGitHubCommand(ctx, 42, 7)
+	wantErr(t, "command never recorded", err, store.ErrNotFound)
+
+	first, err := s.RecordGitHubCommand(ctx, store.GitHubCommand{RepositoryID: 42, CommentID: 7, Reply: "rolling back to abc", CreateTime: t0})
+	if err != nil || first.Reply != "rolling back to abc" || first.Refused || first.ReplyComment != 0 || !first.CreateTime.Equal(t0) {
+		t.Fatalf("RecordGitHubCommand: got %+v %v", first, err)
+	}
+	// The comment handled again: the first outcome stands.
+	again, err := s.RecordGitHubCommand(ctx, store.GitHubCommand{RepositoryID: 42, CommentID: 7, Refused: true, Reply: "nothing to roll back to"})
+	if err != nil || again != first {
+		t.Errorf("second record: got %+v %v, want the first %+v", again, err, first)
+	}
+	// The same comment id in another repository is another command.
+	if other, err := s.RecordGitHubCommand(ctx, store.GitHubCommand{RepositoryID: 43, CommentID: 7, Refused: true, Reply: "no"}); err != nil || !other.Refused {
+		t.Errorf("other repository: got %+v %v", other, err)
+	}
+	if err := s.SetGitHubCommandReply(ctx, 42, 7, 9001); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetGitHubCommand(ctx, 42, 7)
+	if err != nil || got.ReplyComment != 9001 || got.Reply != first.Reply {
+		t.Errorf("after the reply: got %+v %v", got, err)
+	}
+	wantErr(t, "reply to an unknown command", s.SetGitHubCommandReply(ctx, 42, 8, 9002), store.ErrNotFound)
+	_, err = s.RecordGitHubCommand(ctx, store.GitHubCommand{CommentID: 7})
+	wantErr(t, "command without a repository", err, store.ErrInvalid)
+
+	n, err := s.PruneGitHubCommands(ctx, t0.Add(time.Minute))
+	if err != nil || n != 1 {
+		t.Errorf("PruneGitHubCommands: got %d %v, want 1 (the old one only)", n, err)
+	}
+	if _, err := s.GetGitHubCommand(ctx, 43, 7); err != nil {
+		t.Errorf("a recent command was pruned: %v", err)
+	}
+}
