@@ -16,7 +16,7 @@ type Store interface {
 	installations
 
 	PutDelivery(ctx context.Context, d store.Delivery) (bool, error)
-	PendingDeliveries(ctx context.Context, now time.Time, limit int) ([]store.Delivery, time.Time, error)
+	PendingDeliveries(ctx context.Context, now time.Time, after store.DeliveryCursor, limit int) ([]store.Delivery, time.Time, error)
 	FinishDelivery(ctx context.Context, id, outcome string) error
 	DeferDelivery(ctx context.Context, id, outcome string, next time.Time) error
 	PruneDeliveries(ctx context.Context, before time.Time) (int64, error)

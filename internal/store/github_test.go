@@ -261,7 +261,7 @@ func TestSQLite_Deliveries(t *testing.T) {
 	if put("a", t0.Add(time.Minute)) {
 		t.Error("a redelivery was recorded twice")
 	}
-	pending, next, err := s.PendingDeliveries(ctx, t0.Add(time.Hour), 10)
+	pending, next, err := s.PendingDeliveries(ctx, t0.Add(time.Hour), store.DeliveryCursor{}, 10)
 	if err != nil || len(pending) != 2 || pending[0].ID != "a" || string(pending[0].Payload) != `{"zen":"x"}` || !next.IsZero() {
 		t.Fatalf("PendingDeliveries: got %+v next %v %v", pending, next, err)
 	}
@@ -269,9 +269,16 @@ func TestSQLite_Deliveries(t *testing.T) {
 	if err := s.DeferDelivery(ctx, "a", "github unavailable", retry); err != nil {
 		t.Fatal(err)
 	}
-	pending, next, err = s.PendingDeliveries(ctx, t0.Add(time.Hour), 10)
+	pending, next, err = s.PendingDeliveries(ctx, t0.Add(time.Hour), store.DeliveryCursor{}, 10)
 	if err != nil || len(pending) != 1 || pending[0].ID != "b" || !next.Equal(retry) {
 		t.Errorf("after defer: got %+v next %v %v, want b and next %v", pending, next, err, retry)
+	}
+	// Listed a page at a time: after a, then after b.
+	if page, _, err := s.PendingDeliveries(ctx, retry, store.DeliveryCursor{ReceivedTime: t0, ID: "a"}, 1); err != nil || len(page) != 1 || page[0].ID != "b" {
+		t.Errorf("after a: got %+v %v, want b", page, err)
+	}
+	if page, _, err := s.PendingDeliveries(ctx, retry, store.DeliveryCursor{ReceivedTime: t0.Add(time.Second), ID: "b"}, 10); err != nil || len(page) != 0 {
+		t.Errorf("after b: got %+v %v, want none", page, err)
 	}
 	if err := s.FinishDelivery(ctx, "b", "pong"); err != nil {
 		t.Fatal(err)
@@ -284,7 +291,7 @@ func TestSQLite_Deliveries(t *testing.T) {
 		t.Error("a redelivery of a processed delivery was recorded again")
 	}
 	wantErr(t, "defer a processed delivery", s.DeferDelivery(ctx, "b", "x", retry), store.ErrNotFound)
-	pending, _, _ = s.PendingDeliveries(ctx, retry, 10)
+	pending, _, _ = s.PendingDeliveries(ctx, retry, store.DeliveryCursor{}, 10)
 	if len(pending) != 1 || pending[0].ID != "a" || pending[0].Attempts != 1 || pending[0].Outcome != "github unavailable" {
 		t.Errorf("due again: got %+v", pending)
 	}
