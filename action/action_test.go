@@ -160,6 +160,10 @@ func TestAction_DeploysAndReports(t *testing.T) {
 		if strings.HasSuffix(r.URI, "/revisions") && r.Commit != testSHA {
 			t.Errorf("upload X-Slipway-Commit = %q, want the workflow's commit %s", r.Commit, testSHA)
 		}
+		// The server's check run annotations then name hook scripts as this run's do.
+		if strings.HasSuffix(r.URI, "/revisions") && r.Dir != "app" {
+			t.Errorf("upload X-Slipway-Directory = %q, want app, the path input within the workspace", r.Dir)
+		}
 	}
 	ghReqs := e.github.Calls("")
 	if len(ghReqs) != 1 || ghReqs[0].Method != "POST" || ghReqs[0].Path != githubDeplo {
@@ -556,5 +560,22 @@ func TestAction_OIDCTokenRenewedBeforeItExpires(t *testing.T) {
 	// One token checks the permission up front; then one per request.
 	if got, want := minted.Load(), int64(len(reqs)+1); got != want {
 		t.Errorf("%d tokens minted for %d requests, want %d", got, len(reqs), want)
+	}
+}
+
+func TestBundleDirectory(t *testing.T) {
+	ws := t.TempDir()
+	writeFile(t, filepath.Join(ws, "deploy", "web"), "appspec.yml", validServer)
+	writeFile(t, ws, "bundle.zip", "PK")
+	outside := t.TempDir()
+	for _, tc := range []struct{ path, want string }{
+		{filepath.Join(ws, "deploy", "web"), "deploy/web"},
+		{ws, "."},
+		{filepath.Join(ws, "bundle.zip"), ""}, // an archive: where it was built from is unknown
+		{outside, ""},
+	} {
+		if got := bundleDirectory(ws, tc.path); got != tc.want {
+			t.Errorf("bundleDirectory(%s) = %q, want %q", tc.path, got, tc.want)
+		}
 	}
 }

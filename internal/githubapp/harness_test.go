@@ -453,23 +453,13 @@ func digestOf(b []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// upload registers a bundle as the Action does, naming its commit; it returns the digest.
-func (e *env) upload(app string, data []byte, commit string) string {
+// upload registers a bundle as the Action does, saying where it was built from; it returns the
+// digest.
+func (e *env) upload(app string, data []byte, origin api.RevisionOrigin) string {
 	e.t.Helper()
-	req, err := http.NewRequest(http.MethodPost, e.URL+api.PathAPI+"/applications/"+app+"/revisions", bytes.NewReader(data))
+	rev, err := e.client.UploadRevisionFrom(context.Background(), app, bytes.NewReader(data), int64(len(data)), "", origin)
 	if err != nil {
-		e.t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+adminToken)
-	req.Header.Set("X-Slipway-Commit", commit)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var rev api.Revision
-	if err := json.NewDecoder(resp.Body).Decode(&rev); err != nil || resp.StatusCode != http.StatusCreated {
-		e.t.Fatalf("upload: %s %v", resp.Status, err)
+		e.t.Fatalf("upload: %v", err)
 	}
 	return rev.Digest
 }

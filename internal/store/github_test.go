@@ -221,15 +221,16 @@ func TestSQLite_RevisionForCommit(t *testing.T) {
 	if _, err := s.RevisionForCommit(ctx, "app", sha1); err == nil {
 		t.Fatal("a revision without a commit was found by commit")
 	}
-	// Uploading the same bytes again with the commit fills it in; a later other commit does not
-	// overwrite it.
-	for _, commit := range []string{sha1, strings.Repeat("1", 40)} {
-		if _, err := s.PutRevision(ctx, store.Revision{Digest: digest, Application: "app", Size: 1, Format: "tgz", Source: store.SourceUpload, Commit: commit}); err != nil {
+	// Uploading the same bytes again with the commit and directory fills them in; a later other
+	// commit or directory does not overwrite them.
+	for i, commit := range []string{sha1, strings.Repeat("1", 40)} {
+		dir := []string{"deploy/web", "elsewhere"}[i]
+		if _, err := s.PutRevision(ctx, store.Revision{Digest: digest, Application: "app", Size: 1, Format: "tgz", Source: store.SourceUpload, Commit: commit, Directory: dir}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	r, err := s.RevisionForCommit(ctx, "app", sha1)
-	if err != nil || r.Digest != digest || r.Commit != sha1 {
+	if err != nil || r.Digest != digest || r.Commit != sha1 || r.Directory != "deploy/web" {
 		t.Errorf("RevisionForCommit: got %+v %v", r, err)
 	}
 	newer := strings.Repeat("cd", 32)
