@@ -130,7 +130,13 @@ func (a *actionRun) run(ctx context.Context) error {
 	})
 	if err != nil {
 		err = a.serverError(cfg, "create the deployment", err)
-		if ghd != nil {
+		var ae *api.Error
+		switch {
+		case ghd == nil:
+		case errors.As(err, &ae) && ae.RefusalReported:
+			// The server's deployment webhook refused this Deployment first and reported it.
+			fmt.Fprintf(a.out, "Slipway reported the refusal on GitHub Deployment %d already\n", ghd.DeploymentID)
+		default:
 			if ferr := deployments.fail(ctx, ghd.DeploymentID, "Slipway refused the deployment: "+err.Error()); ferr != nil {
 				a.gh.Warningf("%s", ferr)
 			}

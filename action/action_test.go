@@ -342,6 +342,20 @@ func TestAction_SlipwayRefusalErrorsTheGitHubDeployment(t *testing.T) {
 	}
 }
 
+func TestAction_RefusalTheServerReportedIsNotPostedAgain(t *testing.T) {
+	e := newActionEnv(t)
+	// The server's deployment webhook refused the Deployment first and posted its error status.
+	e.slipway.on("POST", "/api/v1/deployments", fakeAnswer{status: http.StatusBadRequest,
+		body: api.Error{Message: "no deployment config Nope", Field: "deployment_config", RefusalReported: true}})
+	code, out := e.run(t)
+	if code != 1 || !strings.Contains(out, "no deployment config Nope") || !strings.Contains(out, "reported the refusal on GitHub Deployment 1001 already") {
+		t.Fatalf("exit %d, want 1, the refusal, and no status of its own\n%s", code, out)
+	}
+	if calls := e.github.Calls(""); len(calls) != 1 || len(e.github.StatusStates(1001)) != 0 {
+		t.Errorf("GitHub requests %v: want the Deployment created and no status", calls)
+	}
+}
+
 func TestAction_NoOIDCPermission(t *testing.T) {
 	e := newActionEnv(t)
 	delete(e.env, "ACTIONS_ID_TOKEN_REQUEST_URL")

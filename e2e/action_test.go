@@ -91,6 +91,13 @@ type actionResult struct {
 // runAction runs `slipway action` in the workspace with the inputs of a workflow step.
 func (f *actionFixture) runAction(t *testing.T, inputs map[string]string) actionResult {
 	t.Helper()
+	return f.startAction(t, inputs)()
+}
+
+// startAction starts `slipway action` as runAction does and returns the function that waits for
+// it to end, to be called from the test's goroutine.
+func (f *actionFixture) startAction(t *testing.T, inputs map[string]string) func() actionResult {
+	t.Helper()
 	dir := t.TempDir()
 	env := f.runnerEnv(dir)
 	for k, v := range map[string]string{"server-url": f.s.URL, "application": "shop", "deployment-group": "prod",
@@ -101,7 +108,6 @@ func (f *actionFixture) runAction(t *testing.T, inputs map[string]string) action
 		env["INPUT_"+strings.ToUpper(k)] = v
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
 	cmd := exec.CommandContext(ctx, filepath.Join(bin, "slipway"), "action")
 	cmd.Dir = f.workspace
 	for k, v := range env {
@@ -109,17 +115,25 @@ func (f *actionFixture) runAction(t *testing.T, inputs map[string]string) action
 	}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	r := actionResult{log: out.String()}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		r.code = ee.ExitCode()
-	} else if err != nil {
+	if err := cmd.Start(); err != nil {
+		cancel()
 		t.Fatal(err)
 	}
-	r.outputs = readOutputs(t, env["GITHUB_OUTPUT"])
-	r.summary = readFile(t, env["GITHUB_STEP_SUMMARY"])
-	return r
+	return func() actionResult {
+		t.Helper()
+		defer cancel()
+		err := cmd.Wait()
+		r := actionResult{log: out.String()}
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			r.code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		r.outputs = readOutputs(t, env["GITHUB_OUTPUT"])
+		r.summary = readFile(t, env["GITHUB_STEP_SUMMARY"])
+		return r
+	}
 }
 
 // readOutputs parses a GITHUB_OUTPUT file as the runner does (name<<DELIMITER ... DELIMITER).

@@ -12,6 +12,10 @@ type Error struct {
 	Message string `json:"error"`
 	// Field names the request field at fault, when there is one.
 	Field string `json:"field,omitempty"`
+	// RefusalReported is set on the refusal of a deployment that names a GitHub Deployment when
+	// the server has reported a refusal on that Deployment already (its deployment webhook
+	// refused it first): the caller must not post an error status of its own.
+	RefusalReported bool `json:"refusal_reported,omitempty"`
 	// Status is the HTTP status; not part of the body.
 	Status int `json:"-"`
 }

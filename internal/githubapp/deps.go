@@ -24,7 +24,8 @@ type Store interface {
 	GetGitHubCommand(ctx context.Context, repositoryID, commentID int64) (store.GitHubCommand, error)
 	RecordGitHubCommand(ctx context.Context, c store.GitHubCommand) (store.GitHubCommand, error)
 	SetGitHubCommandReply(ctx context.Context, repositoryID, commentID, reply int64) error
-	PruneGitHubCommands(ctx context.Context, before time.Time) (int64, error)
+	RecordGitHubRefusal(ctx context.Context, f store.GitHubRefusal) (store.GitHubRefusal, error)
+	PruneGitHubRecords(ctx context.Context, before time.Time) (int64, error)
 
 	GetGroup(ctx context.Context, application, name string) (store.Group, error)
 	GroupsForRepository(ctx context.Context, repositoryID int64) ([]store.Group, error)

@@ -134,8 +134,8 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	}
 }
 
-// prune forgets the deliveries, and the outcomes of the commands they carried, that are too old
-// to be delivered again.
+// prune forgets the deliveries, and the records of what they did (commands' outcomes, refused
+// Deployments), that are too old to be delivered again.
 func (d *Dispatcher) prune(ctx context.Context) {
 	before := d.now().Add(-deliveryRetention)
 	if n, err := d.store.PruneDeliveries(ctx, before); err != nil {
@@ -143,10 +143,10 @@ func (d *Dispatcher) prune(ctx context.Context) {
 	} else if n > 0 {
 		d.log.Info("pruned old webhook deliveries", "count", n)
 	}
-	if n, err := d.store.PruneGitHubCommands(ctx, before); err != nil {
-		d.log.Warn("prune pull request commands", "error", err)
+	if n, err := d.store.PruneGitHubRecords(ctx, before); err != nil {
+		d.log.Warn("prune commands and refusals", "error", err)
 	} else if n > 0 {
-		d.log.Info("pruned old pull request commands", "count", n)
+		d.log.Info("pruned old commands and refusals", "count", n)
 	}
 }
 

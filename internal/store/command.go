@@ -75,16 +75,26 @@ func (s *SQLite) SetGitHubCommandReply(ctx context.Context, repositoryID, commen
 	return nil
 }
 
-// PruneGitHubCommands forgets the commands recorded before before, and returns how many. Keep
-// them as long as the deliveries that carry them.
-func (s *SQLite) PruneGitHubCommands(ctx context.Context, before time.Time) (int64, error) {
-	res, err := s.w.ExecContext(ctx, "DELETE FROM github_commands WHERE create_time < ?", millis(before))
+// PruneGitHubRecords forgets the commands and refusals recorded before before, and returns how
+// many. Keep them as long as the deliveries that may carry them again.
+func (s *SQLite) PruneGitHubRecords(ctx context.Context, before time.Time) (int64, error) {
+	var n int64
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		for _, table := range []string{"github_commands", "github_refusals"} {
+			res, err := tx.ExecContext(ctx, "DELETE FROM "+table+" WHERE create_time < ?", millis(before))
+			if err != nil {
+				return err
+			}
+			m, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			n += m
+		}
+		return nil
+	})
 	if err != nil {
-		return 0, fmt.Errorf("prune commands: %w", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, fmt.Errorf("prune commands: %w", err)
+		return 0, fmt.Errorf("prune github records: %w", err)
 	}
 	return n, nil
 }
@@ -104,4 +114,48 @@ func scanGitHubCommand(sc scanner) (GitHubCommand, error) {
 	}
 	c.Refused, c.CreateTime = refused != 0, fromMillis(created)
 	return c, nil
+}
+
+// GitHubRefusal is a GitHub Deployment that Slipway refused to run.
+type GitHubRefusal struct {
+	RepositoryID int64
+	GitHubID     int64
+	// Webhook is set when the deployment webhook refused it first: the server reports the
+	// refusal on GitHub. Otherwise the API's caller (the Action) does.
+	Webhook bool
+	Reason  string
+	// CreateTime is set by the store when zero.
+	CreateTime time.Time
+}
+
+// RecordGitHubRefusal records that a GitHub Deployment was refused, once: when a refusal is
+// recorded for it already, nothing changes and that one is returned. The first to record a
+// refusal is the one to report it on GitHub.
+func (s *SQLite) RecordGitHubRefusal(ctx context.Context, f GitHubRefusal) (GitHubRefusal, error) {
+	if f.RepositoryID <= 0 || f.GitHubID <= 0 {
+		return GitHubRefusal{}, fmt.Errorf("record refusal: %w: give the repository id and the GitHub Deployment's id", ErrInvalid)
+	}
+	if f.CreateTime.IsZero() {
+		f.CreateTime = s.now()
+	}
+	var out GitHubRefusal
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO github_refusals (repository_id, github_deployment, webhook, reason, create_time)
+			VALUES (?, ?, ?, ?, ?) ON CONFLICT (repository_id, github_deployment) DO NOTHING`,
+			f.RepositoryID, f.GitHubID, boolInt(f.Webhook), f.Reason, millis(f.CreateTime))
+		if err != nil {
+			return err
+		}
+		var webhook int
+		var created int64
+		err = tx.QueryRowContext(ctx, `SELECT repository_id, github_deployment, webhook, reason, create_time FROM github_refusals
+			WHERE repository_id = ? AND github_deployment = ?`, f.RepositoryID, f.GitHubID).Scan(
+			&out.RepositoryID, &out.GitHubID, &webhook, &out.Reason, &created)
+		out.Webhook, out.CreateTime = webhook != 0, fromMillis(created)
+		return err
+	})
+	if err != nil {
+		return GitHubRefusal{}, fmt.Errorf("record refusal of GitHub deployment %d: %w", f.GitHubID, err)
+	}
+	return out, nil
 }

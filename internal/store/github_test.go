@@ -335,11 +335,46 @@ func TestSQLite_GitHubCommands(t *testing.T) {
 	_, err = s.RecordGitHubCommand(ctx, store.GitHubCommand{CommentID: 7})
 	wantErr(t, "command without a repository", err, store.ErrInvalid)
 
-	n, err := s.PruneGitHubCommands(ctx, t0.Add(time.Minute))
+	n, err := s.PruneGitHubRecords(ctx, t0.Add(time.Minute))
 	if err != nil || n != 1 {
-		t.Errorf("PruneGitHubCommands: got %d %v, want 1 (the old one only)", n, err)
+		t.Errorf("PruneGitHubRecords: got %d %v, want 1 (the old one only)", n, err)
 	}
 	if _, err := s.GetGitHubCommand(ctx, 43, 7); err != nil {
 		t.Errorf("a recent command was pruned: %v", err)
+	}
+}
+
+func TestSQLite_GitHubRefusals(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	// The webhook and the Action's call race to refuse one GitHub Deployment: one wins, and
+	// both learn which.
+	const racers = 8
+	var wg sync.WaitGroup
+	got := make([]store.GitHubRefusal, racers)
+	errs := make([]error, racers)
+	for i := range racers {
+		wg.Go(func() {
+			got[i], errs[i] = s.RecordGitHubRefusal(ctx, store.GitHubRefusal{RepositoryID: 42, GitHubID: 7, Webhook: i%2 == 0, Reason: fmt.Sprint("racer ", i), CreateTime: t0})
+		})
+	}
+	wg.Wait()
+	for i := range racers {
+		if errs[i] != nil || got[i] != got[0] {
+			t.Errorf("racer %d: got %+v %v, want the first refusal %+v", i, got[i], errs[i], got[0])
+		}
+	}
+	var winner int
+	if _, err := fmt.Sscanf(got[0].Reason, "racer %d", &winner); err != nil || got[0].Webhook != (winner%2 == 0) {
+		t.Errorf("the winner %+v is not what one racer recorded", got[0])
+	}
+	other, err := s.RecordGitHubRefusal(ctx, store.GitHubRefusal{RepositoryID: 42, GitHubID: 8, Reason: "later"})
+	if err != nil || other.Webhook || other.Reason != "later" {
+		t.Errorf("another Deployment: got %+v %v", other, err)
+	}
+	_, err = s.RecordGitHubRefusal(ctx, store.GitHubRefusal{RepositoryID: 42})
+	wantErr(t, "refusal without a GitHub Deployment", err, store.ErrInvalid)
+	if n, err := s.PruneGitHubRecords(ctx, t0.Add(time.Minute)); err != nil || n != 1 {
+		t.Errorf("PruneGitHubRecords: got %d %v, want 1 (the old refusal only)", n, err)
 	}
 }
