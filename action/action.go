@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -92,7 +93,10 @@ func (a *actionRun) run(ctx context.Context) error {
 		return err
 	}
 	defer cleanup()
-	rev, err := a.cli.upload(ctx, client, cfg.Application, file, run.SHA)
+	// The server names hook scripts in check run annotations by the same paths as this run's
+	// annotations: their location in the bundle under its directory in the repository.
+	dir := bundleDirectory(run.Workspace, cfg.Path)
+	rev, err := a.cli.upload(ctx, client, cfg.Application, file, api.RevisionOrigin{Commit: run.SHA, Directory: dir})
 	if err != nil {
 		return a.serverError(cfg, "upload", err)
 	}
@@ -126,7 +130,13 @@ func (a *actionRun) run(ctx context.Context) error {
 	})
 	if err != nil {
 		err = a.serverError(cfg, "create the deployment", err)
-		if ghd != nil {
+		var ae *api.Error
+		switch {
+		case ghd == nil:
+		case errors.As(err, &ae) && ae.RefusalReported:
+			// The server's deployment webhook refused this Deployment first and reported it.
+			fmt.Fprintf(a.out, "Slipway reported the refusal on GitHub Deployment %d already\n", ghd.DeploymentID)
+		default:
 			if ferr := deployments.fail(ctx, ghd.DeploymentID, "Slipway refused the deployment: "+err.Error()); ferr != nil {
 				a.gh.Warningf("%s", ferr)
 			}
@@ -142,7 +152,7 @@ func (a *actionRun) run(ctx context.Context) error {
 		a.gh.AddStepSummary(summary(d, cfg.Application, cfg.DeploymentGroup, logURL))
 		return nil
 	}
-	return a.wait(ctx, cfg, client, d, run)
+	return a.wait(ctx, cfg, client, d, dir)
 }
 
 // serverError explains the server's refusals a user can fix on their side.
@@ -177,6 +187,19 @@ func (a *actionRun) appspecFinding(run githubRun) func(appspec.Diagnostic) {
 			a.gh.WithFieldsMap(fields).Warningf("%s", d.Message)
 		}
 	}
+}
+
+// bundleDirectory is the directory p names relative to the workspace (the repository's root),
+// slash-separated and "." for the root; "" when p is an archive or lies outside the workspace.
+func bundleDirectory(workspace, p string) string {
+	if fi, err := os.Stat(p); err != nil || !fi.IsDir() {
+		return ""
+	}
+	rel := repoPath(workspace, p)
+	if path.IsAbs(rel) || rel == ".." || strings.HasPrefix(rel, "../") {
+		return ""
+	}
+	return rel
 }
 
 // repoPath is p relative to the workspace (the repository's root), as annotations want it.
@@ -225,16 +248,13 @@ func (a *actionRun) setStatus(status string) {
 }
 
 // wait follows the deployment to its end, reporting as it goes; an error unless it Succeeded.
-func (a *actionRun) wait(ctx context.Context, cfg actionConfig, client *api.Client, d api.Deployment, run githubRun) error {
+// bundleDir is the revision's directory in the repository ("" when unknown).
+func (a *actionRun) wait(ctx context.Context, cfg actionConfig, client *api.Client, d api.Deployment, bundleDir string) error {
 	waitCtx := ctx
 	if cfg.Timeout > 0 {
 		var cancel context.CancelFunc
 		waitCtx, cancel = context.WithTimeout(ctx, cfg.Timeout)
 		defer cancel()
-	}
-	bundleDir := ""
-	if fi, err := os.Stat(cfg.Path); err == nil && fi.IsDir() {
-		bundleDir = repoPath(run.Workspace, cfg.Path)
 	}
 	rep := newReporter(a.gh, a.out, bundleDir)
 	rep.update(d)

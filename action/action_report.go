@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"html"
 	"io"
-	"path"
 	"slices"
 	"strings"
 	"time"
@@ -173,13 +172,13 @@ func failures(d api.Deployment) []*failure {
 	return out
 }
 
-// scriptFile is a hook's location as a path from the repository root, or "" when unknown.
+// scriptFile is a hook's location as a path from the repository root, or "" when unknown. The
+// server's check run annotations name it the same way (api.RepositoryPath).
 func (r *reporter) scriptFile(location string) string {
-	if r.bundleDir == "" || location == "" {
+	if location == "" {
 		return ""
 	}
-	rel := strings.TrimPrefix(path.Clean("/"+location), "/")
-	return path.Join(r.bundleDir, rel)
+	return api.RepositoryPath(r.bundleDir, location)
 }
 
 // maxAnnotationTail bounds the script output carried in one annotation.

@@ -22,22 +22,22 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/slipway-deploy/slipway/internal/api"
+	"github.com/slipway-deploy/slipway/internal/githubapp/githubtest"
 )
 
 // actionEnv is the environment of one Action run: the runner's variables and files, a fake
-// Slipway API, a GitHub API stand-in and the runner's OIDC token endpoint.
+// Slipway API, the GitHub API stand-in and the runner's OIDC token endpoint.
 type actionEnv struct {
 	env           map[string]string
 	workspace     string
 	slipway       *fakeAPI
-	github        *fakeAPI
+	github        *githubtest.Server
 	tokenEndpoint *fakeAPI
 }
 
 const (
 	testSHA     = "0123456789abcdef0123456789abcdef01234567"
 	testOIDC    = "header.claims.signature"
-	testGitHub  = "ghs_test-token"
 	githubDeplo = "/repos/acme/shop/deployments"
 )
 
@@ -46,9 +46,9 @@ const (
 func newActionEnv(t *testing.T) *actionEnv {
 	t.Helper()
 	e := &actionEnv{workspace: t.TempDir()}
-	var slipwayURL, githubURL, tokenURL string
+	var slipwayURL, tokenURL string
 	e.slipway, slipwayURL = newFakeAPI(t)
-	e.github, githubURL = newFakeAPI(t)
+	e.github = githubtest.New(t)
 	e.tokenEndpoint, tokenURL = newFakeAPI(t)
 	app := filepath.Join(e.workspace, "app")
 	writeFile(t, app, "appspec.yml", validServer)
@@ -56,8 +56,8 @@ func newActionEnv(t *testing.T) *actionEnv {
 	runner := t.TempDir()
 	e.env = map[string]string{
 		"INPUT_SERVER-URL": slipwayURL + "/", "INPUT_APPLICATION": "web", "INPUT_DEPLOYMENT-GROUP": "prod",
-		"INPUT_PATH": app, "INPUT_GITHUB-TOKEN": testGitHub, "INPUT_WAIT": "true", "INPUT_AUTH": "oidc",
-		"GITHUB_ACTIONS": "true", "GITHUB_API_URL": githubURL, "GITHUB_REPOSITORY": "acme/shop",
+		"INPUT_PATH": app, "INPUT_GITHUB-TOKEN": e.github.Token, "INPUT_WAIT": "true", "INPUT_AUTH": "oidc",
+		"GITHUB_ACTIONS": "true", "GITHUB_API_URL": e.github.URL, "GITHUB_REPOSITORY": "acme/shop",
 		"GITHUB_REPOSITORY_ID": "4242", "GITHUB_SHA": testSHA, "GITHUB_REF": "refs/heads/main", "GITHUB_RUN_ID": "77",
 		"GITHUB_WORKSPACE": e.workspace, "GITHUB_OUTPUT": filepath.Join(runner, "output"),
 		"GITHUB_STEP_SUMMARY":          filepath.Join(runner, "summary"),
@@ -69,10 +69,6 @@ func newActionEnv(t *testing.T) *actionEnv {
 		GitHub: &api.GitHubLink{Repository: "acme/shop", RepositoryID: 4242},
 	}))
 	onUpload(e.slipway)
-	e.github.on("POST", githubDeplo, fakeAnswer{status: http.StatusCreated, body: map[string]any{
-		"id": 1001, "sha": testSHA, "ref": testSHA, "task": "deploy", "environment": "production",
-		"url": "https://api.github.com/repos/acme/shop/deployments/1001",
-	}})
 	return e
 }
 
@@ -164,12 +160,16 @@ func TestAction_DeploysAndReports(t *testing.T) {
 		if strings.HasSuffix(r.URI, "/revisions") && r.Commit != testSHA {
 			t.Errorf("upload X-Slipway-Commit = %q, want the workflow's commit %s", r.Commit, testSHA)
 		}
+		// The server's check run annotations then name hook scripts as this run's do.
+		if strings.HasSuffix(r.URI, "/revisions") && r.Dir != "app" {
+			t.Errorf("upload X-Slipway-Directory = %q, want app, the path input within the workspace", r.Dir)
+		}
 	}
-	ghReqs := e.github.requests()
-	if len(ghReqs) != 1 || ghReqs[0].Method != "POST" || ghReqs[0].URI != githubDeplo {
-		t.Fatalf("GitHub requests: %v, want one POST %s", e.github.calls(), githubDeplo)
+	ghReqs := e.github.Calls("")
+	if len(ghReqs) != 1 || ghReqs[0].Method != "POST" || ghReqs[0].Path != githubDeplo {
+		t.Fatalf("GitHub requests: %v, want one POST %s", ghReqs, githubDeplo)
 	}
-	if got := ghReqs[0].Auth; got != "Bearer "+testGitHub {
+	if got := ghReqs[0].Auth; got != "Bearer "+e.github.Token {
 		t.Errorf("GitHub Authorization %q", got)
 	}
 	var gd githubDeploymentRequest
@@ -281,8 +281,8 @@ func TestAction_AppspecErrorsAnnotatedAndNothingUploaded(t *testing.T) {
 			t.Errorf("the invalid revision reached the server: %s", c)
 		}
 	}
-	if len(e.github.requests()) != 0 {
-		t.Errorf("a GitHub Deployment was created for an invalid revision: %v", e.github.calls())
+	if calls := e.github.Calls(""); len(calls) != 0 {
+		t.Errorf("a GitHub Deployment was created for an invalid revision: %v", calls)
 	}
 }
 
@@ -292,7 +292,7 @@ func TestAction_GitHubRefusalShownVerbatim(t *testing.T) {
 		"message": "Conflict: Commit status checks failed for main.",
 		"errors":  []map[string]any{{"contexts": []map[string]string{{"context": "ci/test", "state": "failure"}}, "resource": "Deployment", "field": "required_contexts", "code": "invalid"}},
 	}
-	e.github.on("POST", githubDeplo, fakeAnswer{status: http.StatusConflict, body: body})
+	e.github.FailWith("POST", githubDeplo, http.StatusConflict, body)
 	code, out := e.run(t)
 	if code != 1 {
 		t.Fatalf("exit %d, want 1\n%s", code, out)
@@ -313,7 +313,6 @@ func TestAction_SlipwayRefusalErrorsTheGitHubDeployment(t *testing.T) {
 	e := newActionEnv(t)
 	e.slipway.on("POST", "/api/v1/deployments", errAnswer(http.StatusForbidden,
 		"GitHub Actions workflow not allowed: group web/prod may be deployed from refs refs/tags/v*; this workflow runs on refs/heads/main"))
-	e.github.on("POST", githubDeplo+"/1001/statuses", fakeAnswer{status: http.StatusCreated, body: map[string]any{"id": 1, "state": "error"}})
 	code, out := e.run(t)
 	if code != 1 {
 		t.Fatalf("exit %d, want 1\n%s", code, out)
@@ -321,9 +320,9 @@ func TestAction_SlipwayRefusalErrorsTheGitHubDeployment(t *testing.T) {
 	if !strings.Contains(out, "this workflow runs on refs/heads/main (see the group's GitHub link") {
 		t.Errorf("the server's refusal is not shown:\n%s", out)
 	}
-	reqs := e.github.requests()
-	if len(reqs) != 2 || reqs[1].URI != githubDeplo+"/1001/statuses" {
-		t.Fatalf("GitHub requests %v, want the deployment then its error status", e.github.calls())
+	reqs := e.github.Calls("")
+	if len(reqs) != 2 || reqs[1].Path != githubDeplo+"/1001/statuses" {
+		t.Fatalf("GitHub requests %v, want the deployment then its error status", reqs)
 	}
 	var st struct{ State, Description string }
 	if err := json.Unmarshal(reqs[1].Body, &st); err != nil {
@@ -332,8 +331,28 @@ func TestAction_SlipwayRefusalErrorsTheGitHubDeployment(t *testing.T) {
 	if st.State != "error" || len(st.Description) > maxGitHubDescription || !strings.HasPrefix(st.Description, "Slipway refused the deployment: create the deployment: GitHub Actions workflow not allowed") {
 		t.Errorf("status %+v: want state error and the reason within %d bytes", st, maxGitHubDescription)
 	}
+	if got := e.github.StatusStates(1001); !slices.Equal(got, []string{"error"}) {
+		t.Errorf("GitHub Deployment 1001 has statuses %v, want one error", got)
+	}
+	if v := e.github.Violations(); len(v) > 0 {
+		t.Errorf("requests GitHub would refuse: %v", v)
+	}
 	if got := e.outputs(t); got["github-deployment-id"] != "1001" || got["deployment-id"] != "" {
 		t.Errorf("outputs %v: want the GitHub Deployment's id and no deployment id", got)
+	}
+}
+
+func TestAction_RefusalTheServerReportedIsNotPostedAgain(t *testing.T) {
+	e := newActionEnv(t)
+	// The server's deployment webhook refused the Deployment first and posted its error status.
+	e.slipway.on("POST", "/api/v1/deployments", fakeAnswer{status: http.StatusBadRequest,
+		body: api.Error{Message: "no deployment config Nope", Field: "deployment_config", RefusalReported: true}})
+	code, out := e.run(t)
+	if code != 1 || !strings.Contains(out, "no deployment config Nope") || !strings.Contains(out, "reported the refusal on GitHub Deployment 1001 already") {
+		t.Fatalf("exit %d, want 1, the refusal, and no status of its own\n%s", code, out)
+	}
+	if calls := e.github.Calls(""); len(calls) != 1 || len(e.github.StatusStates(1001)) != 0 {
+		t.Errorf("GitHub requests %v: want the Deployment created and no status", calls)
 	}
 }
 
@@ -363,8 +382,8 @@ func TestAction_APITokenAndNoWait(t *testing.T) {
 			t.Errorf("%s %s: Authorization %q", r.Method, r.URI, r.Auth)
 		}
 	}
-	if len(e.tokenEndpoint.requests()) != 0 || len(e.github.requests()) != 0 {
-		t.Errorf("token endpoint %v, GitHub %v: want neither called", e.tokenEndpoint.calls(), e.github.calls())
+	if len(e.tokenEndpoint.requests()) != 0 || len(e.github.Calls("")) != 0 {
+		t.Errorf("token endpoint %v, GitHub %v: want neither called", e.tokenEndpoint.calls(), e.github.Calls(""))
 	}
 	if !strings.Contains(out, "::add-mask::static-api-token-123") || !strings.Contains(out, "::warning::input github-token is empty") {
 		t.Errorf("log:\n%s", out)
@@ -555,5 +574,22 @@ func TestAction_OIDCTokenRenewedBeforeItExpires(t *testing.T) {
 	// One token checks the permission up front; then one per request.
 	if got, want := minted.Load(), int64(len(reqs)+1); got != want {
 		t.Errorf("%d tokens minted for %d requests, want %d", got, len(reqs), want)
+	}
+}
+
+func TestBundleDirectory(t *testing.T) {
+	ws := t.TempDir()
+	writeFile(t, filepath.Join(ws, "deploy", "web"), "appspec.yml", validServer)
+	writeFile(t, ws, "bundle.zip", "PK")
+	outside := t.TempDir()
+	for _, tc := range []struct{ path, want string }{
+		{filepath.Join(ws, "deploy", "web"), "deploy/web"},
+		{ws, "."},
+		{filepath.Join(ws, "bundle.zip"), ""}, // an archive: where it was built from is unknown
+		{outside, ""},
+	} {
+		if got := bundleDirectory(ws, tc.path); got != tc.want {
+			t.Errorf("bundleDirectory(%s) = %q, want %q", tc.path, got, tc.want)
+		}
 	}
 }

@@ -103,7 +103,7 @@ func (c *cli) deploy(ctx context.Context, args []string) error {
 			return err
 		}
 		defer cleanup()
-		if rev, err = c.upload(ctx, client, *app, file, *commit); err != nil {
+		if rev, err = c.upload(ctx, client, *app, file, api.RevisionOrigin{Commit: *commit}); err != nil {
 			return err
 		}
 	}
@@ -329,7 +329,7 @@ func parseS3URL(s string) (api.S3Location, error) {
 }
 
 // upload sends the bundle with its digest, so the server refuses it if it arrives altered.
-func (c *cli) upload(ctx context.Context, client *api.Client, app, file, commit string) (api.Revision, error) {
+func (c *cli) upload(ctx context.Context, client *api.Client, app, file string, origin api.RevisionOrigin) (api.Revision, error) {
 	digest, err := bundle.DigestFile(file)
 	if err != nil {
 		return api.Revision{}, fmt.Errorf("bundle: %w", err)
@@ -343,7 +343,7 @@ func (c *cli) upload(ctx context.Context, client *api.Client, app, file, commit 
 	if err != nil {
 		return api.Revision{}, fmt.Errorf("bundle: %w", err)
 	}
-	rev, err := client.UploadRevision(ctx, app, f, fi.Size(), digest, commit)
+	rev, err := client.UploadRevisionFrom(ctx, app, f, fi.Size(), digest, origin)
 	if err != nil {
 		return api.Revision{}, serverError(err)
 	}

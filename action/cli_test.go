@@ -36,6 +36,7 @@ type fakeRequest struct {
 	Auth   string
 	Digest string // X-Slipway-Digest
 	Commit string // X-Slipway-Commit
+	Dir    string // X-Slipway-Directory
 	Body   []byte
 }
 
@@ -63,7 +64,8 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	req := fakeRequest{
 		Method: r.Method, URI: r.URL.RequestURI(), Auth: r.Header.Get("Authorization"),
-		Digest: r.Header.Get("X-Slipway-Digest"), Commit: r.Header.Get("X-Slipway-Commit"), Body: body,
+		Digest: r.Header.Get("X-Slipway-Digest"), Commit: r.Header.Get("X-Slipway-Commit"),
+		Dir: r.Header.Get("X-Slipway-Directory"), Body: body,
 	}
 	key := r.Method + " " + r.URL.Path
 	f.mu.Lock()

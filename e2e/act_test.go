@@ -151,7 +151,7 @@ func TestAction_UnderAct(t *testing.T) {
 		defer cancel()
 		cmd := exec.CommandContext(ctx, act, "push", "-P", "ubuntu-latest=-self-hosted",
 			"--action-cache-path", actCache, "--no-cache-server",
-			"-s", "GITHUB_TOKEN="+githubToken,
+			"-s", "GITHUB_TOKEN="+f.github.Token,
 			"--env", "GITHUB_API_URL="+f.github.URL,
 			"--env", "GITHUB_REPOSITORY_ID=4242",
 			"--env", "ACTIONS_ID_TOKEN_REQUEST_URL="+f.issuer.URL+"/token?api-version=2.0",
@@ -210,8 +210,8 @@ func TestAction_UnderAct(t *testing.T) {
 			t.Errorf("act log lacks the summary's %q:\n%s", s, log)
 		}
 	}
-	reqs := f.github.recorded()
-	if len(reqs) != 1 || reqs[0].Body["ref"] != sha || reqs[0].Body["environment"] != "staging" {
+	reqs := f.github.Calls("")
+	if len(reqs) != 1 || decodeCall(t, reqs[0])["ref"] != sha || decodeCall(t, reqs[0])["environment"] != "staging" {
 		t.Errorf("GitHub saw %+v; want one deployment of %s to staging", reqs, sha)
 	}
 

@@ -16,13 +16,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/slipway-deploy/slipway/internal/githubapp/githubtest"
 )
 
 // The Action end to end: the slipway binary run as the runner runs it (INPUT_* variables,
 // GITHUB_OUTPUT, GITHUB_STEP_SUMMARY, an OIDC token from the runner's endpoint) against a real
 // server verifying the token against a local issuer, a real agent, and a GitHub API stand-in.
-
-const githubToken = "ghs_e2e-installation-token"
 
 // actionFixture is a server that accepts the test issuer's tokens, application shop with group
 // prod (linked to acme/shop, id 4242, refs/heads/main only, GitHub environment staging), the
@@ -30,13 +30,13 @@ const githubToken = "ghs_e2e-installation-token"
 type actionFixture struct {
 	s         *server
 	issuer    *actionsIssuer
-	github    *githubAPI
+	github    *githubtest.Server
 	workspace string
 }
 
 func newActionFixture(t *testing.T, agents int, fail map[string]bool) (*actionFixture, []*agent) {
 	t.Helper()
-	f := &actionFixture{issuer: newActionsIssuer(t), github: newGitHubAPI(t, githubToken), workspace: t.TempDir()}
+	f := &actionFixture{issuer: newActionsIssuer(t), github: githubtest.New(t), workspace: t.TempDir()}
 	f.s = startServerWithPublicURL(t, "--oidc-issuer", f.issuer.URL)
 	var as []*agent
 	for i := 1; i <= agents; i++ {
@@ -91,17 +91,23 @@ type actionResult struct {
 // runAction runs `slipway action` in the workspace with the inputs of a workflow step.
 func (f *actionFixture) runAction(t *testing.T, inputs map[string]string) actionResult {
 	t.Helper()
+	return f.startAction(t, inputs)()
+}
+
+// startAction starts `slipway action` as runAction does and returns the function that waits for
+// it to end, to be called from the test's goroutine.
+func (f *actionFixture) startAction(t *testing.T, inputs map[string]string) func() actionResult {
+	t.Helper()
 	dir := t.TempDir()
 	env := f.runnerEnv(dir)
 	for k, v := range map[string]string{"server-url": f.s.URL, "application": "shop", "deployment-group": "prod",
-		"path": "deploy", "wait": "true", "auth": "oidc", "github-token": githubToken} {
+		"path": "deploy", "wait": "true", "auth": "oidc", "github-token": f.github.Token} {
 		env["INPUT_"+strings.ToUpper(k)] = v
 	}
 	for k, v := range inputs {
 		env["INPUT_"+strings.ToUpper(k)] = v
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
 	cmd := exec.CommandContext(ctx, filepath.Join(bin, "slipway"), "action")
 	cmd.Dir = f.workspace
 	for k, v := range env {
@@ -109,17 +115,25 @@ func (f *actionFixture) runAction(t *testing.T, inputs map[string]string) action
 	}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	r := actionResult{log: out.String()}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		r.code = ee.ExitCode()
-	} else if err != nil {
+	if err := cmd.Start(); err != nil {
+		cancel()
 		t.Fatal(err)
 	}
-	r.outputs = readOutputs(t, env["GITHUB_OUTPUT"])
-	r.summary = readFile(t, env["GITHUB_STEP_SUMMARY"])
-	return r
+	return func() actionResult {
+		t.Helper()
+		defer cancel()
+		err := cmd.Wait()
+		r := actionResult{log: out.String()}
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			r.code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		r.outputs = readOutputs(t, env["GITHUB_OUTPUT"])
+		r.summary = readFile(t, env["GITHUB_STEP_SUMMARY"])
+		return r
+	}
 }
 
 // readOutputs parses a GITHUB_OUTPUT file as the runner does (name<<DELIMITER ... DELIMITER).
@@ -157,15 +171,16 @@ func TestAction_DeploysWithOIDC(t *testing.T) {
 			t.Errorf("%s serves %q, want revision v1", a.Name, got)
 		}
 	}
-	reqs := f.github.recorded()
+	reqs := f.github.Calls("")
 	if len(reqs) != 1 || reqs[0].Path != "/repos/acme/shop/deployments" {
 		t.Fatalf("GitHub saw %+v, want one deployment created", reqs)
 	}
-	payload, _ := reqs[0].Body["payload"].(map[string]any)
+	body := decodeCall(t, reqs[0])
+	payload, _ := body["payload"].(map[string]any)
 	slipway, _ := payload["slipway"].(map[string]any)
-	if reqs[0].Body["environment"] != "staging" || reqs[0].Body["ref"] != strings.Repeat("ab", 20) ||
+	if body["environment"] != "staging" || body["ref"] != strings.Repeat("ab", 20) ||
 		slipway["application"] != "shop" || slipway["group"] != "prod" || slipway["revision"] != d.Revision {
-		t.Errorf("GitHub deployment request %+v; want environment staging, the run's sha and payload.slipway naming revision %s", reqs[0].Body, d.Revision)
+		t.Errorf("GitHub deployment request %s; want environment staging, the run's sha and payload.slipway naming revision %s", reqs[0].Body, d.Revision)
 	}
 	want := map[string]string{"deployment-id": id, "status": "Succeeded", "github-deployment-id": "1001", "log-url": f.s.URL + "/deployments/" + id}
 	for k, v := range want {
@@ -250,7 +265,15 @@ func TestAction_TokensRefused(t *testing.T) {
 	if out := mustCLI(t, f.s, "deployment", "list"); strings.Contains(out, "d-") {
 		t.Errorf("refused tokens deployed something:\n%s", out)
 	}
-	if reqs := f.github.recorded(); len(reqs) != 0 {
+	if reqs := f.github.Calls(""); len(reqs) != 0 {
 		t.Errorf("refused runs created GitHub Deployments: %+v", reqs)
 	}
+}
+
+// decodeCall is the JSON body of a call GitHub received.
+func decodeCall(t *testing.T, c githubtest.Call) map[string]any {
+	t.Helper()
+	var m map[string]any
+	c.Decode(t, &m)
+	return m
 }

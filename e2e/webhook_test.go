@@ -115,12 +115,19 @@ func realPayload(t *testing.T) []byte {
 	return nil
 }
 
-// deliver posts a signed webhook delivery to the server and returns the HTTP status.
+// deliver posts a signed deployment webhook to the server and returns the HTTP status.
 func (f githubFleet) deliver(t *testing.T, id string, body []byte) int {
+	t.Helper()
+	return deliverDeployment(t, f.s, id, body)
+}
+
+// deliverDeployment posts a deployment webhook to s as GitHub does, signed with ghSecret, and
+// returns the HTTP status.
+func deliverDeployment(t *testing.T, s *server, id string, body []byte) int {
 	t.Helper()
 	mac := hmac.New(sha256.New, []byte(ghSecret))
 	mac.Write(body)
-	req, err := http.NewRequest(http.MethodPost, f.s.URL+"/webhooks/github", bytes.NewReader(body))
+	req, err := http.NewRequest(http.MethodPost, s.URL+"/webhooks/github", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}

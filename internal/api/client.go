@@ -172,11 +172,16 @@ func (c *Client) ListConfigs(ctx context.Context) ([]DeploymentConfig, error) {
 
 // Revisions
 
-// UploadRevision sends a bundle (zip, tar or tgz bytes). commit, when not empty, is the full Git
-// commit id the bundle was built from: hooks see it as BUNDLE_COMMIT and a PR's /deploy reuses
-// the upload. The server stores it by its sha256 and
-// refuses it if digest is given and differs.
+// UploadRevision sends a bundle (zip, tar or tgz bytes) built from commit ("" when unknown) of
+// a Git repository; UploadRevisionFrom says more about where it comes from. The server stores
+// it by its sha256 and refuses it if digest is given and differs.
 func (c *Client) UploadRevision(ctx context.Context, app string, bundle io.Reader, size int64, digest, commit string) (Revision, error) {
+	return c.UploadRevisionFrom(ctx, app, bundle, size, digest, RevisionOrigin{Commit: commit})
+}
+
+// UploadRevisionFrom sends a bundle built from origin, whose fields may be left empty when
+// unknown.
+func (c *Client) UploadRevisionFrom(ctx context.Context, app string, bundle io.Reader, size int64, digest string, origin RevisionOrigin) (Revision, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.BaseURL+PathAPI+"/applications/"+esc(app)+"/revisions", bundle)
 	if err != nil {
 		return Revision{}, err
@@ -186,8 +191,11 @@ func (c *Client) UploadRevision(ctx context.Context, app string, bundle io.Reade
 	if digest != "" {
 		req.Header.Set("X-Slipway-Digest", "sha256="+digest)
 	}
-	if commit != "" {
-		req.Header.Set("X-Slipway-Commit", commit)
+	if origin.Commit != "" {
+		req.Header.Set("X-Slipway-Commit", origin.Commit)
+	}
+	if origin.Directory != "" {
+		req.Header.Set("X-Slipway-Directory", origin.Directory)
 	}
 	// A bundle can take longer than an API call: the context bounds the upload, not the
 	// client's overall timeout.

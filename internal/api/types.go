@@ -1,6 +1,10 @@
 package api
 
-import "time"
+import (
+	"path"
+	"strings"
+	"time"
+)
 
 // Error is the body of every non-2xx answer.
 type Error struct {
@@ -8,6 +12,10 @@ type Error struct {
 	Message string `json:"error"`
 	// Field names the request field at fault, when there is one.
 	Field string `json:"field,omitempty"`
+	// RefusalReported is set on the refusal of a deployment that names a GitHub Deployment when
+	// the server has reported a refusal on that Deployment already (its deployment webhook
+	// refused it first): the caller must not post an error status of its own.
+	RefusalReported bool `json:"refusal_reported,omitempty"`
 	// Status is the HTTP status; not part of the body.
 	Status int `json:"-"`
 }
@@ -226,6 +234,26 @@ type Revision struct {
 	// S3 is where a revision registered by S3 location lives (source "s3").
 	S3         *S3Location `json:"s3,omitempty"`
 	CreateTime time.Time   `json:"create_time,omitzero"`
+}
+
+// RevisionOrigin says where an uploaded bundle was built from, when that is a Git repository.
+type RevisionOrigin struct {
+	// Commit is the full commit id: hooks see it as BUNDLE_COMMIT, and a pull request's /deploy
+	// of that commit reuses the upload.
+	Commit string
+	// Directory is the bundle's directory in the repository ("." for its root): check run
+	// annotations name hook scripts by their path in the repository through it.
+	Directory string
+}
+
+// RepositoryPath is the path in the repository of a file of a bundle built from directory dir
+// of it, given the file's location in the bundle (a hook's location, absolute or not, is
+// relative to the bundle's root); "" when dir is unknown ("").
+func RepositoryPath(dir, location string) string {
+	if dir == "" {
+		return ""
+	}
+	return path.Join(dir, strings.TrimPrefix(path.Clean("/"+location), "/"))
 }
 
 // RegisterRevision registers a revision kept outside the server. The server reads it once to

@@ -30,6 +30,9 @@ type Store interface {
 	// deployment that runs a GitHub Deployment.
 	CreateDeploymentForGitHub(ctx context.Context, d deploy.Deployment, refuseWhenBusy bool, link store.GitHubDeployment) (deploy.Deployment, deploy.Admission, bool, error)
 	ListDeployments(ctx context.Context, f store.DeploymentFilter) ([]store.Versioned, error)
+	// RecordGitHubRefusal records, once, that a GitHub Deployment was refused; the first
+	// recorded is returned.
+	RecordGitHubRefusal(ctx context.Context, f store.GitHubRefusal) (store.GitHubRefusal, error)
 	RegisterInstance(ctx context.Context, name string, tags map[string]string, credentialHash string, replace bool) (store.Instance, error)
 	InstanceByCredential(ctx context.Context, hash string) (store.Instance, error)
 	ListInstances(ctx context.Context, includeDeregistered bool) ([]store.Instance, error)

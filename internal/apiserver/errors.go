@@ -87,17 +87,7 @@ func statusOf(err error) int {
 // paths or SQL never reach a client.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status := statusOf(err)
-	body := api.Error{Message: err.Error()}
-	// A user's mistake may arrive wrapped (a blob store's check); its own message says what to
-	// change, without the wrapping's context.
-	var br badRequest
-	var ae *api.Error
-	switch {
-	case errors.As(err, &ae):
-		body.Message, body.Field = ae.Message, ae.Field
-	case errors.As(err, &br):
-		body.Message, body.Field = br.msg, br.field
-	}
+	body := errorBody(err)
 	if status == http.StatusUnauthorized {
 		// RFC 9110: a 401 says which scheme would work.
 		w.Header().Set("WWW-Authenticate", `Bearer realm="slipway"`)
@@ -107,6 +97,20 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		body.Message = "internal error; the server log has the details"
 	}
 	writeJSON(w, status, body)
+}
+
+// errorBody is err as the caller sees it. A user's mistake may arrive wrapped (a blob store's
+// check); its own message says what to change, without the wrapping's context.
+func errorBody(err error) api.Error {
+	var br badRequest
+	var ae *api.Error
+	switch {
+	case errors.As(err, &ae):
+		return api.Error{Message: ae.Message, Field: ae.Field, RefusalReported: ae.RefusalReported}
+	case errors.As(err, &br):
+		return api.Error{Message: br.msg, Field: br.field}
+	}
+	return api.Error{Message: err.Error()}
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -209,20 +209,28 @@ func TestCreateDeployment_GitHubDeploymentMustMatchTheGroup(t *testing.T) {
 	}
 }
 
-func TestUploadRevision_RefusesABadCommit(t *testing.T) {
+func TestUploadRevision_RefusesABadCommitOrDirectory(t *testing.T) {
 	h := newHarness(t)
 	h.linkedGroup(t)
-	req, _ := http.NewRequest(http.MethodPost, h.URL+api.PathAPI+"/applications/shop/revisions", strings.NewReader("not an archive"))
-	req.Header.Set("Authorization", "Bearer "+adminToken)
-	req.Header.Set("X-Slipway-Commit", "main")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "commit") {
-		t.Errorf("got %s %s, want 400 about the commit", resp.Status, body)
+	for _, tc := range []struct{ header, value, want string }{
+		{"X-Slipway-Commit", "main", "commit"},
+		{"X-Slipway-Directory", "/srv/deploy", "relative to the repository's root"},
+		{"X-Slipway-Directory", "../elsewhere", "relative to the repository's root"},
+		{"X-Slipway-Directory", "deploy/../../elsewhere", "relative to the repository's root"},
+		{"X-Slipway-Directory", `deploy\web`, "relative to the repository's root"},
+	} {
+		req, _ := http.NewRequest(http.MethodPost, h.URL+api.PathAPI+"/applications/shop/revisions", strings.NewReader("not an archive"))
+		req.Header.Set("Authorization", "Bearer "+adminToken)
+		req.Header.Set(tc.header, tc.value)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), tc.want) {
+			t.Errorf("%s: %s: got %s %s, want 400 saying %q", tc.header, tc.value, resp.Status, body, tc.want)
+		}
 	}
 }
 

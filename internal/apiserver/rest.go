@@ -389,36 +389,62 @@ func (s *Server) handleDeploymentCreate(w http.ResponseWriter, r *http.Request) 
 		s.writeError(w, r, err)
 		return
 	}
-	if err := checkCreateDeployment(in); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	ctx := r.Context()
-	g, err := s.store.GetGroup(ctx, in.Application, in.Group)
+	d, created, err := s.createRequested(r, in)
 	if err != nil {
-		s.writeError(w, r, storeErr(err))
-		return
-	}
-	if err := errors.Join(s.authorizeGroup(r, g), s.authorizeGitHubDeployment(r, in.GitHub)); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	creator := deploy.CreatorUser
-	if in.GitHub != nil {
-		// The webhook for the same GitHub Deployment may create it first; both must say the same.
-		creator = deploy.CreatorGitHub
-	}
-	d, created, err := s.CreateDeployment(ctx, in, creator)
-	if err != nil {
-		s.writeError(w, r, err)
+		s.writeError(w, r, s.refuseGitHubDeployment(r, in.GitHub, err))
 		return
 	}
 	status := http.StatusCreated
 	if !created {
 		status = http.StatusOK
 	}
-	s.logWorkflow(r, "deployment created by a workflow", "deployment_id", d.ID, "group", g.Name, "created", created)
+	s.logWorkflow(r, "deployment created by a workflow", "deployment_id", d.ID, "group", d.Group, "created", created)
 	writeJSON(w, status, d)
+}
+
+// createRequested creates the deployment a request asks for, once the caller may.
+func (s *Server) createRequested(r *http.Request, in api.CreateDeployment) (api.Deployment, bool, error) {
+	if err := checkCreateDeployment(in); err != nil {
+		return api.Deployment{}, false, err
+	}
+	g, err := s.store.GetGroup(r.Context(), in.Application, in.Group)
+	if err != nil {
+		return api.Deployment{}, false, storeErr(err)
+	}
+	if err := errors.Join(s.authorizeGroup(r, g), s.authorizeGitHubDeployment(r, in.GitHub)); err != nil {
+		return api.Deployment{}, false, err
+	}
+	creator := deploy.CreatorUser
+	if in.GitHub != nil {
+		// The webhook for the same GitHub Deployment may create it first; both must say the same.
+		creator = deploy.CreatorGitHub
+	}
+	return s.CreateDeployment(r.Context(), in, creator)
+}
+
+// refuseGitHubDeployment records that a request naming GitHub Deployment gh was refused with
+// err. The caller (the Action) reports the refusal on the Deployment with an error status, and
+// so does the deployment webhook when it refuses the same Deployment: the first to record the
+// refusal reports it, and when that was the webhook, the answer says so (refusal_reported).
+// Only a refusal of the request itself is recorded, by a caller that may name gh; a server
+// fault, or a caller that may not, leaves the record alone.
+func (s *Server) refuseGitHubDeployment(r *http.Request, gh *api.GitHubDeployment, err error) error {
+	status := statusOf(err)
+	if gh == nil || gh.RepositoryID <= 0 || gh.DeploymentID <= 0 || status >= http.StatusInternalServerError ||
+		status == http.StatusUnauthorized || s.authorizeGitHubDeployment(r, gh) != nil {
+		return err
+	}
+	out := errorBody(err)
+	first, rerr := s.store.RecordGitHubRefusal(r.Context(), store.GitHubRefusal{RepositoryID: gh.RepositoryID, GitHubID: gh.DeploymentID, Reason: out.Message})
+	if rerr != nil {
+		s.log.Warn("record refused GitHub deployment", "github_deployment", gh.DeploymentID, "error", rerr)
+		return err
+	}
+	if !first.Webhook {
+		return err
+	}
+	out.Status, out.RefusalReported = status, true
+	return &out
 }
 
 func checkCreateDeployment(in api.CreateDeployment) error {

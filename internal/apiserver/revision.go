@@ -32,6 +32,9 @@ const digestHeader = "X-Slipway-Digest"
 // commitHeader names the commit an uploaded bundle was built from (40 hex characters).
 const commitHeader = "X-Slipway-Commit"
 
+// directoryHeader names the directory of the repository an uploaded bundle was built from.
+const directoryHeader = "X-Slipway-Directory"
+
 // S3 limits on what names an object.
 const (
 	maxS3KeyBytes    = 1024
@@ -42,7 +45,8 @@ const (
 // handleRevisionUpload stores an uploaded bundle by its sha256 and registers it, once it has
 // passed the checks an agent would apply when it deploys it. The optional X-Slipway-Commit
 // header names the commit it was built from, so hooks see BUNDLE_COMMIT and a pull request
-// comment can deploy that commit from this bundle.
+// comment can deploy that commit from this bundle; X-Slipway-Directory names the bundle's
+// directory in the repository, so check run annotations point at files GitHub knows.
 func (s *Server) handleRevisionUpload(w http.ResponseWriter, r *http.Request) {
 	app, _, err := s.revisionApp(r, mux.Vars(r)["app"])
 	if err != nil {
@@ -62,6 +66,7 @@ func (s *Server) handleRevisionUpload(w http.ResponseWriter, r *http.Request) {
 		Digest:      strings.TrimPrefix(r.Header.Get(digestHeader), "sha256="),
 		Source:      store.SourceUpload,
 		Commit:      r.Header.Get(commitHeader),
+		Directory:   r.Header.Get(directoryHeader),
 	})
 	if err != nil {
 		s.writeError(w, r, err)

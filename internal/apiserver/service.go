@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"path"
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/slipway-deploy/slipway/internal/api"
 	"github.com/slipway-deploy/slipway/internal/appspec"
@@ -297,6 +299,9 @@ type NewRevision struct {
 	Source store.RevisionSource
 	// Commit is the Git commit the bundle was built from, when known.
 	Commit string
+	// Directory is the bundle's directory in that commit's repository ("." for its root), when
+	// known.
+	Directory string
 	// Location is the source's details (for github: repository and commit).
 	Location json.RawMessage
 }
@@ -324,6 +329,10 @@ func (s *Server) addRevision(ctx context.Context, nr NewRevision) (api.Revision,
 	if nr.Commit != "" && !commitRE.MatchString(nr.Commit) {
 		return api.Revision{}, invalid("commit", "%q is not a full commit id: give the 40 hex characters of the commit the bundle was built from", nr.Commit)
 	}
+	dir, err := repositoryDirectory(nr.Directory)
+	if err != nil {
+		return api.Revision{}, err
+	}
 	var format bundle.Format
 	// MaxBytesReader accepts a nil ResponseWriter: the limit then only fails the read.
 	body := http.MaxBytesReader(nil, io.NopCloser(nr.Body), s.cfg.MaxBundleBytes)
@@ -337,12 +346,31 @@ func (s *Server) addRevision(ctx context.Context, nr NewRevision) (api.Revision,
 	}
 	rev, err := s.store.PutRevision(ctx, store.Revision{
 		Digest: digest, Application: app.Name, Size: size, Format: format.String(),
-		Source: nr.Source, Location: nr.Location, Commit: nr.Commit,
+		Source: nr.Source, Location: nr.Location, Commit: nr.Commit, Directory: dir,
 	})
 	if err != nil {
 		return api.Revision{}, storeErr(err)
 	}
 	return revisionJSON(rev), nil
+}
+
+// maxDirectory bounds a repository directory's name, as Git hosts bound paths.
+const maxDirectory = 1024
+
+// repositoryDirectory checks the directory of a repository a bundle was built from: a relative
+// slash-separated path inside the repository, "." for its root, "" when unknown. It is returned
+// cleaned.
+func repositoryDirectory(dir string) (string, error) {
+	if dir == "" {
+		return "", nil
+	}
+	clean := path.Clean(dir)
+	bad := len(dir) > maxDirectory || path.IsAbs(dir) || clean == ".." || strings.HasPrefix(clean, "../") || strings.Contains(dir, "\\") ||
+		strings.ContainsFunc(dir, unicode.IsControl)
+	if bad {
+		return "", invalid("directory", "%q: give the bundle's directory relative to the repository's root, such as deploy/web, or . for the root", dir)
+	}
+	return clean, nil
 }
 
 // publicError turns a caller's mistake into an *api.Error that carries its HTTP status and
@@ -377,5 +405,8 @@ func (s *Server) AddGitHubRevision(ctx context.Context, application string, body
 	if err != nil {
 		return api.Revision{}, err
 	}
-	return s.AddRevision(ctx, NewRevision{Application: application, Body: body, Size: size, Source: store.SourceGitHub, Commit: commit, Location: loc})
+	return s.AddRevision(ctx, NewRevision{
+		Application: application, Body: body, Size: size, Source: store.SourceGitHub, Commit: commit, Location: loc,
+		Directory: ".", // GitHub's tarball holds the repository from its root
+	})
 }

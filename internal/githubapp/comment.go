@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/google/go-github/v60/github"
 
@@ -26,14 +27,26 @@ type prComment struct {
 	repo    Repo
 	number  int
 	comment int64
+	// created is when the comment was written: the reply, if posted, is newer.
+	created time.Time
 	user    string
 	cmd     command
 }
+
+// recordTimeout bounds the write of a command's outcome, which is made even while the server
+// stops: the command has run by then.
+const recordTimeout = 5 * time.Second
 
 // issueComment handles /deploy, /rollback, /stop and /status written in a new comment on a pull
 // request: 👀 on receipt, then 🚀 and a reply saying what was done, or 👎 and a reply saying why
 // not. Only collaborators with write or admin permission may command. Comments on issues, edits,
 // deletions and comments that are not commands are ignored.
+//
+// A command runs once and is answered once, however often its delivery is processed: its outcome
+// is recorded, keyed by the comment, before GitHub is told anything, and a delivery processed
+// again (after a crash, or a failed reply) answers from the record instead of running the
+// command again. The reply carries a hidden marker naming the comment, so a reply that was
+// posted but not recorded as posted is found on the pull request rather than posted again.
 func (h *handlers) issueComment(ctx context.Context, dl store.Delivery) (string, error) {
 	if action := peekAction(dl.Payload); action != "created" {
 		return "ignored: comment action " + action, nil
@@ -56,41 +69,99 @@ func (h *handlers) issueComment(ctx context.Context, dl store.Delivery) (string,
 	if err != nil {
 		return "", err
 	}
+	if ev.GetComment().GetID() <= 0 {
+		return "", permanentf("the comment event names no comment id")
+	}
 	gh, err := h.clients.For(ctx, repo, ev.GetInstallation().GetID())
 	if err != nil {
 		return "", err
 	}
-	c := prComment{gh: gh, repo: repo, number: ev.GetIssue().GetNumber(), comment: ev.GetComment().GetID(), user: ev.GetComment().GetUser().GetLogin(), cmd: cmd}
+	c := prComment{
+		gh: gh, repo: repo, number: ev.GetIssue().GetNumber(), comment: ev.GetComment().GetID(),
+		created: ev.GetComment().GetCreatedAt().Time, user: ev.GetComment().GetUser().GetLogin(), cmd: cmd,
+	}
 	// Reacting twice is harmless (GitHub answers the existing reaction), so a retried delivery
 	// may react again.
 	if err := h.react(ctx, c, reactionEyes); err != nil {
 		return "", err
 	}
-	if perr != nil {
-		return h.refuse(ctx, c, perr.Error())
+	rec, err := h.store.GetGitHubCommand(ctx, repo.ID, c.comment)
+	handledBefore := err == nil
+	if errors.Is(err, store.ErrNotFound) {
+		rec, err = h.decide(ctx, c, perr)
 	}
-	allowed, perm, err := canWrite(ctx, gh, repo, c.user)
 	if err != nil {
 		return "", err
+	}
+	return h.answer(ctx, c, rec, handledBefore)
+}
+
+// decide runs the command, or finds why it may not run, and records the outcome.
+func (h *handlers) decide(ctx context.Context, c prComment, perr error) (store.GitHubCommand, error) {
+	out := store.GitHubCommand{RepositoryID: c.repo.ID, CommentID: c.comment}
+	if perr != nil {
+		out.Refused, out.Reply = true, perr.Error()
+		return h.store.RecordGitHubCommand(ctx, out)
+	}
+	allowed, perm, err := canWrite(ctx, c.gh, c.repo, c.user)
+	if err != nil {
+		return out, err
 	}
 	if !allowed {
-		return h.refuse(ctx, c, fmt.Sprintf("@%s needs write access to %s to run Slipway commands (their permission is %s).", c.user, repo, perm))
+		out.Refused, out.Reply = true, fmt.Sprintf("@%s needs write access to %s to run Slipway commands (their permission is %s).", c.user, c.repo, perm)
+		return h.store.RecordGitHubCommand(ctx, out)
 	}
 	msg, err := h.runCommand(ctx, c)
-	var perm2 permanentError
-	if errors.As(err, &perm2) {
-		return h.refuse(ctx, c, reason(err))
+	// The command has run (or been refused). From here until the record below is written, a
+	// crash would leave nothing saying so, and the delivery, processed again, would run the
+	// command again: a second /rollback, or a /stop of whatever runs by then. That window is one
+	// store write, made with a context a stopping server does not cancel; closing it would take
+	// the command and its record in one transaction of the store. A /deploy is safe even there:
+	// it finds the GitHub Deployment, and through it the deployment, it created.
+	var refused permanentError
+	switch {
+	case errors.As(err, &refused):
+		out.Refused, out.Reply = true, reason(err)
+	case err != nil:
+		return out, err
+	default:
+		out.Reply = msg
 	}
-	if err != nil {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	return h.store.RecordGitHubCommand(rctx, out)
+}
+
+// answer tells the commenter the recorded outcome: 🚀 or 👎, and the reply unless it is known to
+// be posted. A command handled before may have had its reply posted without the record saying
+// so: the pull request's comments are searched for it first.
+func (h *handlers) answer(ctx context.Context, c prComment, rec store.GitHubCommand, handledBefore bool) (string, error) {
+	reaction, outcome, body := reactionRocket, "done: "+c.cmd.Line, rec.Reply
+	if rec.Refused {
+		reaction, outcome, body = reactionNo, "refused: "+rec.Reply, "👎 "+rec.Reply
+	}
+	if err := h.react(ctx, c, reaction); err != nil {
 		return "", err
 	}
-	if err := h.react(ctx, c, reactionRocket); err != nil {
+	if rec.ReplyComment != 0 {
+		return outcome, nil
+	}
+	var id int64
+	var err error
+	if handledBefore {
+		if id, err = h.findReply(ctx, c); err != nil {
+			return "", err
+		}
+	}
+	if id == 0 {
+		if id, err = h.reply(ctx, c, body); err != nil {
+			return "", err
+		}
+	}
+	if err := h.store.SetGitHubCommandReply(ctx, c.repo.ID, c.comment, id); err != nil {
 		return "", err
 	}
-	if err := h.reply(ctx, c, msg); err != nil {
-		return "", err
-	}
-	return "done: " + cmd.Line, nil
+	return outcome, nil
 }
 
 func (h *handlers) react(ctx context.Context, c prComment, content string) error {
@@ -100,23 +171,46 @@ func (h *handlers) react(ctx context.Context, c prComment, content string) error
 	return nil
 }
 
-func (h *handlers) reply(ctx context.Context, c prComment, msg string) error {
-	body := "> " + c.cmd.Line + "\n\n" + msg
-	if _, _, err := c.gh.Issues.CreateComment(ctx, c.repo.Owner, c.repo.Name, c.number, &github.IssueComment{Body: github.String(clip(body, maxCheckRunText))}); err != nil {
-		return fmt.Errorf("reply on #%d: %w", c.number, err)
-	}
-	return nil
+// replyMarker is hidden in the reply to a comment (GitHub does not render HTML comments), so
+// that the reply can be found again.
+func replyMarker(comment int64) string {
+	return fmt.Sprintf("<!-- slipway:reply-to:%d -->", comment)
 }
 
-// refuse answers a command that will not run: 👎 and the reason.
-func (h *handlers) refuse(ctx context.Context, c prComment, why string) (string, error) {
-	if err := h.react(ctx, c, reactionNo); err != nil {
-		return "", err
+// reply posts the answer to a command, quoting it, and returns the reply's id.
+func (h *handlers) reply(ctx context.Context, c prComment, msg string) (int64, error) {
+	marker := "\n\n" + replyMarker(c.comment)
+	body := clip("> "+c.cmd.Line+"\n\n"+msg, maxCheckRunText-len(marker)) + marker
+	posted, _, err := c.gh.Issues.CreateComment(ctx, c.repo.Owner, c.repo.Name, c.number, &github.IssueComment{Body: github.String(body)})
+	if err != nil {
+		return 0, fmt.Errorf("reply on #%d: %w", c.number, err)
 	}
-	if err := h.reply(ctx, c, "👎 "+why); err != nil {
-		return "", err
+	return posted.GetID(), nil
+}
+
+// findReply looks among the pull request's comments written since the command for the reply
+// carrying its marker; 0 when there is none.
+func (h *handlers) findReply(ctx context.Context, c prComment) (int64, error) {
+	marker := replyMarker(c.comment)
+	opts := &github.IssueListCommentsOptions{ListOptions: github.ListOptions{PerPage: 100}}
+	if !c.created.IsZero() {
+		opts.Since = &c.created
 	}
-	return "refused: " + why, nil
+	for {
+		list, resp, err := c.gh.Issues.ListComments(ctx, c.repo.Owner, c.repo.Name, c.number, opts)
+		if err != nil {
+			return 0, fmt.Errorf("look for the reply on #%d: %w", c.number, err)
+		}
+		for _, cm := range list {
+			if strings.Contains(cm.GetBody(), marker) {
+				return cm.GetID(), nil
+			}
+		}
+		if resp.NextPage == 0 {
+			return 0, nil
+		}
+		opts.Page = resp.NextPage
+	}
 }
 
 func (h *handlers) runCommand(ctx context.Context, c prComment) (string, error) {

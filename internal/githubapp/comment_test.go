@@ -2,8 +2,10 @@ package githubapp_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -29,7 +31,8 @@ func prComment(t *testing.T, id int64, body, user string) []byte {
 			"html_url": "https://github.com/Codertocat/Hello-World/pull/1",
 		}
 		c := obj(m, "comment")
-		c["id"], c["body"] = id, body
+		now := time.Now().UTC().Truncate(time.Second).Format(time.RFC3339)
+		c["id"], c["body"], c["created_at"], c["updated_at"] = id, body, now, now
 		obj(c, "user")["login"] = user
 		obj(m, "sender")["login"] = user
 	})
@@ -44,6 +47,19 @@ func (e *env) command(id int64, body, user string) string {
 		e.t.Fatalf("deliver: %d %s", code, answer)
 	}
 	return e.delivery(delivery).Outcome
+}
+
+// newPullRequestEnv is an env with group hello/prod linked to the corpus repository, pull
+// request #1 open with its head's tarball, Codertocat allowed to write, and a host.
+func newPullRequestEnv(t *testing.T) *env {
+	t.Helper()
+	e := newEnv(t, envOptions{})
+	e.linkGroup("hello", "prod", "production", false)
+	e.gh.SetPermission(corpusRepo, "Codertocat", "write")
+	e.gh.AddPull(corpusRepo, prNumber, headSHA, "feature", "open", 0)
+	e.gh.AddTarball(corpusRepo, headSHA, tarball(t, "pr"))
+	e.startHost("web-1", nil)
+	return e
 }
 
 // lastReply is the last comment the server wrote on the pull request.
@@ -178,12 +194,7 @@ func TestIssueComment_RefusesAndIgnores(t *testing.T) {
 
 func TestIssueComment_StatusStopAndRollback(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envOptions{})
-	e.linkGroup("hello", "prod", "production", false)
-	e.gh.SetPermission(corpusRepo, "Codertocat", "write")
-	e.gh.AddPull(corpusRepo, prNumber, headSHA, "feature", "open", 0)
-	e.gh.AddTarball(corpusRepo, headSHA, tarball(t, "pr"))
-	e.startHost("web-1", nil)
+	e := newPullRequestEnv(t)
 
 	e.command(1001, "/deploy", "Codertocat") // the one linked group
 	first := e.finished(e.deployments()[0].ID)
@@ -234,6 +245,84 @@ func TestIssueComment_StatusStopAndRollback(t *testing.T) {
 		}
 		return nil, false
 	})
+	e.noViolations()
+}
+
+func TestIssueComment_RunsOnceAndRepliesOnceAcrossACrash(t *testing.T) {
+	t.Parallel()
+	e := newPullRequestEnv(t)
+	e.command(2001, "/deploy", "Codertocat")
+	if d := e.finished(e.deployments()[0].ID); d.Status != "Succeeded" {
+		t.Fatalf("the deployment to roll back to: %s", d.Status)
+	}
+	rollbacks := func() []api.Deployment {
+		var out []api.Deployment
+		for _, d := range e.deployments() {
+			if d.Creator == "rollback" {
+				out = append(out, d)
+			}
+		}
+		return out
+	}
+	replies := func(comment int64) int {
+		n := 0
+		for _, c := range e.gh.Comments(corpusRepo, prNumber) {
+			if strings.Contains(c.Body, fmt.Sprintf("<!-- slipway:reply-to:%d -->", comment)) {
+				n++
+			}
+		}
+		return n
+	}
+	commentsPath := "/repos/" + corpusRepo + "/issues/" + strconv.Itoa(prNumber) + "/comments"
+	for i, tc := range []struct {
+		name string
+		// fault holds the reply: before GitHub has it (the crash comes after the command ran
+		// and its outcome was recorded), or after (the reply is posted, its id not recorded).
+		fault      func(prefix string) (<-chan struct{}, func())
+		wantPosted int
+	}{
+		{"after the command ran", e.gh.Hold, 2},
+		{"after the reply was posted", e.gh.HoldAnswer, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			id := int64(2100 + i)
+			before := len(rollbacks())
+			posts := len(e.gh.Calls("POST " + commentsPath))
+			// The held call is never released: it belongs to the server that crashed.
+			arrived, _ := tc.fault(commentsPath)
+			e.gh.AddComment(corpusRepo, prNumber, id, "/rollback")
+			delivery := fmt.Sprintf("crash-%d", id)
+			if code, answer := e.deliver("issue_comment", delivery, prComment(t, id, "/rollback", "Codertocat")); code != http.StatusAccepted {
+				t.Fatalf("deliver: %d %s", code, answer)
+			}
+			select {
+			case <-arrived:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the reply was never posted")
+			}
+			e.crash()
+			if out := e.delivery(delivery).Outcome; !strings.HasPrefix(out, "done") {
+				t.Errorf("outcome after the crash: %q", out)
+			}
+			list := rollbacks()
+			if len(list) != before+1 {
+				t.Fatalf("rollbacks: got %d, want %d (one for this comment)", len(list), before+1)
+			}
+			e.finished(list[0].ID)
+			if n := replies(id); n != 1 {
+				t.Errorf("replies to comment %d: got %d, want 1", id, n)
+			}
+			if n := len(e.gh.Calls("POST " + commentsPath)); n != posts+tc.wantPosted {
+				t.Errorf("replies posted: got %d, want %d", n-posts, tc.wantPosted)
+			}
+			if n := len(e.gh.Calls("GET " + commentsPath)); n < i+1 {
+				t.Errorf("the retried delivery did not look for its reply among the comments")
+			}
+			if got := e.gh.Reactions(id); !slices.Equal(got, []string{"eyes", "rocket"}) {
+				t.Errorf("reactions: got %v, want eyes then rocket", got)
+			}
+		})
+	}
 	e.noViolations()
 }
 

@@ -108,7 +108,7 @@ func TestDeploymentWebhook_ActionAndWebhookMakeOneDeploymentInEitherOrder(t *tes
 	e := newEnv(t, envOptions{})
 	e.linkGroup("hello", "prod", "production", false)
 	e.startHost("web-1", nil)
-	rev := e.upload("hello", tarball(t, "uploaded"), corpusSHA)
+	rev := e.upload("hello", tarball(t, "uploaded"), api.RevisionOrigin{Commit: corpusSHA})
 	payload := map[string]any{"slipway": api.GitHubDeploymentPayload{Application: "hello", Group: "prod", Revision: rev}}
 	action := func(id int64) api.Deployment {
 		d, err := e.client.CreateDeployment(context.Background(), api.CreateDeployment{
@@ -347,7 +347,7 @@ func TestReporter_FindsTheInstallationForADeploymentTheActionCreated(t *testing.
 	e := newEnv(t, envOptions{})
 	e.linkGroup("hello", "prod", "production", false)
 	e.startHost("web-1", nil)
-	rev := e.upload("hello", tarball(t, "uploaded"), corpusSHA)
+	rev := e.upload("hello", tarball(t, "uploaded"), api.RevisionOrigin{Commit: corpusSHA})
 	e.knownDeployment(901, corpusSHA, "production")
 	// No webhook at all: only the Action's call, so no payload named the installation.
 	d, err := e.client.CreateDeployment(context.Background(), api.CreateDeployment{
@@ -361,6 +361,28 @@ func TestReporter_FindsTheInstallationForADeploymentTheActionCreated(t *testing.
 	e.statesOf(901, "queued", "in_progress", "success")
 	if n := len(e.gh.Calls("GET /repos/" + corpusRepo + "/installation")); n != 1 {
 		t.Errorf("installation looked up %d times, want once (then remembered)", n)
+	}
+	e.noViolations()
+}
+
+func TestReporter_AnnotationsNameScriptsByTheirPathInTheRepository(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	e.linkGroup("hello", "prod", "production", false)
+	e.startHost("web-1", map[string]bool{"AfterInstall": true})
+	// The Action built the bundle from deploy/web (its path input), uploaded it saying so, and
+	// named it in the GitHub Deployment's payload; here the webhook creates the deployment.
+	rev := e.upload("hello", tarball(t, "v1"), api.RevisionOrigin{Commit: corpusSHA, Directory: "deploy/web"})
+	e.knownDeployment(1201, corpusSHA, "production")
+	payload := map[string]any{"slipway": api.GitHubDeploymentPayload{Application: "hello", Group: "prod", Revision: rev}}
+	e.deliver("deployment", "", deploymentEvent(t, 1201, corpusSHA, payload))
+	e.statesOf(1201, "queued", "in_progress", "failure")
+	run := waitFor(t, 10*time.Second, "the failed check run with its annotation", func() (githubtestCheckRun, bool) {
+		r := firstRun(e.gh.CheckRuns(corpusRepo))
+		return r, r.GetConclusion() != "" && len(r.Annotations) == 1
+	})
+	if got, want := run.Annotations[0].GetPath(), "deploy/web/scripts/check.sh"; got != want {
+		t.Errorf("annotation path %q, want %q (the Action's path, then the hook's location)", got, want)
 	}
 	e.noViolations()
 }

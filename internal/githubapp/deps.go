@@ -16,10 +16,16 @@ type Store interface {
 	installations
 
 	PutDelivery(ctx context.Context, d store.Delivery) (bool, error)
-	PendingDeliveries(ctx context.Context, now time.Time, limit int) ([]store.Delivery, time.Time, error)
+	PendingDeliveries(ctx context.Context, now time.Time, after store.DeliveryCursor, limit int) ([]store.Delivery, time.Time, error)
 	FinishDelivery(ctx context.Context, id, outcome string) error
 	DeferDelivery(ctx context.Context, id, outcome string, next time.Time) error
 	PruneDeliveries(ctx context.Context, before time.Time) (int64, error)
+
+	GetGitHubCommand(ctx context.Context, repositoryID, commentID int64) (store.GitHubCommand, error)
+	RecordGitHubCommand(ctx context.Context, c store.GitHubCommand) (store.GitHubCommand, error)
+	SetGitHubCommandReply(ctx context.Context, repositoryID, commentID, reply int64) error
+	RecordGitHubRefusal(ctx context.Context, f store.GitHubRefusal) (store.GitHubRefusal, error)
+	PruneGitHubRecords(ctx context.Context, before time.Time) (int64, error)
 
 	GetGroup(ctx context.Context, application, name string) (store.Group, error)
 	GroupsForRepository(ctx context.Context, repositoryID int64) ([]store.Group, error)

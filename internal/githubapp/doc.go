@@ -3,8 +3,8 @@
 //   - Receiver, the webhook endpoint: it verifies X-Hub-Signature-256 on the raw body, records
 //     each delivery once (X-GitHub-Delivery is the key, so a redelivery does nothing twice) and
 //     answers 202 only once the record is durable.
-//   - Dispatcher, which processes the recorded deliveries in the background, resuming after a
-//     restart, with one small handler per event: deployment (run a GitHub Deployment whose
+//   - Dispatcher, which processes the recorded deliveries in the background, a few at once but
+//     one at a time per repository, resuming after a restart, with one small handler per event: deployment (run a GitHub Deployment whose
 //     repository and environment map to a group), issue_comment (/deploy, /rollback, /stop,
 //     /status on pull requests), check_run requested_action (the Stop and Roll back buttons) and
 //     ping.

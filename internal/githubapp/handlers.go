@@ -266,20 +266,48 @@ func fullRef(ref string) string {
 }
 
 // refuseDeployment tells GitHub why a Deployment will not run (an error status) when the reason
-// is the requester's, and returns err for the delivery's record.
+// is the requester's, and returns err for the delivery's record. The Action, refused by the
+// server's API, posts an error status of its own: of the two, the first to record the refusal
+// reports it, so GitHub shows one.
 func (h *handlers) refuseDeployment(ctx context.Context, gh *github.Client, repo Repo, id int64, err error) error {
 	var perm permanentError
 	if !errors.As(err, &perm) {
 		return err
 	}
+	log := h.log.With("repository", repo.String(), "github_deployment", id)
+	first, rerr := h.store.RecordGitHubRefusal(ctx, store.GitHubRefusal{RepositoryID: repo.ID, GitHubID: id, Webhook: true, Reason: clip(reason(err), maxDescription)})
+	if rerr != nil {
+		return rerr
+	}
+	if !first.Webhook {
+		log.Info("GitHub deployment refused; the API's caller, refused first, reports it")
+		return err
+	}
+	// This delivery may be processed again after a crash that came after the post.
+	posted, lerr := hasStatus(ctx, gh, repo, id, stateError)
+	if lerr != nil {
+		return lerr
+	}
+	if posted {
+		return err
+	}
 	_, _, serr := gh.Repositories.CreateDeploymentStatus(ctx, repo.Owner, repo.Name, id, &github.DeploymentStatusRequest{
-		State:       github.String("error"),
+		State:       github.String(stateError),
 		Description: github.String(clip(reason(err), maxDescription)),
 	})
 	if serr != nil {
-		h.log.Warn("report refused GitHub deployment", "repository", repo.String(), "github_deployment", id, "error", serr)
+		log.Warn("report refused GitHub deployment", "error", serr)
 	}
 	return err
+}
+
+// hasStatus says whether a GitHub Deployment's latest status has state.
+func hasStatus(ctx context.Context, gh *github.Client, repo Repo, id int64, state string) (bool, error) {
+	list, _, err := gh.Repositories.ListDeploymentStatuses(ctx, repo.Owner, repo.Name, id, &github.ListOptions{PerPage: 1})
+	if err != nil {
+		return false, fmt.Errorf("list statuses of GitHub deployment %d: %w", id, err)
+	}
+	return len(list) > 0 && list[0].GetState() == state, nil
 }
 
 // reason is the message of a requester's mistake without wrapping.

@@ -101,6 +101,9 @@ type env struct {
 	client *api.Client
 	logs   *logBuffer
 	ctx    context.Context
+	// app is the GitHub integration, running until stopApp (a crash) is called.
+	app     *githubapp.App
+	stopApp func()
 }
 
 type envOptions struct {
@@ -150,17 +153,43 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	ts := httptest.NewServer(srv.Handler(reg))
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = orch.Run(ctx) })
-	wg.Go(func() { _ = app.Run(ctx) })
+	e := &env{t: t, gh: gh, st: st, URL: ts.URL, client: api.NewClient(ts.URL, adminToken), logs: logs, ctx: ctx, app: app}
+	e.startApp()
 	t.Cleanup(func() {
 		cancel()
 		ts.Close()
+		e.stopApp()
 		wg.Wait()
 		_ = st.Close()
 		if t.Failed() || os.Getenv("SLIPWAY_TEST_LOG") != "" {
 			t.Logf("server log:\n%s", logs.String())
 		}
 	})
-	return &env{t: t, gh: gh, st: st, URL: ts.URL, client: api.NewClient(ts.URL, adminToken), logs: logs, ctx: ctx}
+	return e
+}
+
+// startApp runs the GitHub integration until stopApp.
+func (e *env) startApp() {
+	ctx, cancel := context.WithCancel(e.ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = e.app.Run(ctx)
+	}()
+	e.stopApp = func() {
+		cancel()
+		<-done
+	}
+}
+
+// crash stops the GitHub integration in the middle of what it does, as a crash would as far
+// as GitHub and the store can tell: its calls to GitHub are cut off, whatever it did not record
+// is lost, and the delivery it was processing is left pending. Then it starts again over the
+// same store, as a restarted server does, and resumes.
+func (e *env) crash() {
+	e.t.Helper()
+	e.stopApp()
+	e.startApp()
 }
 
 // newCorpusEnv is an env ready for the corpus's deployment payload: group hello/prod linked to
@@ -296,6 +325,7 @@ func (e *env) delivery(id string) store.Delivery {
 	e.t.Helper()
 	return waitFor(e.t, 10*time.Second, "delivery "+id+" processed", func() (store.Delivery, bool) {
 		d, err := e.st.GetDelivery(context.Background(), id)
+		d.Payload = nil // not worth printing on a timeout
 		return d, err == nil && !d.ProcessedTime.IsZero()
 	})
 }
@@ -423,23 +453,13 @@ func digestOf(b []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// upload registers a bundle as the Action does, naming its commit; it returns the digest.
-func (e *env) upload(app string, data []byte, commit string) string {
+// upload registers a bundle as the Action does, saying where it was built from; it returns the
+// digest.
+func (e *env) upload(app string, data []byte, origin api.RevisionOrigin) string {
 	e.t.Helper()
-	req, err := http.NewRequest(http.MethodPost, e.URL+api.PathAPI+"/applications/"+app+"/revisions", bytes.NewReader(data))
+	rev, err := e.client.UploadRevisionFrom(context.Background(), app, bytes.NewReader(data), int64(len(data)), "", origin)
 	if err != nil {
-		e.t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+adminToken)
-	req.Header.Set("X-Slipway-Commit", commit)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var rev api.Revision
-	if err := json.NewDecoder(resp.Body).Decode(&rev); err != nil || resp.StatusCode != http.StatusCreated {
-		e.t.Fatalf("upload: %s %v", resp.Status, err)
+		e.t.Fatalf("upload: %v", err)
 	}
 	return rev.Digest
 }

@@ -159,7 +159,7 @@ func TestReporter_MarksFinishedEffectsDoneAndGivesUpWhereTheAppIsNotInstalled(t 
 		t.Fatal(err)
 	}
 	e.startHost("web-1", nil)
-	rev := e.upload("other", tarball(t, "v1"), corpusSHA)
+	rev := e.upload("other", tarball(t, "v1"), api.RevisionOrigin{Commit: corpusSHA})
 	d, err := e.client.CreateDeployment(ctx, api.CreateDeployment{
 		Application: "other", Group: "prod", Revision: rev,
 		GitHub: &api.GitHubDeployment{Repository: "octo/uninstalled", RepositoryID: 77, DeploymentID: 5, SHA: corpusSHA, Environment: "production"},

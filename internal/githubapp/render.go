@@ -278,9 +278,10 @@ type annotation struct {
 }
 
 // annotationsFor points at the failed hooks: one failure annotation per failed event, on the
-// script's path (relative to the bundle root, which is the repository's root for tarball
-// deployments).
-func annotationsFor(d api.Deployment) []annotation {
+// script's path in the repository: its location in the bundle under dir, the bundle's directory
+// in the repository (the Action's path; "." for a tarball from GitHub). When dir is unknown (a
+// bundle uploaded by other means), the location in the bundle is the best guess.
+func annotationsFor(d api.Deployment, dir string) []annotation {
 	var out []annotation
 	for _, in := range d.Instances {
 		for _, e := range in.Events {
@@ -291,6 +292,9 @@ func annotationsFor(d api.Deployment) []annotation {
 			path := g.ScriptName
 			if path == "" {
 				path = "appspec.yml"
+			}
+			if p := api.RepositoryPath(dir, path); p != "" {
+				path = p
 			}
 			msg := g.Message
 			if g.LogTail != "" {

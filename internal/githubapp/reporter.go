@@ -620,8 +620,12 @@ func (r *Reporter) reportCheckRun(ctx context.Context, gh *github.Client, repo R
 			return time.Time{}, false, err
 		}
 	}
+	dir, err := r.bundleDirectory(ctx, d)
+	if err != nil {
+		return time.Time{}, false, err
+	}
 	var todo []annotation
-	for _, a := range annotationsFor(d) {
+	for _, a := range annotationsFor(d, dir) {
 		if !slices.Contains(rep.Check.Annotations, a.key) {
 			todo = append(todo, a)
 		}
@@ -675,6 +679,16 @@ func (r *Reporter) reportCheckRun(ctx context.Context, gh *github.Client, repo R
 		return r.now().Add(r.interval), false, nil
 	}
 	return time.Time{}, true, nil
+}
+
+// bundleDirectory is the directory of the repository d's revision was built from, "" when
+// unknown.
+func (r *Reporter) bundleDirectory(ctx context.Context, d api.Deployment) (string, error) {
+	rev, err := r.store.GetRevision(ctx, d.Application, d.Revision)
+	if err != nil {
+		return "", ignoreNotFound(err)
+	}
+	return rev.Directory, nil
 }
 
 func keys(as []annotation) []string {

@@ -56,11 +56,25 @@ func (s *SQLite) GetDelivery(ctx context.Context, id string) (Delivery, error) {
 	return d, nil
 }
 
-// PendingDeliveries returns up to limit unprocessed deliveries due by now, oldest first, and the
-// time the next not-yet-due one is (zero when none).
-func (s *SQLite) PendingDeliveries(ctx context.Context, now time.Time, limit int) ([]Delivery, time.Time, error) {
+// DeliveryCursor is where a listing of pending deliveries resumes: after the delivery received
+// at ReceivedTime with ID (the zero cursor: from the oldest).
+type DeliveryCursor struct {
+	ReceivedTime time.Time
+	ID           string
+}
+
+// Cursor is the position just after d in a listing of pending deliveries.
+func (d Delivery) Cursor() DeliveryCursor {
+	return DeliveryCursor{ReceivedTime: d.ReceivedTime, ID: d.ID}
+}
+
+// PendingDeliveries returns up to limit unprocessed deliveries due by now, oldest first, after
+// the cursor, and the time the next not-yet-due one is (zero when none).
+func (s *SQLite) PendingDeliveries(ctx context.Context, now time.Time, after DeliveryCursor, limit int) ([]Delivery, time.Time, error) {
+	at := millis(after.ReceivedTime)
 	rows, err := s.r.QueryContext(ctx, "SELECT "+deliveryColumns+
-		" FROM github_deliveries WHERE processed_time = 0 AND next_attempt_time <= ? ORDER BY received_time, id LIMIT ?", millis(now), limit)
+		" FROM github_deliveries WHERE processed_time = 0 AND next_attempt_time <= ? AND (received_time > ? OR (received_time = ? AND id > ?))"+
+		" ORDER BY received_time, id LIMIT ?", millis(now), at, at, after.ID, limit)
 	if err != nil {
 		return nil, time.Time{}, fmt.Errorf("pending deliveries: %w", err)
 	}

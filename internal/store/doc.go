@@ -3,7 +3,8 @@
 // an optimistic-concurrency version), the outbox of effects, instances with their hashed
 // credentials and per-group health, and the GitHub side: accepted webhook deliveries, the GitHub
 // Deployment each deployment reports to (with the reporter's opaque record of what it posted),
-// and the App installation of each repository.
+// the outcome of each pull-request command, the GitHub Deployments refused (so that one error
+// status reports each), and the App installation of each repository.
 //
 // SaveDeployment is the one write the orchestrator depends on: it stores the state Decide
 // returned, applies the effects that are pure bookkeeping (instance health, the group's

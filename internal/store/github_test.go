@@ -221,15 +221,16 @@ func TestSQLite_RevisionForCommit(t *testing.T) {
 	if _, err := s.RevisionForCommit(ctx, "app", sha1); err == nil {
 		t.Fatal("a revision without a commit was found by commit")
 	}
-	// Uploading the same bytes again with the commit fills it in; a later other commit does not
-	// overwrite it.
-	for _, commit := range []string{sha1, strings.Repeat("1", 40)} {
-		if _, err := s.PutRevision(ctx, store.Revision{Digest: digest, Application: "app", Size: 1, Format: "tgz", Source: store.SourceUpload, Commit: commit}); err != nil {
+	// Uploading the same bytes again with the commit and directory fills them in; a later other
+	// commit or directory does not overwrite them.
+	for i, commit := range []string{sha1, strings.Repeat("1", 40)} {
+		dir := []string{"deploy/web", "elsewhere"}[i]
+		if _, err := s.PutRevision(ctx, store.Revision{Digest: digest, Application: "app", Size: 1, Format: "tgz", Source: store.SourceUpload, Commit: commit, Directory: dir}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	r, err := s.RevisionForCommit(ctx, "app", sha1)
-	if err != nil || r.Digest != digest || r.Commit != sha1 {
+	if err != nil || r.Digest != digest || r.Commit != sha1 || r.Directory != "deploy/web" {
 		t.Errorf("RevisionForCommit: got %+v %v", r, err)
 	}
 	newer := strings.Repeat("cd", 32)
@@ -261,7 +262,7 @@ func TestSQLite_Deliveries(t *testing.T) {
 	if put("a", t0.Add(time.Minute)) {
 		t.Error("a redelivery was recorded twice")
 	}
-	pending, next, err := s.PendingDeliveries(ctx, t0.Add(time.Hour), 10)
+	pending, next, err := s.PendingDeliveries(ctx, t0.Add(time.Hour), store.DeliveryCursor{}, 10)
 	if err != nil || len(pending) != 2 || pending[0].ID != "a" || string(pending[0].Payload) != `{"zen":"x"}` || !next.IsZero() {
 		t.Fatalf("PendingDeliveries: got %+v next %v %v", pending, next, err)
 	}
@@ -269,9 +270,16 @@ func TestSQLite_Deliveries(t *testing.T) {
 	if err := s.DeferDelivery(ctx, "a", "github unavailable", retry); err != nil {
 		t.Fatal(err)
 	}
-	pending, next, err = s.PendingDeliveries(ctx, t0.Add(time.Hour), 10)
+	pending, next, err = s.PendingDeliveries(ctx, t0.Add(time.Hour), store.DeliveryCursor{}, 10)
 	if err != nil || len(pending) != 1 || pending[0].ID != "b" || !next.Equal(retry) {
 		t.Errorf("after defer: got %+v next %v %v, want b and next %v", pending, next, err, retry)
+	}
+	// Listed a page at a time: after a, then after b.
+	if page, _, err := s.PendingDeliveries(ctx, retry, store.DeliveryCursor{ReceivedTime: t0, ID: "a"}, 1); err != nil || len(page) != 1 || page[0].ID != "b" {
+		t.Errorf("after a: got %+v %v, want b", page, err)
+	}
+	if page, _, err := s.PendingDeliveries(ctx, retry, store.DeliveryCursor{ReceivedTime: t0.Add(time.Second), ID: "b"}, 10); err != nil || len(page) != 0 {
+		t.Errorf("after b: got %+v %v, want none", page, err)
 	}
 	if err := s.FinishDelivery(ctx, "b", "pong"); err != nil {
 		t.Fatal(err)
@@ -284,7 +292,7 @@ func TestSQLite_Deliveries(t *testing.T) {
 		t.Error("a redelivery of a processed delivery was recorded again")
 	}
 	wantErr(t, "defer a processed delivery", s.DeferDelivery(ctx, "b", "x", retry), store.ErrNotFound)
-	pending, _, _ = s.PendingDeliveries(ctx, retry, 10)
+	pending, _, _ = s.PendingDeliveries(ctx, retry, store.DeliveryCursor{}, 10)
 	if len(pending) != 1 || pending[0].ID != "a" || pending[0].Attempts != 1 || pending[0].Outcome != "github unavailable" {
 		t.Errorf("due again: got %+v", pending)
 	}
@@ -294,5 +302,79 @@ func TestSQLite_Deliveries(t *testing.T) {
 	}
 	if _, err := s.GetDelivery(ctx, "a"); err != nil {
 		t.Errorf("pending delivery pruned: %v", err)
+	}
+}
+
+func TestSQLite_GitHubCommands(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	_, err := s.GetGitHubCommand(ctx, 42, 7)
+	wantErr(t, "command never recorded", err, store.ErrNotFound)
+
+	first, err := s.RecordGitHubCommand(ctx, store.GitHubCommand{RepositoryID: 42, CommentID: 7, Reply: "rolling back to abc", CreateTime: t0})
+	if err != nil || first.Reply != "rolling back to abc" || first.Refused || first.ReplyComment != 0 || !first.CreateTime.Equal(t0) {
+		t.Fatalf("RecordGitHubCommand: got %+v %v", first, err)
+	}
+	// The comment handled again: the first outcome stands.
+	again, err := s.RecordGitHubCommand(ctx, store.GitHubCommand{RepositoryID: 42, CommentID: 7, Refused: true, Reply: "nothing to roll back to"})
+	if err != nil || again != first {
+		t.Errorf("second record: got %+v %v, want the first %+v", again, err, first)
+	}
+	// The same comment id in another repository is another command.
+	if other, err := s.RecordGitHubCommand(ctx, store.GitHubCommand{RepositoryID: 43, CommentID: 7, Refused: true, Reply: "no"}); err != nil || !other.Refused {
+		t.Errorf("other repository: got %+v %v", other, err)
+	}
+	if err := s.SetGitHubCommandReply(ctx, 42, 7, 9001); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetGitHubCommand(ctx, 42, 7)
+	if err != nil || got.ReplyComment != 9001 || got.Reply != first.Reply {
+		t.Errorf("after the reply: got %+v %v", got, err)
+	}
+	wantErr(t, "reply to an unknown command", s.SetGitHubCommandReply(ctx, 42, 8, 9002), store.ErrNotFound)
+	_, err = s.RecordGitHubCommand(ctx, store.GitHubCommand{CommentID: 7})
+	wantErr(t, "command without a repository", err, store.ErrInvalid)
+
+	n, err := s.PruneGitHubRecords(ctx, t0.Add(time.Minute))
+	if err != nil || n != 1 {
+		t.Errorf("PruneGitHubRecords: got %d %v, want 1 (the old one only)", n, err)
+	}
+	if _, err := s.GetGitHubCommand(ctx, 43, 7); err != nil {
+		t.Errorf("a recent command was pruned: %v", err)
+	}
+}
+
+func TestSQLite_GitHubRefusals(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	// The webhook and the Action's call race to refuse one GitHub Deployment: one wins, and
+	// both learn which.
+	const racers = 8
+	var wg sync.WaitGroup
+	got := make([]store.GitHubRefusal, racers)
+	errs := make([]error, racers)
+	for i := range racers {
+		wg.Go(func() {
+			got[i], errs[i] = s.RecordGitHubRefusal(ctx, store.GitHubRefusal{RepositoryID: 42, GitHubID: 7, Webhook: i%2 == 0, Reason: fmt.Sprint("racer ", i), CreateTime: t0})
+		})
+	}
+	wg.Wait()
+	for i := range racers {
+		if errs[i] != nil || got[i] != got[0] {
+			t.Errorf("racer %d: got %+v %v, want the first refusal %+v", i, got[i], errs[i], got[0])
+		}
+	}
+	var winner int
+	if _, err := fmt.Sscanf(got[0].Reason, "racer %d", &winner); err != nil || got[0].Webhook != (winner%2 == 0) {
+		t.Errorf("the winner %+v is not what one racer recorded", got[0])
+	}
+	other, err := s.RecordGitHubRefusal(ctx, store.GitHubRefusal{RepositoryID: 42, GitHubID: 8, Reason: "later"})
+	if err != nil || other.Webhook || other.Reason != "later" {
+		t.Errorf("another Deployment: got %+v %v", other, err)
+	}
+	_, err = s.RecordGitHubRefusal(ctx, store.GitHubRefusal{RepositoryID: 42})
+	wantErr(t, "refusal without a GitHub Deployment", err, store.ErrInvalid)
+	if n, err := s.PruneGitHubRecords(ctx, t0.Add(time.Minute)); err != nil || n != 1 {
+		t.Errorf("PruneGitHubRecords: got %d %v, want 1 (the old refusal only)", n, err)
 	}
 }

@@ -48,6 +48,9 @@ type Revision struct {
 	// Commit is the Git commit the bundle was built from, "" when unknown. Registering a known
 	// digest again with a commit fills in a missing one.
 	Commit string
+	// Directory is the directory of the repository the bundle was built from ("." for its root),
+	// "" when unknown; filled in like Commit.
+	Directory string
 	// CreateTime is set by the store when zero.
 	CreateTime time.Time
 }
@@ -80,12 +83,13 @@ func (s *SQLite) PutRevision(ctx context.Context, r Revision) (Revision, error) 
 		if _, err := getApplication(ctx, tx, r.Application); err != nil {
 			return fmt.Errorf("application %s: %w", r.Application, err)
 		}
-		// ON CONFLICT ... DO UPDATE is spelled the same in PostgreSQL. Only a missing commit is
-		// filled in: what a digest is does not change.
-		_, err := tx.ExecContext(ctx, `INSERT INTO revisions (application, digest, size, format, source, location, commit_sha, create_time)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (application, digest) DO UPDATE SET
-				commit_sha = CASE WHEN revisions.commit_sha = '' THEN excluded.commit_sha ELSE revisions.commit_sha END`,
-			r.Application, r.Digest, r.Size, r.Format, string(r.Source), string(r.Location), r.Commit, millis(r.CreateTime))
+		// ON CONFLICT ... DO UPDATE is spelled the same in PostgreSQL. Only a missing commit or
+		// directory is filled in: what a digest is does not change.
+		_, err := tx.ExecContext(ctx, `INSERT INTO revisions (application, digest, size, format, source, location, commit_sha, directory, create_time)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (application, digest) DO UPDATE SET
+				commit_sha = CASE WHEN revisions.commit_sha = '' THEN excluded.commit_sha ELSE revisions.commit_sha END,
+				directory = CASE WHEN revisions.directory = '' THEN excluded.directory ELSE revisions.directory END`,
+			r.Application, r.Digest, r.Size, r.Format, string(r.Source), string(r.Location), r.Commit, r.Directory, millis(r.CreateTime))
 		if err != nil {
 			return err
 		}
@@ -121,7 +125,7 @@ func (s *SQLite) RevisionForCommit(ctx context.Context, application, commit stri
 	return r, nil
 }
 
-const revisionColumns = "application, digest, size, format, source, location, commit_sha, create_time"
+const revisionColumns = "application, digest, size, format, source, location, commit_sha, directory, create_time"
 
 func getRevision(ctx context.Context, q querier, application, digest string) (Revision, error) {
 	return scanRevision(q.QueryRowContext(ctx, "SELECT "+revisionColumns+" FROM revisions WHERE application = ? AND digest = ?", application, digest))
@@ -131,7 +135,7 @@ func scanRevision(sc scanner) (Revision, error) {
 	var r Revision
 	var source, location string
 	var created int64
-	err := sc.Scan(&r.Application, &r.Digest, &r.Size, &r.Format, &source, &location, &r.Commit, &created)
+	err := sc.Scan(&r.Application, &r.Digest, &r.Size, &r.Format, &source, &location, &r.Commit, &r.Directory, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Revision{}, ErrNotFound
 	}

@@ -3,7 +3,8 @@
 // is written (a violation is answered 422, as GitHub does, and recorded), App authentication
 // (RS256 JWTs checked against the App's public key, installation tokens issued and required), and
 // every call recorded. Faults can be injected: an answer for the next matching call, or a call
-// held until the test releases it.
+// held until the test releases it. It serves both sides of Slipway's GitHub integration: the
+// server (an App or a token) and the Action (the workflow's token).
 package githubtest
 
 import (
@@ -33,7 +34,9 @@ import (
 // Call is one request the stand-in received.
 type Call struct {
 	Method, Path, Query string
-	Body                []byte
+	// Auth is the Authorization header.
+	Auth string
+	Body []byte
 }
 
 func (c Call) String() string { return c.Method + " " + c.Path }
@@ -69,6 +72,7 @@ type Comment struct {
 	Issue     int
 	ID        int64
 	Body      string
+	CreatedAt time.Time
 	Reactions []string
 }
 
@@ -76,14 +80,16 @@ type fault struct {
 	method, prefix string
 	status         int
 	header         http.Header
-	body           string
+	body           any
 	// apply acts on the request before answering with status: GitHub did the work and the
 	// answer was lost on the way back.
 	apply bool
 }
 
 type hold struct {
-	prefix  string
+	prefix string
+	// after says the call is acted on first and only its answer is held.
+	after   bool
 	arrived chan struct{}
 	release chan struct{}
 	once    sync.Once
@@ -116,7 +122,8 @@ type Server struct {
 	comments      map[int64]*Comment
 	nextID        int64
 	faults        []fault
-	holds         []*hold
+	holds         []*hold // waiting for their call
+	allHolds      []*hold // released when the test ends
 }
 
 // New starts a stand-in; it is closed when the test ends.
@@ -143,7 +150,7 @@ func New(t testing.TB) *Server {
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(func() {
 		s.mu.Lock()
-		for _, h := range s.holds {
+		for _, h := range s.allHolds {
 			h.once.Do(func() { close(h.release) })
 		}
 		s.mu.Unlock()
@@ -199,7 +206,7 @@ func (s *Server) AddTarball(repo, sha string, data []byte) {
 func (s *Server) AddComment(repo string, issue int, id int64, body string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.comments[id] = &Comment{Repo: repo, Issue: issue, ID: id, Body: body}
+	s.comments[id] = &Comment{Repo: repo, Issue: issue, ID: id, Body: body, CreatedAt: time.Now()}
 }
 
 // AddDeployment makes a GitHub Deployment known, as the Action or a person created it.
@@ -214,7 +221,20 @@ func (s *Server) AddDeployment(repo string, d github.Deployment) {
 func (s *Server) Fail(method, prefix string, status int, header http.Header, message string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.faults = append(s.faults, fault{method: method, prefix: prefix, status: status, header: header, body: message})
+	s.faults = append(s.faults, fault{method: method, prefix: prefix, status: status, header: header, body: errorBody(message)})
+}
+
+// FailWith answers the next call whose method matches and whose path starts with prefix with
+// status and exactly body (as JSON), without acting on it: GitHub's own words, such as a 409's
+// list of failed status checks.
+func (s *Server) FailWith(method, prefix string, status int, body any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = append(s.faults, fault{method: method, prefix: prefix, status: status, body: body})
+}
+
+func errorBody(message string) map[string]string {
+	return map[string]string{"message": message, "documentation_url": "https://docs.github.com/rest"}
 }
 
 // LoseAnswer acts on the next call whose method matches and whose path starts with prefix, then
@@ -222,15 +242,27 @@ func (s *Server) Fail(method, prefix string, status int, header http.Header, mes
 func (s *Server) LoseAnswer(method, prefix string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.faults = append(s.faults, fault{method: method, prefix: prefix, status: http.StatusBadGateway, body: "Server Error", apply: true})
+	s.faults = append(s.faults, fault{method: method, prefix: prefix, status: http.StatusBadGateway, body: errorBody("Server Error"), apply: true})
 }
 
-// Hold makes the next call whose path starts with prefix wait. arrived is closed when it comes;
-// release lets it (and later ones) proceed.
+// Hold makes the next call whose path starts with prefix wait before it is acted on. arrived is
+// closed when it comes; release lets it proceed. A caller that gives up meanwhile (a crash) has
+// changed nothing.
 func (s *Server) Hold(prefix string) (arrived <-chan struct{}, release func()) {
-	h := &hold{prefix: prefix, arrived: make(chan struct{}), release: make(chan struct{})}
+	return s.hold(prefix, false)
+}
+
+// HoldAnswer acts on the next call whose path starts with prefix, then holds its answer until
+// release: a caller that gives up meanwhile (a crash) cannot know that its write happened.
+func (s *Server) HoldAnswer(prefix string) (arrived <-chan struct{}, release func()) {
+	return s.hold(prefix, true)
+}
+
+func (s *Server) hold(prefix string, after bool) (<-chan struct{}, func()) {
+	h := &hold{prefix: prefix, after: after, arrived: make(chan struct{}), release: make(chan struct{})}
 	s.mu.Lock()
 	s.holds = append(s.holds, h)
+	s.allHolds = append(s.allHolds, h)
 	s.mu.Unlock()
 	return h.arrived, func() { h.once.Do(func() { close(h.release) }) }
 }
@@ -361,6 +393,7 @@ var routes = []route{
 	{method: "GET", re: regexp.MustCompile(`^` + repoRE + `/collaborators/([^/]+)/permission$`), fn: (*Server).permission},
 	{method: "POST", re: regexp.MustCompile(`^` + repoRE + `/issues/comments/(\d+)/reactions$`), fn: (*Server).reaction},
 	{method: "POST", re: regexp.MustCompile(`^` + repoRE + `/issues/(\d+)/comments$`), fn: (*Server).comment},
+	{method: "GET", re: regexp.MustCompile(`^` + repoRE + `/issues/(\d+)/comments$`), fn: (*Server).listComments},
 	{method: "GET", re: regexp.MustCompile(`^` + repoRE + `/pulls/(\d+)$`), fn: (*Server).pull},
 	{method: "GET", re: regexp.MustCompile(`^` + repoRE + `/tarball/([^/]+)$`), fn: (*Server).tarballLink},
 	{method: "GET", re: regexp.MustCompile(`^/_codeload/([^/]+/[^/]+)/([^/]+)$`), fn: (*Server).tarball},
@@ -369,7 +402,7 @@ var routes = []route{
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 10<<20))
 	s.mu.Lock()
-	s.calls = append(s.calls, Call{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Body: body})
+	s.calls = append(s.calls, Call{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Auth: r.Header.Get("Authorization"), Body: body})
 	var held *hold
 	for i, h := range s.holds {
 		if strings.HasPrefix(r.URL.Path, h.prefix) {
@@ -387,25 +420,46 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.mu.Unlock()
-	if held != nil {
-		close(held.arrived)
-		select {
-		case <-held.release:
-		case <-r.Context().Done():
-			return
-		}
-	}
-	if f != nil && f.apply {
-		s.route(httptest.NewRecorder(), r, body)
-	}
-	if f != nil {
-		for k, v := range f.header {
-			w.Header()[k] = v
-		}
-		writeJSON(w, f.status, map[string]string{"message": f.body, "documentation_url": "https://docs.github.com/rest"})
+	if held != nil && !held.after && !held.wait(r) {
 		return
 	}
-	s.route(w, r, body)
+	// An answer held after the call is acted on is written to a recorder first.
+	out := w
+	var rec *httptest.ResponseRecorder
+	if held != nil && held.after {
+		rec = httptest.NewRecorder()
+		out = rec
+	}
+	switch {
+	case f != nil:
+		if f.apply {
+			s.route(httptest.NewRecorder(), r, body)
+		}
+		for k, v := range f.header {
+			out.Header()[k] = v
+		}
+		writeJSON(out, f.status, f.body)
+	default:
+		s.route(out, r, body)
+	}
+	if rec != nil && held.wait(r) {
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(rec.Body.Bytes())
+	}
+}
+
+// wait says the call arrived and waits for its release; false when the caller gave up first.
+func (h *hold) wait(r *http.Request) bool {
+	close(h.arrived)
+	select {
+	case <-h.release:
+		return true
+	case <-r.Context().Done():
+		return false
+	}
 }
 
 func (s *Server) route(w http.ResponseWriter, r *http.Request, body []byte) {
@@ -541,13 +595,19 @@ func (s *Server) createDeployment(w http.ResponseWriter, _ *http.Request, repo s
 	if env == "" {
 		env = "production"
 	}
+	task := in.GetTask()
+	if task == "" {
+		task = "deploy"
+	}
 	payload, _ := json.Marshal(in.Payload)
+	now := &github.Timestamp{Time: time.Now()}
 	s.mu.Lock()
 	id := s.id()
+	u := fmt.Sprintf("%s/repos/%s/deployments/%d", s.URL, repo, id)
 	d := &Deployment{Repo: repo, Deployment: github.Deployment{
-		ID: github.Int64(id), SHA: github.String(sha), Ref: github.String(in.GetRef()), Task: github.String("deploy"),
-		Environment: github.String(env), Description: in.Description, Payload: payload,
-		CreatedAt: &github.Timestamp{Time: time.Now()},
+		ID: github.Int64(id), SHA: github.String(sha), Ref: github.String(in.GetRef()), Task: github.String(task),
+		Environment: github.String(env), Description: in.Description, Payload: payload, CreatedAt: now, UpdatedAt: now,
+		URL: github.String(u), StatusesURL: github.String(u + "/statuses"), RepositoryURL: github.String(s.URL + "/repos/" + repo),
 	}}
 	s.deployments[id] = d
 	s.mu.Unlock()
@@ -807,10 +867,53 @@ func (s *Server) comment(w http.ResponseWriter, _ *http.Request, repo string, m 
 	}
 	n, _ := strconv.Atoi(m[2])
 	s.mu.Lock()
-	c := &Comment{Repo: repo, Issue: n, ID: s.id(), Body: in.GetBody()}
+	c := &Comment{Repo: repo, Issue: n, ID: s.id(), Body: in.GetBody(), CreatedAt: time.Now()}
 	s.comments[c.ID] = c
 	s.mu.Unlock()
-	writeJSON(w, http.StatusCreated, github.IssueComment{ID: github.Int64(c.ID), Body: github.String(c.Body)})
+	writeJSON(w, http.StatusCreated, c.json())
+}
+
+func (c Comment) json() github.IssueComment {
+	at := &github.Timestamp{Time: c.CreatedAt}
+	return github.IssueComment{ID: github.Int64(c.ID), Body: github.String(c.Body), CreatedAt: at, UpdatedAt: at}
+}
+
+// listComments lists an issue's comments oldest first, those updated at or after since (ISO
+// 8601) when it is given, a page at a time (per_page up to 100, default 30) with GitHub's Link
+// header to the next page.
+func (s *Server) listComments(w http.ResponseWriter, r *http.Request, repo string, m []string, _ []byte) {
+	q := r.URL.Query()
+	var since time.Time
+	if v := q.Get("since"); v != "" {
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			s.violation(w, "since %q is not an ISO 8601 timestamp", v)
+			return
+		}
+		since = t
+	}
+	perPage, page := 30, 1
+	if n, err := strconv.Atoi(q.Get("per_page")); err == nil && n > 0 {
+		perPage = min(n, 100)
+	}
+	if n, err := strconv.Atoi(q.Get("page")); err == nil && n > 0 {
+		page = n
+	}
+	n, _ := strconv.Atoi(m[2])
+	out := []github.IssueComment{}
+	for _, c := range s.Comments(repo, n) {
+		if !c.CreatedAt.Before(since) {
+			out = append(out, c.json())
+		}
+	}
+	if page*perPage < len(out) {
+		next := *r.URL
+		q.Set("page", strconv.Itoa(page+1))
+		next.RawQuery = q.Encode()
+		w.Header().Set("Link", fmt.Sprintf(`<%s%s>; rel="next"`, s.URL, next.RequestURI()))
+	}
+	out = out[min((page-1)*perPage, len(out)):min(page*perPage, len(out))]
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) pull(w http.ResponseWriter, _ *http.Request, repo string, m []string, _ []byte) {
