@@ -255,6 +255,14 @@ func TestIssueComment_RunsOnceAndRepliesOnceAcrossACrash(t *testing.T) {
 	if d := e.finished(e.deployments()[0].ID); d.Status != "Succeeded" {
 		t.Fatalf("the deployment to roll back to: %s", d.Status)
 	}
+	// A second release, so each /rollback below has an earlier revision to go back to.
+	const secondSHA = "0123456789abcdef0123456789abcdef01234567"
+	e.gh.AddPull(corpusRepo, prNumber, secondSHA, "feature", "open", 0)
+	e.gh.AddTarball(corpusRepo, secondSHA, tarball(t, "pr2"))
+	e.command(2002, "/deploy", "Codertocat")
+	if d := e.finished(e.deployments()[0].ID); d.Status != "Succeeded" {
+		t.Fatalf("the release to roll back: %s", d.Status)
+	}
 	rollbacks := func() []api.Deployment {
 		var out []api.Deployment
 		for _, d := range e.deployments() {
