@@ -273,7 +273,7 @@ func CurrentAnalysis(d Deployment) (name string, step int, until time.Time, ok b
 // original fleet to move traffic from.
 func (d Deployment) Shape() traffic.Shape {
 	for _, t := range d.Targets {
-		if t.Fleet == OriginalFleet {
+		if t.Fleet == OriginalFleet || d.Platform != PlatformServer {
 			s, err := d.BlueGreen.Traffic.Shape()
 			if err != nil {
 				// Start refuses a deployment whose shape does not build.
@@ -313,6 +313,13 @@ func (d Deployment) releaseOriginals() ReleaseOriginals {
 // shiftTraffic is the change a blue/green deployment last asked for.
 func (d Deployment) shiftTraffic() SetTraffic {
 	s := d.Shift
+	if d.Platform != PlatformServer {
+		c := SetTraffic{Deployment: d.ID, Platform: d.Platform, Revert: s.Reverting, Change: s.Change}
+		if st, ok := d.step(); ok && !s.Reverting {
+			c.Percent = st.Weight
+		}
+		return c
+	}
 	return SetTraffic{
 		Deployment: d.ID, Router: d.Router, Servers: append([]ServerTraffic(nil), s.Servers...),
 		WaitDrained: s.Phase == PhaseBlockTraffic && !s.Reverting,

@@ -51,7 +51,15 @@ type Deployment struct {
 	// moves traffic through it.
 	Router Router
 	// BlueGreen holds a blue/green deployment's options; an in-place deployment ignores it.
-	BlueGreen    BlueGreenOptions
+	// A lambda or ecs deployment is blue/green and takes its traffic shape from here.
+	BlueGreen BlueGreenOptions
+	// Platform is server (the zero value), lambda or ecs. A lambda or ecs deployment has one
+	// target, the alias or service, whose events are FunctionEvents: hooks the runtime invokes
+	// (InvokeHook), steps it carries out on AWS (RunStep) and the traffic shape, whose changes
+	// go out as SetTraffic with a Percent.
+	Platform Platform
+	// Function is a lambda or ecs deployment's target and waits.
+	Function     FunctionOptions
 	AutoRollback AutoRollback
 	// Lease overrides DefaultLease when positive.
 	Lease time.Duration
@@ -242,7 +250,7 @@ func NextDeadline(d Deployment) (deadline time.Time, ok bool) {
 // deployment, event and attempt as the same command). BlockTraffic and AllowTraffic are never
 // commands: the server carries them out through the router (see PendingTraffic).
 func CommandFor(d Deployment, instance string) (SendCommand, bool) {
-	if d.Status != StatusInProgress {
+	if d.Status != StatusInProgress || d.Platform != PlatformServer {
 		return SendCommand{}, false
 	}
 	for _, t := range d.Targets {

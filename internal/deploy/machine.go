@@ -246,6 +246,9 @@ func (m *machine) start(in Start) error {
 	if d.Status != StatusCreated && d.Status != StatusQueued {
 		return fmt.Errorf("start: %w (status %v)", ErrWrongStatus, d.Status)
 	}
+	if m.function() {
+		return m.startFunction(in)
+	}
 	if err := d.Config.MinimumHealthyHosts.Validate(); err != nil {
 		return fmt.Errorf("start: config %s: %w", d.Config.Name, err)
 	}
@@ -401,6 +404,10 @@ func (m *machine) report(in EventReported) error {
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
+	if m.function() && in.Status != EventFailed && m.functionStepDone(t, i) {
+		m.advance(false)
+		return nil
+	}
 	m.complete(t, i, in.Status != EventFailed, in.Diagnostics, false)
 	if in.Status == EventSkipped {
 		t.Events[i].Status = EventSkipped
@@ -436,7 +443,10 @@ func (m *machine) tick() {
 			ErrorCode: DiagnosticHostUnresponsive,
 			Message:   "host stopped answering: no report within " + seconds(m.d.lease()),
 		}
-		if routerEvent(t.Events[i].Name) {
+		switch {
+		case m.function():
+			diag = Diagnostics{ErrorCode: DiagnosticHookTimedOut, Message: "the hook did not report its verdict within " + seconds(m.d.hookTimeout())}
+		case routerEvent(t.Events[i].Name):
 			diag = Diagnostics{ErrorCode: DiagnosticRouterFailed, Message: "the traffic router did not answer within " + seconds(m.d.lease())}
 		}
 		// Forced: a silent host cannot be asked to carry on, even past an ignorable event.
@@ -550,6 +560,10 @@ func (m *machine) send(t *Target, i int) {
 	e.Status = EventInProgress
 	e.Attempt = t.Attempt
 	e.StartTime = m.now
+	if m.function() {
+		m.sendFunction(t, i)
+		return
+	}
 	if routerEvent(e.Name) && m.blueGreen() {
 		// The deployment carries it out for the whole fleet once every host is there; it may
 		// take as long as the traffic shape says, so it has no lease.
@@ -630,6 +644,10 @@ func (m *machine) canStart(t Target) bool {
 // to wait for.
 func (m *machine) advance(atStart bool) {
 	d := &m.d
+	if m.function() {
+		m.advanceFunction()
+		return
+	}
 	if m.blueGreen() && d.Shift.Phase != PhaseInstall {
 		m.advanceBlueGreen()
 		return
@@ -809,7 +827,8 @@ func (m *machine) finish(s Status, info ErrorInfo) {
 			continue
 		}
 		attempted = true
-		if t.Gone || t.Fleet == OriginalFleet {
+		if t.Gone || t.Fleet == OriginalFleet || m.function() {
+			// A lambda or ecs deployment's target is no instance of the group.
 			continue
 		}
 		switch {
@@ -823,7 +842,7 @@ func (m *machine) finish(s Status, info ErrorInfo) {
 	}
 	if s == StatusSucceeded {
 		m.emit(SetGroupRevision{Group: d.Group, Revision: d.Revision})
-		if m.blueGreen() {
+		if m.blueGreen() && !m.function() {
 			m.emit(SwapFleets{Group: d.Group})
 		}
 	}

@@ -111,6 +111,10 @@ func (m *machine) allowTraffic() {
 // goes back to the originals. A failure while installing is weighed against the minimum of
 // healthy hosts instead, as in place.
 func (m *machine) hostFailed(t *Target, event string) {
+	if m.function() {
+		m.functionFailed(t, event)
+		return
+	}
 	if !m.blueGreen() || t.Fleet == ReplacementFleet && m.d.Shift.Phase == PhaseInstall {
 		return
 	}
@@ -142,11 +146,11 @@ func (m *machine) fail(info ErrorInfo) {
 // revert sends all traffic back to the originals in one change, once.
 func (m *machine) revert() {
 	s := &m.d.Shift
-	if !m.blueGreen() || s.Change == 0 || s.Reverting {
+	if !m.blueGreen() || !m.touched() || s.Reverting {
 		return
 	}
 	s.Reverting = true
-	if !m.hasOriginals() {
+	if !m.function() && !m.hasOriginals() {
 		s.RevertError = "there is no original fleet to send traffic back to"
 		return
 	}
@@ -211,6 +215,12 @@ func (m *machine) servers(percent int, kind changeKind) ([]ServerTraffic, error)
 // change asks the router to give the replacements percent of the traffic, or what kind says.
 func (m *machine) change(percent int, kind changeKind) {
 	s := &m.d.Shift
+	if m.function() {
+		s.Change++
+		s.Applying = true
+		m.emit(m.d.shiftTraffic())
+		return
+	}
 	servers, err := m.servers(percent, kind)
 	if err != nil {
 		if kind == shiftRevert {
@@ -355,6 +365,9 @@ func (m *machine) shifted() {
 	d := &m.d
 	d.Shift.Phase = PhaseAfterAllowTraffic
 	msg := fmt.Sprintf("traffic moved to the replacement fleet by the router (%s)", d.Shape().Name)
+	if m.function() {
+		msg = fmt.Sprintf("all traffic moved (%s)", d.Shape().Name)
+	}
 	for k := range d.Targets {
 		t := &d.Targets[k]
 		if i := t.current(); i >= 0 && t.Fleet == ReplacementFleet && routerEvent(t.Events[i].Name) {
@@ -399,6 +412,10 @@ func (m *machine) bake() {
 }
 
 func (m *machine) release() {
+	if m.function() {
+		m.terminate()
+		return
+	}
 	s := &m.d.Shift
 	s.Phase = PhaseRelease
 	s.Deadline = time.Time{}
@@ -597,10 +614,14 @@ func (m *machine) endBlueGreen(st Status, info ErrorInfo) ErrorInfo {
 		}
 	}
 	s := m.d.Shift
-	if st == StatusSucceeded || s.Change == 0 {
+	if st == StatusSucceeded || !m.touched() {
 		return info
 	}
 	switch {
+	case m.function() && s.RevertError != "":
+		info.Message += "; putting back what the deployment changed failed: " + s.RevertError
+	case m.function() && s.Reverting:
+		info.Message += m.revertNote()
 	case s.RevertError != "":
 		info.Message += "; traffic could not be moved back to the original instances: " + s.RevertError
 	case s.Reverting:

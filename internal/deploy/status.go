@@ -199,6 +199,15 @@ const (
 	// ErrorTrafficRouter (Slipway's own): the traffic router refused a change or could not be
 	// reached.
 	ErrorTrafficRouter ErrorCode = "TRAFFIC_ROUTER_ERROR"
+	// ErrorHookExecutionFailure: a lambda or ecs hook reported Failed, could not be invoked, or
+	// did not report in time.
+	ErrorHookExecutionFailure ErrorCode = "HOOK_EXECUTION_FAILURE"
+	// ErrorECSUpdate: an ECS call of a deployment step failed, or the service was not in a
+	// state the deployment can start from.
+	ErrorECSUpdate ErrorCode = "ECS_UPDATE_ERROR"
+	// ErrorInvalidLambdaConfiguration: the alias was not where the deployment expects it, or a
+	// Lambda call of a deployment step failed.
+	ErrorInvalidLambdaConfiguration ErrorCode = "INVALID_LAMBDA_CONFIGURATION"
 )
 
 func (c ErrorCode) String() string { return string(c) }
@@ -213,6 +222,9 @@ const (
 	// DiagnosticRouterFailed: the traffic router refused to drain or ready the host's server, or
 	// did not answer.
 	DiagnosticRouterFailed = "TrafficRouterFailed"
+	// DiagnosticHookTimedOut: a lambda or ecs hook did not report its verdict within the hook
+	// timeout.
+	DiagnosticHookTimedOut = "HookTimedOut"
 )
 
 func enumName(names []string, i int) string {

@@ -108,6 +108,13 @@ type SetTraffic struct {
 	Attempt  int
 
 	Change int
+	// Platform is lambda or ecs for a change of a Lambda alias or an ECS service's listeners:
+	// Percent is then the replacement's share of the traffic, and Revert asks for everything
+	// the deployment changed to be put back (for ECS: both listeners back to the original task
+	// set, which is primary again, and the replacement deleted). Servers is empty.
+	Platform Platform
+	Percent  int
+	Revert   bool
 }
 
 // TrafficApplied says the router carried out change Change of a blue/green deployment.
@@ -154,7 +161,7 @@ func (d Deployment) hostTraffic(t Target, i int) SetTraffic {
 // PendingTraffic lists the traffic changes the deployment is waiting on: what a restarted
 // runtime must carry out (again), in the order they were asked.
 func PendingTraffic(d Deployment) []SetTraffic {
-	if d.Status.Finished() || !d.Router.Enabled() {
+	if d.Status.Finished() || !d.Router.Enabled() && d.Platform == PlatformServer {
 		return nil
 	}
 	var out []SetTraffic
@@ -176,7 +183,8 @@ func PendingTraffic(d Deployment) []SetTraffic {
 // asked: what a restarted runtime puts back so that the router keeps it across reloads. ok is
 // false when the deployment never asked the router for anything.
 func DesiredTraffic(d Deployment) (_ SetTraffic, ok bool) {
-	if !d.Router.Enabled() {
+	// AWS keeps what it was asked; only HAProxy forgets it on a reload.
+	if !d.Router.Enabled() || d.Platform != PlatformServer {
 		return SetTraffic{}, false
 	}
 	if d.Type == BlueGreen {

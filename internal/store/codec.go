@@ -33,6 +33,8 @@ type deploymentJSON struct {
 	Type                          string           `json:"type,omitempty"`
 	Router                        routerJSON       `json:"router,omitzero"`
 	BlueGreen                     blueGreenJSON    `json:"blue_green,omitzero"`
+	Platform                      string           `json:"platform,omitempty"`
+	Function                      functionJSON     `json:"function,omitzero"`
 	AutoRollback                  autoRollbackJSON `json:"auto_rollback"`
 	Lease                         string           `json:"lease,omitempty"`
 	Status                        string           `json:"status"`
@@ -68,6 +70,16 @@ type blueGreenJSON struct {
 	ReadyWait      string         `json:"ready_wait,omitempty"`
 	ReleaseCommand string         `json:"release_command,omitempty"`
 	ReleaseWait    string         `json:"release_wait,omitempty"`
+}
+
+// functionJSON is a lambda or ecs deployment's FunctionOptions.
+type functionJSON struct {
+	Target          string `json:"target,omitempty"`
+	Original        string `json:"original,omitempty"`
+	HookTimeout     string `json:"hook_timeout,omitempty"`
+	TerminationWait string `json:"termination_wait,omitempty"`
+	// Spec is opaque to the store as it is to deploy: the runtime's own JSON.
+	Spec string `json:"spec,omitempty"`
 }
 
 type shiftJSON struct {
@@ -188,6 +200,12 @@ func encodeDeployment(d deploy.Deployment) ([]byte, error) {
 		j.Type = d.Type.String()
 		j.Shift = encodeShift(d.Shift)
 	}
+	if d.Platform != deploy.PlatformServer {
+		f := d.Function
+		j.Platform = d.Platform.String()
+		j.Function = functionJSON{Target: f.Target, Original: f.Original, HookTimeout: durationText(f.HookTimeout),
+			TerminationWait: durationText(f.TerminationWait), Spec: f.Spec}
+	}
 	if d.Lease != 0 {
 		// A duration string is exact and readable; a number would need a unit everyone agrees on.
 		j.Lease = d.Lease.String()
@@ -253,6 +271,14 @@ func decodeDeployment(b []byte) (deploy.Deployment, error) {
 		p.fail(err)
 		d.Type = t
 		d.Shift = p.shift(j.Shift)
+	}
+	if j.Platform != "" {
+		pl, err := deploy.ParsePlatform(j.Platform)
+		p.fail(err)
+		d.Platform = pl
+		f := j.Function
+		d.Function = deploy.FunctionOptions{Target: f.Target, Original: f.Original, Spec: f.Spec,
+			HookTimeout: p.duration("function.hook_timeout", f.HookTimeout), TerminationWait: p.duration("function.termination_wait", f.TerminationWait)}
 	}
 	if j.Targets != nil {
 		d.Targets = make([]deploy.Target, 0, len(j.Targets))
@@ -456,7 +482,17 @@ const (
 	kindSetTraffic        = "SetTraffic"
 	kindReleaseOriginals  = "ReleaseOriginals"
 	kindSwapFleets        = "SwapFleets"
+	kindInvokeHook        = "InvokeHook"
+	kindRunStep           = "RunStep"
 )
+
+// functionWorkJSON is an InvokeHook or a RunStep.
+type functionWorkJSON struct {
+	Deployment string `json:"deployment"`
+	Instance   string `json:"instance"`
+	Event      string `json:"event"`
+	Attempt    int    `json:"attempt"`
+}
 
 type sendCommandJSON struct {
 	Deployment    string    `json:"deployment"`
@@ -498,6 +534,9 @@ type setTrafficJSON struct {
 	Event       string              `json:"event,omitempty"`
 	Attempt     int                 `json:"attempt,omitempty"`
 	Change      int                 `json:"change,omitempty"`
+	Platform    string              `json:"platform,omitempty"`
+	Percent     int                 `json:"percent,omitempty"`
+	Revert      bool                `json:"revert,omitempty"`
 }
 
 type releaseOriginalsJSON struct {
@@ -527,8 +566,17 @@ func EncodeEffect(e deploy.Effect) (kind string, payload []byte, err error) {
 	case deploy.StartRollback:
 		kind, v = kindStartRollback, startRollbackJSON(e)
 	case deploy.SetTraffic:
-		kind, v = kindSetTraffic, setTrafficJSON{Deployment: e.Deployment, Router: routerJSON(e.Router), Servers: encodeServers(e.Servers),
-			WaitDrained: e.WaitDrained, Instance: e.Instance, Event: e.Event, Attempt: e.Attempt, Change: e.Change}
+		j := setTrafficJSON{Deployment: e.Deployment, Router: routerJSON(e.Router), Servers: encodeServers(e.Servers),
+			WaitDrained: e.WaitDrained, Instance: e.Instance, Event: e.Event, Attempt: e.Attempt, Change: e.Change,
+			Percent: e.Percent, Revert: e.Revert}
+		if e.Platform != deploy.PlatformServer {
+			j.Platform = e.Platform.String()
+		}
+		kind, v = kindSetTraffic, j
+	case deploy.InvokeHook:
+		kind, v = kindInvokeHook, functionWorkJSON(e)
+	case deploy.RunStep:
+		kind, v = kindRunStep, functionWorkJSON(e)
 	case deploy.ReleaseOriginals:
 		kind, v = kindReleaseOriginals, releaseOriginalsJSON(e)
 	case deploy.SwapFleets:
@@ -571,8 +619,19 @@ func DecodeEffect(kind string, payload []byte) (deploy.Effect, error) {
 		out = deploy.StartRollback(unmarshal[startRollbackJSON](payload, &err))
 	case kindSetTraffic:
 		j := unmarshal[setTrafficJSON](payload, &err)
-		out = deploy.SetTraffic{Deployment: j.Deployment, Router: deploy.Router(j.Router), Servers: p.servers(j.Servers),
-			WaitDrained: j.WaitDrained, Instance: j.Instance, Event: j.Event, Attempt: j.Attempt, Change: j.Change}
+		st := deploy.SetTraffic{Deployment: j.Deployment, Router: deploy.Router(j.Router), Servers: p.servers(j.Servers),
+			WaitDrained: j.WaitDrained, Instance: j.Instance, Event: j.Event, Attempt: j.Attempt, Change: j.Change,
+			Percent: j.Percent, Revert: j.Revert}
+		if j.Platform != "" {
+			pl, perr := deploy.ParsePlatform(j.Platform)
+			p.fail(perr)
+			st.Platform = pl
+		}
+		out = st
+	case kindInvokeHook:
+		out = deploy.InvokeHook(unmarshal[functionWorkJSON](payload, &err))
+	case kindRunStep:
+		out = deploy.RunStep(unmarshal[functionWorkJSON](payload, &err))
 	case kindReleaseOriginals:
 		out = deploy.ReleaseOriginals(unmarshal[releaseOriginalsJSON](payload, &err))
 	case kindSwapFleets:

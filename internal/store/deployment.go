@@ -272,8 +272,9 @@ func (s *SQLite) save(ctx context.Context, tx *sql.Tx, d deploy.Deployment, vers
 	done := make([]bool, len(effects))
 	for i, e := range effects {
 		switch e := e.(type) {
-		case deploy.SendCommand, deploy.SetTraffic, deploy.ReleaseOriginals:
-			// Derived from the state (CommandFor, PendingTraffic, PendingRelease): a restarted
+		case deploy.SendCommand, deploy.SetTraffic, deploy.ReleaseOriginals, deploy.InvokeHook, deploy.RunStep:
+			// Derived from the state (CommandFor, PendingTraffic, PendingRelease,
+			// PendingFunctionWork): a restarted
 			// runtime finds them there, so the outbox need not hand them out.
 			done[i] = true
 		case deploy.SwapFleets:

@@ -197,6 +197,10 @@ func TestCodec_Effects(t *testing.T) {
 		deploy.SetTraffic{Deployment: "d-1", Servers: []deploy.ServerTraffic{{Server: "a", Admin: traffic.Maint}}, Instance: "i-1", Event: "BlockTraffic", Attempt: 2},
 		deploy.ReleaseOriginals{Deployment: "d-1", Command: "terminate", Instances: []string{"a", "b"}, InstanceIDs: []string{"i-1", "i-2"}},
 		deploy.SwapFleets{Group: "web"},
+		deploy.SetTraffic{Deployment: "d-1", Platform: deploy.PlatformECS, Percent: 40, Change: 3},
+		deploy.SetTraffic{Deployment: "d-1", Platform: deploy.PlatformLambda, Revert: true, Change: 5},
+		deploy.InvokeHook{Deployment: "d-1", Instance: "fn:live", Event: "BeforeAllowTraffic", Attempt: 2},
+		deploy.RunStep{Deployment: "d-1", Instance: "prod/web", Event: "Install", Attempt: 3},
 	} {
 		t.Run(fmt.Sprintf("%T", e), func(t *testing.T) {
 			kind, payload, err := store.EncodeEffect(e)
