@@ -150,6 +150,10 @@ func (d *Deployment) Prepare(ctx context.Context) error {
 			}
 		}
 	}
+	if d.original == nil && d.primaryMoved {
+		// The original is deleted already: only TerminateOriginal, done, has anything to say.
+		return nil
+	}
 	if d.original == nil {
 		return fmt.Errorf("%w: service %s has no primary task set to replace; create one (aws ecs create-task-set, then update-service-primary-task-set) serving in %s", ErrNotReady, d.group.Service, d.group.TargetGroups[0])
 	}
@@ -423,6 +427,9 @@ func (d *Deployment) setPrimary(ctx context.Context, ts *ecstypes.TaskSet) error
 func (d *Deployment) TerminateOriginal(ctx context.Context) error {
 	if !d.primaryMoved {
 		return fmt.Errorf("%w: TerminateOriginal before MakePrimary would delete the serving task set", ErrOrder)
+	}
+	if d.original == nil {
+		return nil // deleted before: the step is done
 	}
 	return d.delete(ctx, d.original, "original")
 }

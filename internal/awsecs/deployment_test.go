@@ -169,6 +169,24 @@ func TestDeployment_ResumeFindsTheReplacement(t *testing.T) {
 	}
 }
 
+func TestDeployment_ResumedTerminationIsDone(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	d := w.deployment(t)
+	for _, step := range []func(context.Context) error{d.CreateReplacement, d.MakePrimary, d.TerminateOriginal} {
+		if err := step(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	again := w.deployment(t) // a server restarted before it recorded the termination
+	if err := again.TerminateOriginal(ctx); err != nil {
+		t.Fatalf("TerminateOriginal again: %v; want nil (the original is gone)", err)
+	}
+	if n := len(w.TaskSets()); n != 1 {
+		t.Errorf("%d task sets; want the replacement alone", n)
+	}
+}
+
 func TestDeployment_PrepareRefuses(t *testing.T) {
 	for _, tc := range []struct {
 		name  string

@@ -159,6 +159,33 @@ func (s *Shift) SetWeight(ctx context.Context, percent int) error {
 	return s.update(ctx, version, weights, s.revision)
 }
 
+// Move sends percent of the invocations to TargetVersion from wherever a shift of this alias
+// left it, for a caller that keeps no Shift between steps (a server that may restart between
+// them): it reads the alias, does nothing when the alias is there already (a change made before
+// a restart), refuses an alias that points anywhere but CurrentVersion and TargetVersion, and
+// otherwise changes it under the RevisionId it read. changed says whether it called
+// UpdateAlias.
+func (s *Shift) Move(ctx context.Context, percent int) (changed bool, err error) {
+	a, err := s.State(ctx)
+	if err != nil {
+		return false, err
+	}
+	t := s.target
+	onTarget := a.Version == t.TargetVersion && len(a.Weights) == 0
+	onCurrent := a.Version == t.CurrentVersion
+	for v := range a.Weights {
+		onCurrent = onCurrent && v == t.TargetVersion
+	}
+	switch {
+	case !onTarget && !onCurrent:
+		return false, fmt.Errorf("%w: %s, which this deployment from version %s to %s did not leave it at; someone else changed it", ErrAliasMoved, a, t.CurrentVersion, t.TargetVersion)
+	case percent == 100 && onTarget, percent < 100 && onCurrent && a.Percent(t.TargetVersion) == percent:
+		return false, nil
+	}
+	s.revision = a.RevisionID
+	return true, s.SetWeight(ctx, percent)
+}
+
 // Revert points the alias at CurrentVersion alone, whatever it points at now.
 func (s *Shift) Revert(ctx context.Context) error {
 	return s.update(ctx, s.target.CurrentVersion, map[string]float64{}, "")

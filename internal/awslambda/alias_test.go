@@ -155,3 +155,35 @@ func TestNew_RefusesWhatLambdaWould(t *testing.T) {
 		}
 	}
 }
+
+func TestShift_MoveFromWhereverTheShiftLeftIt(t *testing.T) {
+	fake, s := setup(t)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		percent int
+		changed bool
+	}{{10, true}, {10, false}, {60, true}, {100, true}, {100, false}} {
+		changed, err := s.Move(ctx, tc.percent)
+		if err != nil || changed != tc.changed {
+			t.Fatalf("Move(%d) = %v, %v; want %v, nil", tc.percent, changed, err, tc.changed)
+		}
+		if got := fake.Alias("fn", "live").Percent("2"); got != tc.percent {
+			t.Errorf("after Move(%d): version 2 gets %d%%", tc.percent, got)
+		}
+	}
+	if n := len(fake.CallsOf("UpdateAlias")); n != 3 {
+		t.Errorf("%d UpdateAlias calls, want 3 (a repeated step changes nothing)", n)
+	}
+}
+
+func TestShift_MoveRefusesAnAliasSomeoneElseMoved(t *testing.T) {
+	fake, s := setup(t)
+	fake.SetAlias("fn", "live", "3", nil)
+	_, err := s.Move(context.Background(), 20)
+	if !errors.Is(err, awslambda.ErrAliasMoved) || !strings.Contains(err.Error(), "someone else changed it") {
+		t.Fatalf("Move: %v; want ErrAliasMoved saying someone else changed it", err)
+	}
+	if a := fake.Alias("fn", "live"); a.Version != "3" {
+		t.Errorf("the other change was overwritten: %+v", a)
+	}
+}
