@@ -34,7 +34,7 @@ func StatusEndpoint(t testing.TB, board *hook.Board) *httptest.Server {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		err := board.Report(id, token, st)
+		_, err := board.Report(r.Context(), id, token, st)
 		switch {
 		case err == nil:
 			w.WriteHeader(http.StatusNoContent)

@@ -101,40 +101,46 @@ func NewCaller(board *Board, statusBase string, fn LambdaAPI, hc *http.Client) *
 // Board returns the board the caller opens executions on.
 func (c *Caller) Board() *Board { return c.board }
 
-// Start opens an execution of deployment's event and invokes target with its payload. It
-// returns the execution's id once the hook has been handed its payload; the verdict comes
-// through the board (Done, Get). A hook that cannot be invoked is recorded Failed with the
-// reason, and Start returns the id all the same: the caller waits the same way in every case.
-func (c *Caller) Start(ctx context.Context, deployment, event string, target Target) (string, error) {
-	id, token, err := c.board.Open(deployment, event)
+// Start opens an execution of a deployment's event attempt and invokes target with its
+// payload. It returns the execution's id once the hook has been handed its payload; the verdict
+// comes through the board (OnSettle, Get). A hook that cannot be invoked is recorded Failed with
+// the reason, and Start returns the id all the same: the caller waits the same way in every
+// case.
+func (c *Caller) Start(ctx context.Context, deployment, event string, attempt int, target Target) (string, error) {
+	e, token, err := c.board.Open(ctx, deployment, event, attempt)
 	if err != nil {
 		return "", err
 	}
 	p := api.HookPayload{
 		DeploymentID:   deployment,
-		ExecutionID:    id,
+		ExecutionID:    e.ID,
 		LifecycleEvent: event,
-		StatusURL:      c.statusURL + api.HookStatusPath(id),
+		StatusURL:      c.statusURL + api.HookStatusPath(e.ID),
 		StatusToken:    token,
 	}
 	body, err := json.Marshal(p)
 	if err != nil {
-		c.board.Close(id)
-		return "", fmt.Errorf("hook payload: %w", err)
+		c.board.fail(ctx, e.ID, fmt.Sprintf("hook payload: %v", err))
+		return e.ID, nil
 	}
 	if target.URL != nil {
-		c.post(ctx, id, token, target.URL, body)
+		c.post(ctx, e.ID, token, target.URL, body)
 	} else {
-		c.invoke(ctx, id, target.Function, body)
+		c.invoke(ctx, e.ID, target.Function, body)
 	}
-	return id, nil
+	// A restart before this mark invokes the hook again (with a new execution): better twice
+	// than a deployment waiting an hour for a hook that was never called.
+	if err := c.board.records.MarkHookInvoked(ctx, e.ID); err != nil {
+		return "", fmt.Errorf("record hook invocation: %w", err)
+	}
+	return e.ID, nil
 }
 
 // invoke hands the payload to a Lambda function asynchronously: Lambda answers 202 once it has
 // queued the event, and the function reports its verdict itself.
 func (c *Caller) invoke(ctx context.Context, id, function string, payload []byte) {
 	if c.lambda == nil {
-		c.board.fail(id, fmt.Sprintf("hook %s is a Lambda function but the group has no AWS access configured", function))
+		c.board.fail(ctx, id, fmt.Sprintf("hook %s is a Lambda function but the group has no AWS access configured", function))
 		return
 	}
 	out, err := c.lambda.Invoke(ctx, &lambda.InvokeInput{
@@ -143,11 +149,11 @@ func (c *Caller) invoke(ctx context.Context, id, function string, payload []byte
 		Payload:        payload,
 	})
 	if err != nil {
-		c.board.fail(id, fmt.Sprintf("invoke hook %s: %v", function, awsconfig.Call("lambda:InvokeFunction", err)))
+		c.board.fail(ctx, id, fmt.Sprintf("invoke hook %s: %v", function, awsconfig.Call("lambda:InvokeFunction", err)))
 		return
 	}
 	if out.StatusCode != http.StatusAccepted {
-		c.board.fail(id, fmt.Sprintf("invoke hook %s: Lambda answered status %d, not 202 Accepted", function, out.StatusCode))
+		c.board.fail(ctx, id, fmt.Sprintf("invoke hook %s: Lambda answered status %d, not 202 Accepted", function, out.StatusCode))
 	}
 }
 
@@ -157,30 +163,30 @@ func (c *Caller) post(ctx context.Context, id, token string, u *url.URL, payload
 	where := u.Redacted()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(payload))
 	if err != nil {
-		c.board.fail(id, fmt.Sprintf("hook %s: %v", where, err))
+		c.board.fail(ctx, id, fmt.Sprintf("hook %s: %v", where, err))
 		return
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := c.http.Do(req)
 	if err != nil {
-		c.board.fail(id, fmt.Sprintf("hook %s: %v", where, err))
+		c.board.fail(ctx, id, fmt.Sprintf("hook %s: %v", where, err))
 		return
 	}
 	defer func() { _ = resp.Body.Close() }()
 	answer, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
 	if err != nil {
-		c.board.fail(id, fmt.Sprintf("hook %s: read answer: %v", where, err))
+		c.board.fail(ctx, id, fmt.Sprintf("hook %s: read answer: %v", where, err))
 		return
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		c.board.fail(id, fmt.Sprintf("hook %s answered %s", where, resp.Status))
+		c.board.fail(ctx, id, fmt.Sprintf("hook %s answered %s", where, resp.Status))
 		return
 	}
 	var st api.HookStatus
 	if len(bytes.TrimSpace(answer)) == 0 || json.Unmarshal(answer, &st) != nil || st.Status == "" {
 		return // the verdict comes later, through the status endpoint
 	}
-	if err := c.board.Report(id, token, st); err != nil {
-		c.board.fail(id, fmt.Sprintf("hook %s answered: %v", where, err))
+	if _, err := c.board.Report(ctx, id, token, st); err != nil {
+		c.board.fail(ctx, id, fmt.Sprintf("hook %s answered: %v", where, err))
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -33,6 +34,25 @@ func newCaller(t *testing.T) (*hook.Caller, *awsfake.Lambda) {
 	return hook.NewCaller(board, status.URL, client, nil), fn
 }
 
+// waitSettled waits (a bounded time) for the execution to have its verdict.
+func waitSettled(t *testing.T, b *hook.Board, id string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		e, err := b.Get(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Status != hook.Pending {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("execution %s has no verdict after 10s", id)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 func target(t *testing.T, s string) hook.Target {
 	t.Helper()
 	tg, err := hook.ParseTarget(s)
@@ -49,15 +69,15 @@ func TestCaller_LambdaHookReportsThroughTheEndpoint(t *testing.T) {
 			fn.AddFunction("CheckBeforeTraffic", 1)
 			answered := make(chan int, 1)
 			fn.OnInvoke("CheckBeforeTraffic", awsfake.Reporter(verdict, answered))
-			id, err := c.Start(context.Background(), "d-42", "BeforeAllowTraffic", target(t, "CheckBeforeTraffic"))
+			id, err := c.Start(context.Background(), "d-42", "BeforeAllowTraffic", 1, target(t, "CheckBeforeTraffic"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			<-c.Board().Done(id)
+			waitSettled(t, c.Board(), id)
 			if code := <-answered; code != http.StatusNoContent {
 				t.Errorf("status endpoint answered %d; want 204", code)
 			}
-			got, _ := c.Board().Get(id)
+			got, _ := c.Board().Get(context.Background(), id)
 			if got.Status.String() != verdict {
 				t.Errorf("execution %+v; want %s", got, verdict)
 			}
@@ -84,12 +104,12 @@ func TestCaller_LambdaHookReportsThroughTheEndpoint(t *testing.T) {
 
 func TestCaller_MissingFunctionFailsTheHook(t *testing.T) {
 	c, _ := newCaller(t)
-	id, err := c.Start(context.Background(), "d-1", "AfterAllowTraffic", target(t, "NoSuchFunction"))
+	id, err := c.Start(context.Background(), "d-1", "AfterAllowTraffic", 1, target(t, "NoSuchFunction"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	<-c.Board().Done(id)
-	got, _ := c.Board().Get(id)
+	waitSettled(t, c.Board(), id)
+	got, _ := c.Board().Get(context.Background(), id)
 	if got.Status != hook.Failed || !strings.Contains(got.Message, "lambda:InvokeFunction: ResourceNotFoundException") {
 		t.Errorf("execution %+v; want Failed naming lambda:InvokeFunction and ResourceNotFoundException", got)
 	}
@@ -123,14 +143,14 @@ func TestCaller_HTTPHook(t *testing.T) {
 				tc.answer(w)
 			}))
 			defer srv.Close()
-			id, err := c.Start(context.Background(), "d-7", "AfterAllowTestTraffic", target(t, srv.URL+"/validate"))
+			id, err := c.Start(context.Background(), "d-7", "AfterAllowTestTraffic", 1, target(t, srv.URL+"/validate"))
 			if err != nil {
 				t.Fatal(err)
 			}
 			if got.ExecutionID != id || got.DeploymentID != "d-7" {
 				t.Errorf("hook payload %+v", got)
 			}
-			exec, _ := c.Board().Get(id)
+			exec, _ := c.Board().Get(context.Background(), id)
 			if exec.Status != tc.want || !strings.Contains(exec.Message, tc.message) {
 				t.Fatalf("execution %+v; want %v with %q", exec, tc.want, tc.message)
 			}
@@ -141,8 +161,8 @@ func TestCaller_HTTPHook(t *testing.T) {
 			if code := awsfake.ReportFrom(body, api.HookStatus{Status: api.HookSucceeded}); code != http.StatusNoContent {
 				t.Fatalf("late report answered %d", code)
 			}
-			<-c.Board().Done(id)
-			if exec, _ := c.Board().Get(id); exec.Status != hook.Succeeded {
+			waitSettled(t, c.Board(), id)
+			if exec, _ := c.Board().Get(context.Background(), id); exec.Status != hook.Succeeded {
 				t.Errorf("after the late report: %+v", exec)
 			}
 		})
@@ -152,11 +172,11 @@ func TestCaller_HTTPHook(t *testing.T) {
 func TestCaller_LambdaHookWithoutAWSFails(t *testing.T) {
 	board := hook.NewBoard()
 	c := hook.NewCaller(board, "https://slipway.example", nil, nil)
-	id, err := c.Start(context.Background(), "d", "BeforeAllowTraffic", target(t, "Fn"))
+	id, err := c.Start(context.Background(), "d", "BeforeAllowTraffic", 1, target(t, "Fn"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if exec, _ := board.Get(id); exec.Status != hook.Failed || !strings.Contains(exec.Message, "no AWS access") {
+	if exec, _ := board.Get(context.Background(), id); exec.Status != hook.Failed || !strings.Contains(exec.Message, "no AWS access") {
 		t.Errorf("execution %+v", exec)
 	}
 }

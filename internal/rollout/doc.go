@@ -1,15 +1,14 @@
-// Package rollout walks a deployment of the lambda or ecs platform through its lifecycle: the
-// Plan of each platform lists its events in CodeDeploy's order (hooks, the platform's own
-// steps, the traffic shift), and a Runner carries them out, moving traffic as a traffic.Shape
-// says, watching the group's alarms, waiting for hooks' verdicts and for promotions, and
-// reverting everything it changed when a step fails, an alarm fires or someone stops the
-// deployment.
+// Package rollout carries out the AWS side of a lambda or ecs deployment, one step at a time:
+// the steps deploy.Decide asks for (RunStep: check the alias or the service, create the
+// replacement task set and wait until it is steady, point the test listener at it, make it
+// primary, delete the original), its traffic changes (SetTraffic with a Percent, or a Revert)
+// and its hooks (InvokeHook, through internal/hook).
 //
-// Every wait goes through a Clock, so tests drive a deployment of hours in microseconds with a
-// manual clock, and every change is reported to an observer as it happens, so the caller can
-// record the timeline. Runs are in memory: a server that restarts mid-deployment starts a new
-// Runner, and the platform drivers (awslambda, awsecs) pick up where the AWS resources are.
+// A Driver keeps nothing between calls: each call reads what it needs from the deployment's
+// Spec (the group's AWS settings and the AppSpec, fixed when the deployment was created) and
+// from AWS itself, and every step can be carried out again with the same result. That is what
+// lets a server killed in the middle of a deployment resume it from its stored state.
 //
-// The package must not know stores, servers or the orchestrator. It knows the platform
-// drivers, hooks and traffic shapes, and decides nothing but the order of steps.
+// The package must not know stores, servers or when a step is due: deploy decides that, and
+// the orchestrator calls the Driver.
 package rollout

@@ -121,17 +121,8 @@ func TestDocs_AppSpecExamplesAreClean(t *testing.T) {
 		if spec == nil || len(diags) > 0 {
 			t.Fatalf("example %d: %v", i, diags)
 		}
-		var err error
-		switch spec.Platform {
-		case appspec.PlatformLambda:
-			var shift *awslambda.Shift
-			if shift, err = awslambda.New(nil, *spec.Lambda); err == nil {
-				_, err = rollout.LambdaPlan("d-1", spec, shift)
-			}
-		case appspec.PlatformECS:
-			_, err = awsecs.New(nil, nil, docsGroup(t).ECS, *spec.ECS, "d-1")
-		}
-		if err != nil {
+		g := docsGroup(t)
+		if _, err := rollout.NewFunction(spec, g.AWS, g.ECS); err != nil {
 			t.Errorf("example %d (%v): %v", i, spec.Platform, err)
 		}
 	}
