@@ -13,7 +13,10 @@ import (
 	"time"
 
 	"github.com/slipway-deploy/slipway/internal/alarm"
+	"github.com/slipway-deploy/slipway/internal/awsconfig"
+	"github.com/slipway-deploy/slipway/internal/awsecs"
 	"github.com/slipway-deploy/slipway/internal/deploy"
+	"github.com/slipway-deploy/slipway/internal/traffic"
 )
 
 // Group is a deployment group: which instances of an application a deployment targets and how.
@@ -43,6 +46,8 @@ type Group struct {
 	BlueGreen deploy.BlueGreenOptions
 	// Alarms are what the group's deployments watch while they run (none when empty).
 	Alarms alarm.Config
+	// AWS is a lambda or ecs group's AWS side; the zero value for a server group.
+	AWS AWSGroup
 
 	// The fields below are the store's bookkeeping: CreateGroup and UpdateGroup ignore them, and
 	// only SaveDeployment and CreateDeployment change them.
@@ -96,12 +101,60 @@ func (l GitHubLink) validate() error {
 	return nil
 }
 
+// AWSGroup is where a lambda or ecs group's resources are and how its deployments move
+// traffic to them.
+type AWSGroup struct {
+	// Config is the region, profile and endpoints the server reaches AWS with.
+	Config awsconfig.Config
+	// ECS is an ecs group's service and load balancer.
+	ECS awsecs.Group
+	// Traffic is how traffic moves to the new version or task set (all at once when unset).
+	Traffic traffic.Config
+	// HookTimeout bounds the wait for a hook's verdict (deploy.DefaultHookTimeout when 0).
+	HookTimeout time.Duration
+}
+
+// IsZero reports whether no AWS setting is set (a server group).
+func (a AWSGroup) IsZero() bool { return reflect.DeepEqual(a, AWSGroup{}) }
+
+func (a AWSGroup) validate() error {
+	if err := a.Config.Validate(); err != nil {
+		return fmt.Errorf("%w: aws: %w", ErrInvalid, err)
+	}
+	if a.ECS != (awsecs.Group{}) {
+		if err := a.ECS.Validate(); err != nil {
+			return fmt.Errorf("%w: ecs: %w", ErrInvalid, err)
+		}
+	}
+	if _, err := a.Traffic.Shape(); err != nil && !reflect.DeepEqual(a.Traffic, traffic.Config{}) {
+		return fmt.Errorf("%w: traffic: %w", ErrInvalid, err)
+	}
+	if a.HookTimeout < 0 || a.HookTimeout > deploy.MaxWait {
+		return fmt.Errorf("%w: hook timeout %v; use up to %v", ErrInvalid, a.HookTimeout, deploy.MaxWait)
+	}
+	return nil
+}
+
+// awsGroupJSON is the aws column.
+type awsGroupJSON struct {
+	Config      awsconfig.Config `json:"config,omitzero"`
+	ECS         awsecs.Group     `json:"ecs,omitzero"`
+	Traffic     traffic.Config   `json:"traffic,omitzero"`
+	HookTimeout string           `json:"hook_timeout,omitempty"`
+}
+
 func (g Group) validate() error {
 	if strings.TrimSpace(g.Name) == "" {
 		return fmt.Errorf("%w: empty group name", ErrInvalid)
 	}
-	if err := g.Tags.Validate(); err != nil {
-		return fmt.Errorf("%w: tags: %w", ErrInvalid, err)
+	if err := g.AWS.validate(); err != nil {
+		return err
+	}
+	// A lambda or ecs group targets no instances.
+	if g.AWS.IsZero() || len(g.Tags) > 0 {
+		if err := g.Tags.Validate(); err != nil {
+			return fmt.Errorf("%w: tags: %w", ErrInvalid, err)
+		}
 	}
 	if g.ConfigName == "" {
 		return fmt.Errorf("%w: empty config name", ErrInvalid)
@@ -145,7 +198,7 @@ func (g Group) validateBlueGreen() error {
 
 // groupRow is a group's settings in their column forms.
 type groupRow struct {
-	tags, rollback, github, typ, router, blueGreen, alarms string
+	tags, rollback, github, typ, router, blueGreen, alarms, aws string
 }
 
 func encodeGroup(g Group) (groupRow, error) {
@@ -165,6 +218,8 @@ func encodeGroup(g Group) (groupRow, error) {
 		&row.blueGreen: blueGreenGroupJSON{ReplacementTags: replacement, Options: encodeBlueGreen(g.BlueGreen)},
 		// alarm.Config is its own JSON form (the alarm_configuration users write).
 		&row.alarms: g.Alarms,
+		&row.aws: awsGroupJSON{Config: g.AWS.Config, ECS: g.AWS.ECS, Traffic: g.AWS.Traffic,
+			HookTimeout: durationText(g.AWS.HookTimeout)},
 	} {
 		b, err := json.Marshal(v)
 		if err != nil {
@@ -206,11 +261,11 @@ func (s *SQLite) CreateGroup(ctx context.Context, g Group) (Group, error) {
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO deployment_groups (application, name, tags, config_name, auto_rollback,
 			ignore_application_stop_failures, refuse_when_busy, environment, github, deployment_type, traffic_router,
-			blue_green, alarms, current_revision, last_successful_deployment, queue, create_time)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', '', '{}', ?)`,
+			blue_green, alarms, aws, current_revision, last_successful_deployment, queue, create_time)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', '', '{}', ?)`,
 			g.Application, g.Name, row.tags, g.ConfigName, row.rollback,
 			boolInt(g.IgnoreApplicationStopFailures), boolInt(g.RefuseWhenBusy), g.Environment, row.github,
-			row.typ, row.router, row.blueGreen, row.alarms, millis(g.CreateTime))
+			row.typ, row.router, row.blueGreen, row.alarms, row.aws, millis(g.CreateTime))
 		if isUniqueViolation(err) {
 			return ErrExists
 		}
@@ -241,10 +296,10 @@ func (s *SQLite) UpdateGroup(ctx context.Context, g Group) (Group, error) {
 		}
 		res, err := tx.ExecContext(ctx, `UPDATE deployment_groups SET tags = ?, config_name = ?, auto_rollback = ?,
 			ignore_application_stop_failures = ?, refuse_when_busy = ?, environment = ?, github = ?,
-			deployment_type = ?, traffic_router = ?, blue_green = ?, alarms = ?
+			deployment_type = ?, traffic_router = ?, blue_green = ?, alarms = ?, aws = ?
 			WHERE application = ? AND name = ?`,
 			row.tags, g.ConfigName, row.rollback, boolInt(g.IgnoreApplicationStopFailures),
-			boolInt(g.RefuseWhenBusy), g.Environment, row.github, row.typ, row.router, row.blueGreen, row.alarms,
+			boolInt(g.RefuseWhenBusy), g.Environment, row.github, row.typ, row.router, row.blueGreen, row.alarms, row.aws,
 			g.Application, g.Name)
 		if err != nil {
 			return err
@@ -293,18 +348,18 @@ func (s *SQLite) ListGroups(ctx context.Context, application string) ([]Group, e
 }
 
 const groupColumns = `application, name, tags, config_name, auto_rollback, ignore_application_stop_failures,
-	refuse_when_busy, environment, github, deployment_type, traffic_router, blue_green, alarms, current_revision,
+	refuse_when_busy, environment, github, deployment_type, traffic_router, blue_green, alarms, aws, current_revision,
 	last_successful_deployment, queue, create_time`
 
 type scanner interface{ Scan(dest ...any) error }
 
 func scanGroup(sc scanner) (Group, error) {
 	var g Group
-	var tags, rollback, github, typ, router, blueGreen, alarms, queue string
+	var tags, rollback, github, typ, router, blueGreen, alarms, awsText, queue string
 	var ignore, refuse int
 	var created int64
 	err := sc.Scan(&g.Application, &g.Name, &tags, &g.ConfigName, &rollback, &ignore, &refuse, &g.Environment, &github,
-		&typ, &router, &blueGreen, &alarms, &g.CurrentRevision, &g.LastSuccessfulDeployment, &queue, &created)
+		&typ, &router, &blueGreen, &alarms, &awsText, &g.CurrentRevision, &g.LastSuccessfulDeployment, &queue, &created)
 	if err != nil {
 		return Group{}, err
 	}
@@ -328,7 +383,12 @@ func scanGroup(sc scanner) (Group, error) {
 	if err := json.Unmarshal([]byte(alarms), &g.Alarms); err != nil {
 		return Group{}, fmt.Errorf("decode alarms: %w", err)
 	}
+	var aj awsGroupJSON
+	if err := json.Unmarshal([]byte(awsText), &aj); err != nil {
+		return Group{}, fmt.Errorf("decode aws settings: %w", err)
+	}
 	var p parser
+	g.AWS = AWSGroup{Config: aj.Config, ECS: aj.ECS, Traffic: aj.Traffic, HookTimeout: p.duration("aws.hook_timeout", aj.HookTimeout)}
 	g.BlueGreen = p.blueGreen(bg.Options)
 	if p.err != nil {
 		return Group{}, fmt.Errorf("decode blue/green settings: %w", p.err)

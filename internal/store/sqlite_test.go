@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"reflect"
@@ -10,7 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/slipway-deploy/slipway/internal/api"
+	"github.com/slipway-deploy/slipway/internal/awsconfig"
+	"github.com/slipway-deploy/slipway/internal/awsecs"
 	"github.com/slipway-deploy/slipway/internal/deploy"
+	"github.com/slipway-deploy/slipway/internal/hook"
 	"github.com/slipway-deploy/slipway/internal/store"
 	"github.com/slipway-deploy/slipway/internal/traffic"
 )
@@ -228,5 +233,66 @@ func TestCodec_Effects(t *testing.T) {
 		if _, err := store.DecodeEffect(tc.kind, []byte(tc.payload)); err == nil {
 			t.Errorf("DecodeEffect(%s, %s): got no error, want one", tc.kind, tc.payload)
 		}
+	}
+}
+
+func TestGroup_AWSSettingsRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	if _, err := s.CreateApplication(ctx, store.Application{Name: "svc", ComputePlatform: store.PlatformECS}); err != nil {
+		t.Fatal(err)
+	}
+	g := store.Group{Application: "svc", Name: "prod", ConfigName: deploy.ConfigAllAtOnce, AWS: store.AWSGroup{
+		Config: awsconfig.Config{Region: "eu-west-1", Endpoints: map[string]string{"ecs": "http://127.0.0.1:4566"}},
+		ECS: awsecs.Group{Cluster: "prod", Service: "shop", TargetGroups: [2]string{"arn:aws:elasticloadbalancing:eu-west-1:1:targetgroup/a/1", "arn:aws:elasticloadbalancing:eu-west-1:1:targetgroup/b/2"},
+			ProductionListener: "arn:aws:elasticloadbalancing:eu-west-1:1:listener/app/x/1/2", TerminationWait: "5s"},
+		Traffic:     traffic.Config{Linear: &traffic.IncrementConfig{Percent: 50, Interval: "2s"}},
+		HookTimeout: 90 * time.Second,
+	}}
+	if _, err := s.CreateGroup(ctx, g); err != nil {
+		t.Fatalf("CreateGroup without tags: %v", err)
+	}
+	got, err := s.GetGroup(ctx, "svc", "prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got.AWS, g.AWS) {
+		t.Errorf("aws settings:\n got %+v\nwant %+v", got.AWS, g.AWS)
+	}
+	g.AWS.ECS.TerminationWait = "forever"
+	if _, err := s.UpdateGroup(ctx, g); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("UpdateGroup with a bad termination wait: %v; want ErrInvalid", err)
+	}
+}
+
+func TestHookExecutions_OutliveTheProcess(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "slipway.db")
+	s := openAt(t, path)
+	e, token, err := hook.NewStoredBoard(s).Open(ctx, "d-1", "AfterAllowTraffic", 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MarkHookInvoked(ctx, e.ID); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	again := hook.NewStoredBoard(openAt(t, path)) // a restarted server
+	found, err := again.Find(ctx, "d-1", "AfterAllowTraffic", 4)
+	if err != nil || found.ID != e.ID || !found.Invoked || found.Status != hook.Pending {
+		t.Fatalf("Find after a restart = %+v, %v", found, err)
+	}
+	if _, err := again.Report(ctx, e.ID, "wrong", api.HookStatus{Status: api.HookSucceeded}); !errors.Is(err, hook.ErrBadToken) {
+		t.Errorf("a wrong token: %v; want ErrBadToken", err)
+	}
+	got, err := again.Report(ctx, e.ID, token, api.HookStatus{Status: api.HookFailed, Message: "checks failed"})
+	if err != nil || got.Status != hook.Failed || got.Message != "checks failed" {
+		t.Fatalf("Report = %+v, %v", got, err)
+	}
+	if _, err := again.Report(ctx, e.ID, token, api.HookStatus{Status: api.HookSucceeded}); !errors.Is(err, hook.ErrAlreadyReported) {
+		t.Errorf("another verdict: %v; want ErrAlreadyReported", err)
+	}
+	if _, err := again.Get(ctx, "nope"); !errors.Is(err, hook.ErrUnknownExecution) {
+		t.Errorf("Get of an unknown id: %v", err)
 	}
 }
