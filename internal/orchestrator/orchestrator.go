@@ -53,11 +53,14 @@ type Orchestrator struct {
 	// how often (DefaultAlarmInterval unless set).
 	Alarms        Alarms
 	AlarmInterval time.Duration
+	// Functions carries out lambda and ecs deployments' AWS work; nil fails their steps.
+	Functions Functions
 	// catchUp serialises auto-update decisions, so two hosts joining at once start one deployment.
 	catchUp sync.Mutex
 
 	bg      background
 	routers routers
+	fns     fnQueues
 }
 
 type entry struct {
@@ -173,6 +176,10 @@ func (o *Orchestrator) resumeTraffic(ctx context.Context, active []store.Version
 		}
 	}
 	for _, v := range active {
+		if v.Deployment.Platform != deploy.PlatformServer {
+			o.resumeFunction(v.Deployment)
+			continue
+		}
 		for _, st := range deploy.PendingTraffic(v.Deployment) {
 			o.enqueue(trafficJob{change: st, report: true})
 		}
@@ -445,6 +452,10 @@ func (o *Orchestrator) act(e *entry, effects []deploy.Effect, saved store.Saved)
 	o.kick()
 	var follow []func()
 	for _, eff := range effects {
+		if j, ok := functionWork(eff); ok {
+			o.enqueueFunction(j)
+			continue
+		}
 		switch eff := eff.(type) {
 		case deploy.SendCommand:
 			o.notify(eff.Instance)

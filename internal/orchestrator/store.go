@@ -37,6 +37,9 @@ var _ Store = (*store.SQLite)(nil)
 // blue/green deployment its replacement fleet (replacement tags) apart from the fleet that
 // serves (the group's tags).
 func startInput(ctx context.Context, st Store, d deploy.Deployment) (deploy.Start, error) {
+	if d.Platform != deploy.PlatformServer {
+		return deploy.Start{}, nil // its target is the alias or service it names
+	}
 	g, err := st.GetGroup(ctx, d.Application, d.Group)
 	if err != nil {
 		return deploy.Start{}, fmt.Errorf("group %s/%s: %w", d.Application, d.Group, err)
