@@ -91,10 +91,46 @@ type DeploymentGroup struct {
 	// AlarmConfiguration is what the group's deployments watch while they run: any alarm that
 	// fires stops the deployment (and sends a blue/green deployment's traffic back).
 	AlarmConfiguration *AlarmConfiguration `json:"alarm_configuration,omitempty"`
+	// AWS is where a lambda or ecs group's resources are reached: region, profile, endpoints.
+	// Credentials come from the server's environment, never from here.
+	AWS *AWSSettings `json:"aws,omitempty"`
+	// ECS is an ecs group's service and load balancer.
+	ECS *ECSService `json:"ecs,omitempty"`
+	// Traffic is how a lambda or ecs group's deployments move traffic (all at once when unset).
+	Traffic *TrafficShape `json:"traffic,omitempty"`
+	// HookTimeout bounds the wait for a lambda or ecs hook's verdict (1h when unset).
+	HookTimeout Duration `json:"hook_timeout,omitempty"`
 	// CurrentRevision is the revision of the group's last successful deployment.
 	CurrentRevision          string    `json:"current_revision,omitempty"`
 	LastSuccessfulDeployment string    `json:"last_successful_deployment,omitempty"`
 	CreateTime               time.Time `json:"create_time,omitzero"`
+}
+
+// AWSSettings is how the server reaches a group's AWS resources.
+type AWSSettings struct {
+	// Region overrides AWS_REGION and the profile's region.
+	Region string `json:"region,omitempty"`
+	// Profile names a profile of the server's shared AWS config files.
+	Profile string `json:"profile,omitempty"`
+	// Endpoint replaces the endpoint of every service; Endpoints that of one (lambda, ecs,
+	// elasticloadbalancing), winning over Endpoint.
+	Endpoint  string            `json:"endpoint,omitempty"`
+	Endpoints map[string]string `json:"endpoints,omitempty"`
+}
+
+// ECSService is the ECS service an ecs group deploys to, and its load balancer.
+type ECSService struct {
+	Cluster string `json:"cluster"`
+	Service string `json:"service"`
+	// TargetGroups are the two target group ARNs the service's task sets alternate between.
+	TargetGroups []string `json:"target_groups"`
+	// ProductionListener is the listener ARN whose default action forwards production traffic;
+	// TestListener, optional, one that takes test traffic first.
+	ProductionListener string `json:"production_listener"`
+	TestListener       string `json:"test_listener,omitempty"`
+	// TerminationWait is how long the original task set is kept once the replacement is
+	// primary ("1h"); 0 deletes it at once.
+	TerminationWait Duration `json:"termination_wait,omitempty"`
 }
 
 // AlarmConfiguration is CodeDeploy's alarm configuration, with a source for each alarm (see

@@ -20,6 +20,7 @@ var (
 	errConflict         = errors.New("already exists")
 	errTooLarge         = errors.New("request body too large")
 	errMethodNotAllowed = errors.New("method not allowed")
+	errForbidden        = errors.New("forbidden")
 	// errLengthRequired: the body's size must be known in advance.
 	errLengthRequired = errors.New("length required")
 )
@@ -60,7 +61,7 @@ func statusOf(err error) int {
 		return http.StatusBadRequest
 	case errors.Is(err, errUnauthorized), errors.Is(err, auth.ErrTokenInvalid):
 		return http.StatusUnauthorized
-	case errors.Is(err, auth.ErrForbidden):
+	case errors.Is(err, auth.ErrForbidden), errors.Is(err, errForbidden):
 		return http.StatusForbidden
 	case errors.Is(err, auth.ErrIssuerUnavailable):
 		return http.StatusServiceUnavailable

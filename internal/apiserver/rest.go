@@ -146,6 +146,7 @@ func groupJSON(g store.Group) api.DeploymentGroup {
 		BlueGreen:                     blueGreenJSON(g),
 		AlarmConfiguration:            alarmsJSON(g.Alarms),
 	}
+	awsGroupJSON(g, &out)
 	if g.Type != deploy.InPlace {
 		out.DeploymentType = g.Type.String()
 	}
@@ -222,13 +223,26 @@ func (s *Server) groupFromJSON(ctx context.Context, app string, in api.Deploymen
 	default:
 		return store.Group{}, invalid("on_busy", "%q: use queue or reject", in.OnBusy)
 	}
-	tags, err := tagSetFromJSON("tag_groups", in.TagGroups)
+	a, err := s.store.GetApplication(ctx, app)
 	if err != nil {
-		return store.Group{}, err
+		return store.Group{}, storeErr(err)
 	}
-	g.Tags = tags
-	if err := s.trafficFromJSON(in, &g); err != nil {
-		return store.Group{}, err
+	if a.ComputePlatform != store.PlatformServer {
+		if err := awsFromJSON(in, a.ComputePlatform, &g); err != nil {
+			return store.Group{}, err
+		}
+	} else {
+		tags, err := tagSetFromJSON("tag_groups", in.TagGroups)
+		if err != nil {
+			return store.Group{}, err
+		}
+		g.Tags = tags
+		if err := awsFromJSON(in, a.ComputePlatform, &g); err != nil {
+			return store.Group{}, err
+		}
+		if err := s.trafficFromJSON(in, &g); err != nil {
+			return store.Group{}, err
+		}
 	}
 	if g.Alarms, err = alarmsFromJSON(in.AlarmConfiguration); err != nil {
 		return store.Group{}, err

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/slipway-deploy/slipway/internal/api"
+	"github.com/slipway-deploy/slipway/internal/hook"
 	"github.com/slipway-deploy/slipway/internal/orchestrator"
 )
 
@@ -43,6 +44,9 @@ type Config struct {
 	// ReleaseCommands are the names of the server's release commands, which blue/green groups
 	// may name to release their original instances.
 	ReleaseCommands []string
+	// HookTimeout bounds the wait for a lambda or ecs hook's verdict when the group does not
+	// say (deploy.DefaultHookTimeout when 0).
+	HookTimeout time.Duration
 }
 
 // Server holds the handlers' dependencies.
@@ -54,7 +58,9 @@ type Server struct {
 	log     *slog.Logger
 	metrics *metrics
 	// s3 reads revisions registered by S3 location; nil when the server has no S3 access.
-	s3    S3Objects
+	s3 S3Objects
+	// hooks takes lambda and ecs hooks' verdicts; nil when the server runs none.
+	hooks *hook.Board
 	extra []extraRoute
 }
 
@@ -99,6 +105,8 @@ func (s *Server) router(gatherer prometheus.Gatherer) *mux.Router {
 	r.Handle("/metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})).Methods(http.MethodGet)
 	// Before the API's subrouter, whose every route wants the admin token.
 	r.HandleFunc(openAPIPath, s.handleOpenAPI).Methods(http.MethodGet)
+	// A hook reports with its execution's own token, not a user's.
+	r.HandleFunc(api.HookStatusPath("{id}"), s.handleHookStatus).Methods(http.MethodPut)
 	s.routeAPI(r.PathPrefix(api.PathAPI).Subrouter())
 	s.routeAgent(r.PathPrefix(api.PathAgent).Subrouter())
 	r.HandleFunc(PathDeploymentPage+"{id}", s.handleDeploymentPage).Methods(http.MethodGet)

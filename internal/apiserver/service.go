@@ -142,6 +142,15 @@ func (s *Server) newDeployment(ctx context.Context, g store.Group, revision stri
 	if in.AutoRollback != nil {
 		d.AutoRollback = deploy.AutoRollback{OnFailure: in.AutoRollback.OnFailure, OnAlarm: in.AutoRollback.OnAlarm, OnStopRequested: in.AutoRollback.OnStopRequested}
 	}
+	app, err := s.store.GetApplication(ctx, g.Application)
+	if err != nil {
+		return deploy.Deployment{}, storeErr(err)
+	}
+	if app.ComputePlatform != store.PlatformServer {
+		if err := s.functionDeployment(ctx, g, app.ComputePlatform, &d); err != nil {
+			return deploy.Deployment{}, err
+		}
+	}
 	return d, nil
 }
 
@@ -152,6 +161,13 @@ func (s *Server) RollbackGroup(ctx context.Context, application, group, descript
 	g, err := s.store.GetGroup(ctx, application, group)
 	if err != nil {
 		return api.Deployment{}, publicError(storeErr(err))
+	}
+	if !g.AWS.IsZero() {
+		// Redeploying the last good revision would ask to move from its CurrentVersion (or
+		// original task set) again, which is no longer where the alias or service is.
+		return api.Deployment{}, publicError(as(errConflict, "group %s is a lambda or ecs group: a deployment that fails or is stopped "+
+			"puts the alias or service back by itself, and the last good revision is what runs now; to go back further, deploy an "+
+			"AppSpec naming the version (or task definition) to return to", g.Name))
 	}
 	revision, template, err := s.rollbackTarget(ctx, g)
 	if err != nil {
