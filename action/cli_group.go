@@ -39,7 +39,7 @@ group's fleet; after a success the two fleets swap. --ready-wait makes a deploym
 of the server's release_commands to run on the original instances after --release-wait.
 
 --alarms-file reads the group's alarm_configuration (YAML or JSON; see docs/alarms.md).
-`
+` + groupAWSUsage
 
 const groupCreateUsage = `usage: slipway group create APP GROUP --tag K=V ... [--tag-group K=V,K2=V2 ...]
        [--config NAME] [--auto-rollback] [--ignore-stop-failures] [--reject-when-busy]
@@ -49,8 +49,12 @@ const groupCreateUsage = `usage: slipway group create APP GROUP --tag K=V ... [-
        [--deployment-type blue-green --replacement-tag K=V ... --traffic SHAPE|--traffic-file FILE
         [--ready-wait D] [--release-command NAME [--release-wait D]]]
        [--alarms-file FILE]
+   or: slipway group create APP GROUP [--aws-region R] [--aws-profile P] [--aws-endpoint URL]
+       [--aws-endpoint-for SERVICE=URL ...] [--traffic SHAPE|--traffic-file FILE] [--hook-timeout D]
+       [--ecs-cluster C --ecs-service S --ecs-target-groups ARN,ARN --ecs-production-listener ARN
+        [--ecs-test-listener ARN] [--ecs-termination-wait D]] [--alarms-file FILE]
 
-Creates a deployment group of application APP.
+Creates a deployment group of application APP (the second form for lambda and ecs applications).
 ` + groupFlagsUsage
 
 const groupUpdateUsage = `usage: slipway group update APP GROUP [the flags of group create] [--no-router] [--no-alarms]
@@ -79,6 +83,7 @@ type groupFlags struct {
 	readyWait, releaseWait                             *time.Duration
 	alarmsFile                                         *string
 	noAlarms                                           *bool
+	aws                                                *awsFlags
 }
 
 func addGroupFlags(fs *flag.FlagSet) *groupFlags {
@@ -109,11 +114,13 @@ func addGroupFlags(fs *flag.FlagSet) *groupFlags {
 	f.releaseWait = fs.Duration("release-wait", 0, "blue/green: wait `D` after traffic has moved before the release command")
 	f.alarmsFile = fs.String("alarms-file", "", "YAML or JSON `FILE` of the group's alarm_configuration")
 	f.noAlarms = fs.Bool("no-alarms", false, "group update: remove the group's alarms")
+	f.aws = addAWSFlags(fs)
 	return f
 }
 
-// apply sets in g the settings whose flags were given (set, by flag name).
-func (f *groupFlags) apply(g *api.DeploymentGroup, set map[string]bool) error {
+// apply sets in g the settings whose flags were given (set, by flag name); function says g is
+// a group of a lambda or ecs application.
+func (f *groupFlags) apply(g *api.DeploymentGroup, set map[string]bool, function bool) error {
 	given := func(names ...string) bool {
 		for _, n := range names {
 			if set[n] {
@@ -122,6 +129,23 @@ func (f *groupFlags) apply(g *api.DeploymentGroup, set map[string]bool) error {
 		}
 		return false
 	}
+	if err := f.applyCommon(g, set, given); err != nil {
+		return err
+	}
+	if function {
+		if given("tag", "tag-group", "deployment-type", "router", "router-address", "router-backend", "router-server-name", "no-router",
+			"replacement-tag", "replacement-tag-group", "ready-wait", "release-command", "release-wait", "ignore-stop-failures") {
+			return errors.New("a lambda or ecs group targets no instances: tags, routers, blue/green fleets and stop failures are for server groups")
+		}
+		shape, err := f.trafficShape(set)
+		if err != nil {
+			return err
+		}
+		return f.aws.apply(g, set, shape)
+	}
+	if f.aws.given(set) {
+		return errors.New("--aws-*, --ecs-* and --hook-timeout are for groups of lambda and ecs applications (slipway app create NAME --platform lambda|ecs)")
+	}
 	if given("tag", "tag-group") {
 		groups, err := tagGroups(f.tags, f.tagGroups, "tag")
 		if err != nil {
@@ -129,26 +153,8 @@ func (f *groupFlags) apply(g *api.DeploymentGroup, set map[string]bool) error {
 		}
 		g.TagGroups = groups
 	}
-	if set["config"] {
-		g.DeploymentConfig = *f.config
-	}
-	if set["auto-rollback"] {
-		g.AutoRollback.OnFailure = *f.autoRollback
-	}
 	if set["ignore-stop-failures"] {
 		g.IgnoreApplicationStopFailures = *f.ignoreStop
-	}
-	if set["reject-when-busy"] {
-		g.OnBusy = map[bool]string{true: "reject", false: "queue"}[*f.reject]
-	}
-	if set["environment"] {
-		g.Environment = *f.env
-	}
-	if given("github-repo", "github-repo-id", "allowed-ref", "environment-url") {
-		if *f.repo == "" || *f.repoID <= 0 {
-			return errors.New("give --github-repo OWNER/NAME and --github-repo-id ID together")
-		}
-		g.GitHub = &api.GitHubLink{Repository: *f.repo, RepositoryID: *f.repoID, AllowedRefs: f.allowedRefs, EnvironmentURL: *f.envURL}
 	}
 	if set["deployment-type"] {
 		switch strings.ToUpper(strings.ReplaceAll(*f.deploymentType, "-", "_")) {
@@ -163,8 +169,29 @@ func (f *groupFlags) apply(g *api.DeploymentGroup, set map[string]bool) error {
 	if err := f.applyRouter(g, set); err != nil {
 		return err
 	}
-	if err := f.applyBlueGreen(g, set, given); err != nil {
-		return err
+	return f.applyBlueGreen(g, set, given)
+}
+
+// applyCommon sets what groups of every platform have: config, rollback, busy policy, GitHub
+// environment and link, alarms.
+func (f *groupFlags) applyCommon(g *api.DeploymentGroup, set map[string]bool, given func(...string) bool) error {
+	if set["config"] {
+		g.DeploymentConfig = *f.config
+	}
+	if set["auto-rollback"] {
+		g.AutoRollback.OnFailure = *f.autoRollback
+	}
+	if set["reject-when-busy"] {
+		g.OnBusy = map[bool]string{true: "reject", false: "queue"}[*f.reject]
+	}
+	if set["environment"] {
+		g.Environment = *f.env
+	}
+	if given("github-repo", "github-repo-id", "allowed-ref", "environment-url") {
+		if *f.repo == "" || *f.repoID <= 0 {
+			return errors.New("give --github-repo OWNER/NAME and --github-repo-id ID together")
+		}
+		g.GitHub = &api.GitHubLink{Repository: *f.repo, RepositoryID: *f.repoID, AllowedRefs: f.allowedRefs, EnvironmentURL: *f.envURL}
 	}
 	switch {
 	case set["no-alarms"] && set["alarms-file"]:
@@ -179,6 +206,24 @@ func (f *groupFlags) apply(g *api.DeploymentGroup, set map[string]bool) error {
 		g.AlarmConfiguration = &a
 	}
 	return nil
+}
+
+// trafficShape is the shape --traffic or --traffic-file gives, or nil.
+func (f *groupFlags) trafficShape(set map[string]bool) (*api.TrafficShape, error) {
+	switch {
+	case set["traffic"] && set["traffic-file"]:
+		return nil, errors.New("give --traffic or --traffic-file, not both")
+	case set["traffic"]:
+		shape, err := parseTrafficShape(*f.shape)
+		return &shape, err
+	case set["traffic-file"]:
+		var shape api.TrafficShape
+		if err := readYAMLAsJSON(*f.shapeFile, "traffic", &shape); err != nil {
+			return nil, fmt.Errorf("--traffic-file: %w", err)
+		}
+		return &shape, nil
+	}
+	return nil, nil
 }
 
 func (f *groupFlags) applyRouter(g *api.DeploymentGroup, set map[string]bool) error {
@@ -231,21 +276,12 @@ func (f *groupFlags) applyBlueGreen(g *api.DeploymentGroup, set map[string]bool,
 		}
 		bg.ReplacementTagGroups = groups
 	}
-	switch {
-	case set["traffic"] && set["traffic-file"]:
-		return errors.New("give --traffic or --traffic-file, not both")
-	case set["traffic"]:
-		shape, err := parseTrafficShape(*f.shape)
-		if err != nil {
-			return err
-		}
-		bg.Traffic = shape
-	case set["traffic-file"]:
-		var shape api.TrafficShape
-		if err := readYAMLAsJSON(*f.shapeFile, "traffic", &shape); err != nil {
-			return fmt.Errorf("--traffic-file: %w", err)
-		}
-		bg.Traffic = shape
+	shape, err := f.trafficShape(set)
+	if err != nil {
+		return err
+	}
+	if shape != nil {
+		bg.Traffic = *shape
 	}
 	if set["ready-wait"] {
 		bg.ReadyWait = api.Duration(*f.readyWait)
@@ -351,7 +387,10 @@ func (c *cli) groupCreate(ctx context.Context, args []string) error {
 		return usageError{"group create: --no-router and --no-alarms are for group update"}
 	}
 	g := api.DeploymentGroup{Application: pos[0], Name: pos[1], TagGroups: [][]api.TagFilter{}}
-	if err := f.apply(&g, set); err != nil {
+	// A group without tags can only be a lambda or ecs group; the server holds it to its
+	// application's platform.
+	function := f.aws.given(set) || !set["tag"] && !set["tag-group"]
+	if err := f.apply(&g, set, function); err != nil {
 		return usageError{"group create: " + err.Error()}
 	}
 	client, err := cmd.client()
@@ -377,7 +416,8 @@ func (c *cli) groupUpdate(ctx context.Context, args []string) error {
 	if err != nil {
 		return serverError(err)
 	}
-	if err := f.apply(&g, visited(cmd.fs)); err != nil {
+	function := g.AWS != nil || g.ECS != nil || g.Traffic != nil
+	if err := f.apply(&g, visited(cmd.fs), function); err != nil {
 		return usageError{"group update: " + err.Error()}
 	}
 	out, err := client.UpdateGroup(ctx, g)

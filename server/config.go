@@ -22,6 +22,7 @@ import (
 	"github.com/slipway-deploy/slipway/internal/deploy"
 	"github.com/slipway-deploy/slipway/internal/githubapp"
 	"github.com/slipway-deploy/slipway/internal/orchestrator"
+	"github.com/slipway-deploy/slipway/internal/rollout"
 )
 
 // Defaults, named so the README and --help can quote them.
@@ -101,6 +102,11 @@ type Config struct {
 	// AlarmInterval is how often the server asks whether a running deployment's alarms fire;
 	// each group's own interval bounds how often they are actually read.
 	AlarmInterval time.Duration `yaml:"alarm_interval"`
+	// HookTimeout is how long a lambda or ecs hook has to report its verdict when its group
+	// does not say (CodeDeploy's hour by default).
+	HookTimeout time.Duration `yaml:"hook_timeout"`
+	// AWSPollInterval is how often a replacement ECS task set is read while it stabilises.
+	AWSPollInterval time.Duration `yaml:"aws_poll_interval"`
 }
 
 // GitHubConfig is how the server talks to GitHub: as a GitHub App (AppID and PrivateKeyFile) or
@@ -131,7 +137,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 	cfg := Config{Listen: defaultListen, DataDir: defaultDataDir, Lease: defaultLease, MaxBundleBytes: defaultMaxBundleBytes,
 		OIDCIssuer: DefaultOIDCIssuer, BundleStore: storeDisk, S3PresignTTL: blob.DefaultPresignTTL,
 		GitHub:        GitHubConfig{APIURL: githubapp.DefaultAPIURL, CheckRunInterval: githubapp.DefaultCheckRunInterval},
-		AlarmInterval: defaultAlarmInterval}
+		AlarmInterval: defaultAlarmInterval, HookTimeout: deploy.DefaultHookTimeout, AWSPollInterval: rollout.DefaultPollInterval}
 	fs := flag.NewFlagSet("slipway-server", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
@@ -315,6 +321,12 @@ func (c Config) Validate() error {
 	}
 	if c.AlarmInterval < 100*time.Millisecond {
 		errs = append(errs, fmt.Errorf("alarm_interval %s: give at least 100ms", c.AlarmInterval))
+	}
+	if c.HookTimeout <= 0 || c.HookTimeout > deploy.MaxWait {
+		errs = append(errs, fmt.Errorf("hook_timeout %s: give a duration above 0 and up to %s", c.HookTimeout, deploy.MaxWait))
+	}
+	if c.AWSPollInterval < 100*time.Millisecond {
+		errs = append(errs, fmt.Errorf("aws_poll_interval %s: give at least 100ms", c.AWSPollInterval))
 	}
 	return errors.Join(errs...)
 }

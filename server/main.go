@@ -25,7 +25,9 @@ import (
 	"github.com/slipway-deploy/slipway/internal/apiserver"
 	"github.com/slipway-deploy/slipway/internal/blob"
 	"github.com/slipway-deploy/slipway/internal/githubapp"
+	"github.com/slipway-deploy/slipway/internal/hook"
 	"github.com/slipway-deploy/slipway/internal/orchestrator"
+	"github.com/slipway-deploy/slipway/internal/rollout"
 	"github.com/slipway-deploy/slipway/internal/store"
 )
 
@@ -82,6 +84,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	orch.DrainTimeout = cfg.DrainTimeout
 	orch.Alarms = newGroupAlarms(st, log)
 	orch.AlarmInterval = cfg.AlarmInterval
+	// Lambda and ECS hooks' executions live in the store, so a verdict outlives a restart.
+	hooks := hook.NewStoredBoard(st)
+	hooks.OnSettle = orch.HookSettled
+	driver := &rollout.Driver{Board: hooks, PollInterval: cfg.AWSPollInterval}
+	orch.Functions = driver
 
 	workflows, err := cfg.workflowVerifier()
 	if err != nil {
@@ -93,7 +100,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		log.Info("not accepting GitHub Actions OIDC tokens: set public_url (their audience) and oidc_issuer to accept them")
 	}
 
-	var opts []apiserver.Option
+	opts := []apiserver.Option{apiserver.WithHooks(hooks)}
 	if s3c != nil { // a nil *S3Client in the interface would not compare equal to nil
 		opts = append(opts, apiserver.WithS3(s3c))
 	}
@@ -107,6 +114,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		TempDir:        tempDir,
 		// Groups name them; the commands themselves stay in this configuration.
 		ReleaseCommands: slices.Sorted(maps.Keys(cfg.ReleaseCommands)),
+		HookTimeout:     cfg.HookTimeout,
 	}
 	if workflows != nil { // not a nil *auth.Verifier in the interface
 		apiCfg.Workflows = workflows
@@ -148,6 +156,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	scheme := "http"
 	if cfg.TLSCertFile != "" {
 		scheme = "https"
+	}
+	// Hooks report to the public URL; without one, to the address listened on, which only a
+	// hook on this machine or network may reach.
+	driver.StatusBase = cfg.PublicURL
+	if driver.StatusBase == "" {
+		driver.StatusBase = scheme + "://" + ln.Addr().String()
 	}
 	fmt.Fprintf(stdout, "listening on %s://%s\n", scheme, ln.Addr())
 	log.Info("slipway-server started", "version", version, "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "bundle_store", cfg.BundleStore)
