@@ -1,0 +1,205 @@
+package e2e
+
+import (
+	"fmt"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/slipway-deploy/slipway/internal/api"
+	"github.com/slipway-deploy/slipway/internal/awsfake"
+)
+
+// The real slipway-server and CLI deploy to AWS stand-ins (internal/awsfake) started in the test
+// on loopback ports; the group's endpoints point at them and the server gets its credentials
+// from its environment, as it would from AWS's standard chain. Assertions are on the stand-ins'
+// history, not on timings.
+
+// lambdaLab is a server, a Lambda stand-in with function checkout (versions 1-4) and alias live
+// on version 1, and an application "checkout" of platform lambda.
+type lambdaLab struct {
+	t    *testing.T
+	s    *server
+	fake *awsfake.Lambda
+}
+
+func newLambdaLab(t *testing.T) *lambdaLab {
+	t.Helper()
+	awsfake.Credentials(t) // the server inherits the test's environment
+	fake := awsfake.NewLambda(t, nil)
+	fake.AddFunction("checkout", 4)
+	fake.AddAlias("checkout", "live", "1")
+	cfg := filepath.Join(t.TempDir(), "server.yaml")
+	writeFile(t, cfg, "alarm_interval: 200ms\n", 0o600)
+	l := &lambdaLab{t: t, s: startServer(t, "--config", cfg), fake: fake}
+	mustCLI(t, l.s, "app", "create", "checkout", "--platform", "lambda")
+	return l
+}
+
+// group creates group live with the given extra flags.
+func (l *lambdaLab) group(extra ...string) {
+	args := append([]string{"group", "create", "checkout", "live", "--aws-region", "us-east-1", "--aws-endpoint", l.fake.URL}, extra...)
+	mustCLI(l.t, l.s, args...)
+}
+
+// bundle writes an AppSpec-only bundle moving live from version from to to, with hooks.
+func lambdaBundle(t *testing.T, from, to int, hooks map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	spec := fmt.Sprintf("version: 0.0\nResources:\n  - api:\n      Type: AWS::Lambda::Function\n      Properties:\n        Name: checkout\n        Alias: live\n        CurrentVersion: \"%d\"\n        TargetVersion: \"%d\"\n", from, to)
+	if len(hooks) > 0 {
+		spec += "Hooks:\n"
+		for _, ev := range slices.Sorted(maps.Keys(hooks)) {
+			spec += fmt.Sprintf("  - %s: %s\n", ev, hooks[ev])
+		}
+	}
+	writeFile(t, filepath.Join(dir, "appspec.yml"), spec, 0o644)
+	return dir
+}
+
+// percents is the share of version v in each state of the alias, in order, repeats folded.
+func (l *lambdaLab) percents(v string) []int {
+	var out []int
+	for _, a := range l.fake.AliasHistory("checkout", "live") {
+		p := a.Percent(v)
+		if len(out) == 0 || out[len(out)-1] != p {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func TestAWS_LambdaCanary(t *testing.T) {
+	l := newLambdaLab(t)
+	check := awsfake.HTTPHook(t, api.HookStatus{Status: api.HookSucceeded})
+	l.group("--traffic", "canary:10:3s")
+	out, errOut, code := cli(t, l.s, "deploy", "--app", "checkout", "--group", "live", "--bundle",
+		lambdaBundle(t, 1, 2, map[string]string{"AfterAllowTraffic": check.URL}), "--wait")
+	if code != 0 {
+		t.Fatalf("deploy exit %d\n%s\n%s", code, out, errOut)
+	}
+	if got := l.percents("2"); !slices.Equal(got, []int{0, 10, 100}) {
+		t.Errorf("version 2's share over the alias's history: %v; want 0, 10, 100", got)
+	}
+	final := l.fake.Alias("checkout", "live")
+	if final.Version != "2" || len(final.Weights) != 0 {
+		t.Errorf("alias ends %+v; want version 2 alone", final)
+	}
+	h := l.fake.AliasHistory("checkout", "live")
+	var canary, full time.Time
+	for _, a := range h {
+		if canary.IsZero() && a.Percent("2") == 10 {
+			canary = a.At
+		}
+		if a.Version == "2" {
+			full = a.At
+		}
+	}
+	if gap := full.Sub(canary); gap < 3*time.Second {
+		t.Errorf("the canary held 10%% for %v; want at least the 3s interval", gap)
+	}
+	if p := check.Payloads(); len(p) != 1 || p[0].LifecycleEvent != "AfterAllowTraffic" {
+		t.Errorf("hook payloads %+v; want one AfterAllowTraffic", p)
+	}
+	d := getDeployment(t, l.s, strings.TrimSpace(out))
+	if d.Status != "Succeeded" || d.Traffic == nil || d.Traffic.Percent != 100 {
+		t.Errorf("deployment %+v", d)
+	}
+	g, err := l.s.client().GetGroup(t.Context(), "checkout", "live")
+	if err != nil || g.CurrentRevision != d.Revision {
+		t.Errorf("group revision %q, %v; want %s", g.CurrentRevision, err, d.Revision)
+	}
+	_, rbErr, code := cli(t, l.s, "rollback", "--app", "checkout", "--group", "live")
+	if code == 0 || !strings.Contains(rbErr, "puts the alias or service back by itself") {
+		t.Errorf("rollback of a lambda group: exit %d %s; want a refusal that says why", code, rbErr)
+	}
+}
+
+func TestAWS_LambdaFailingHookReverts(t *testing.T) {
+	l := newLambdaLab(t)
+	failing := awsfake.HTTPHook(t, api.HookStatus{Status: api.HookFailed, Message: "error rate 7%"})
+	l.group("--traffic", "all-at-once")
+	out, _, code := cli(t, l.s, "deploy", "--app", "checkout", "--group", "live", "--bundle",
+		lambdaBundle(t, 1, 2, map[string]string{"AfterAllowTraffic": failing.URL}), "--wait")
+	if code != 1 {
+		t.Fatalf("deploy exit %d; want 1", code)
+	}
+	if got := l.percents("2"); !slices.Equal(got, []int{0, 100, 0}) {
+		t.Errorf("version 2's share over the alias's history: %v; want 0, 100, 0 (reverted)", got)
+	}
+	if a := l.fake.Alias("checkout", "live"); a.Version != "1" || len(a.Weights) != 0 {
+		t.Errorf("alias ends %+v; want version 1 alone", a)
+	}
+	d := getDeployment(t, l.s, strings.TrimSpace(out))
+	if d.ErrorCode != "HOOK_EXECUTION_FAILURE" || !strings.Contains(d.ErrorMessage, "error rate 7%") || !strings.Contains(d.ErrorMessage, "back on version 1") {
+		t.Errorf("deployment %s %s: %s", d.Status, d.ErrorCode, d.ErrorMessage)
+	}
+}
+
+func TestAWS_LambdaAlarmReverts(t *testing.T) {
+	l := newLambdaLab(t)
+	var firing atomic.Bool
+	health := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if firing.Load() {
+			http.Error(w, "errors", http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprint(w, "ok")
+	}))
+	t.Cleanup(health.Close)
+	alarms := filepath.Join(t.TempDir(), "alarms.yaml")
+	writeFile(t, alarms, fmt.Sprintf("alarms:\n  - name: errors\n    http: {url: %q}\ninterval: 1s\n", health.URL), 0o600)
+	l.group("--traffic", "linear:25:2s", "--alarms-file", alarms)
+	id := strings.TrimSpace(mustCLI(t, l.s, "deploy", "--app", "checkout", "--group", "live", "--bundle", lambdaBundle(t, 1, 2, nil)))
+	waitFor(t, 30*time.Second, "the alias at 50%", func() (bool, bool) {
+		return true, l.fake.Alias("checkout", "live").Percent("2") >= 50
+	})
+	firing.Store(true)
+	d := waitFor(t, 30*time.Second, "the deployment to stop", func() (api.Deployment, bool) {
+		d := getDeployment(t, l.s, id)
+		return d, d.Status == "Stopped" || d.Status == "Failed" || d.Status == "Succeeded"
+	})
+	if d.Status != "Stopped" || d.ErrorCode != "ALARM_ACTIVE" {
+		t.Fatalf("deployment %s %s: %s", d.Status, d.ErrorCode, d.ErrorMessage)
+	}
+	if a := l.fake.Alias("checkout", "live"); a.Version != "1" || len(a.Weights) != 0 {
+		t.Errorf("alias ends %+v; want version 1 alone", a)
+	}
+	if got := l.percents("2"); got[len(got)-1] != 0 || slices.Contains(got, 100) {
+		t.Errorf("version 2's share over the alias's history: %v; want a shift cut short and back to 0", got)
+	}
+}
+
+func TestAWS_LambdaServerKilledMidShiftResumes(t *testing.T) {
+	l := newLambdaLab(t)
+	l.group("--traffic", "linear:20:2s")
+	id := strings.TrimSpace(mustCLI(t, l.s, "deploy", "--app", "checkout", "--group", "live", "--bundle", lambdaBundle(t, 1, 2, nil)))
+	waitFor(t, 30*time.Second, "the alias at 40%", func() (bool, bool) {
+		return true, l.fake.Alias("checkout", "live").Percent("2") == 40
+	})
+	l.s.restart(syscall.SIGKILL)
+	d := waitFor(t, 60*time.Second, "the deployment to end", func() (api.Deployment, bool) {
+		d := getDeployment(t, l.s, id)
+		return d, d.Status == "Succeeded" || d.Status == "Failed" || d.Status == "Stopped"
+	})
+	if d.Status != "Succeeded" {
+		t.Fatalf("deployment %s %s: %s\n%s", d.Status, d.ErrorCode, d.ErrorMessage, l.s.output())
+	}
+	// Resumed at the step it was on: no step done twice, none from the start again.
+	if got := l.percents("2"); !slices.Equal(got, []int{0, 20, 40, 60, 80, 100}) {
+		t.Errorf("version 2's share over the alias's history: %v; want 0, 20, 40, 60, 80, 100", got)
+	}
+	if n := len(l.fake.CallsOf("UpdateAlias")); n != 5 {
+		t.Errorf("%d UpdateAlias calls; want 5, one per step", n)
+	}
+	if !strings.Contains(l.s.output(), `"msg":"resumed deployment"`) {
+		t.Errorf("the restarted server did not say it resumed the deployment")
+	}
+}
