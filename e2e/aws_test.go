@@ -203,3 +203,71 @@ func TestAWS_LambdaServerKilledMidShiftResumes(t *testing.T) {
 		t.Errorf("the restarted server did not say it resumed the deployment")
 	}
 }
+
+func TestAWS_ECSBlueGreen(t *testing.T) {
+	awsfake.Credentials(t)
+	w := awsfake.NewBlueGreen(t, nil)
+	cfg := filepath.Join(t.TempDir(), "server.yaml")
+	writeFile(t, cfg, "aws_poll_interval: 200ms\n", 0o600)
+	s := startServer(t, "--config", cfg)
+	check := awsfake.HTTPHook(t, api.HookStatus{Status: api.HookSucceeded})
+	mustCLI(t, s, "app", "create", "web", "--platform", "ecs")
+	mustCLI(t, s, "group", "create", "web", "prod", "--aws-region", "us-east-1",
+		"--aws-endpoint-for", "ecs="+w.ECS.URL, "--aws-endpoint-for", "elasticloadbalancing="+w.ELB.URL,
+		"--ecs-cluster", awsfake.BlueGreenCluster, "--ecs-service", awsfake.BlueGreenService,
+		"--ecs-target-groups", w.Blue+","+w.Green, "--ecs-production-listener", w.Production, "--ecs-test-listener", w.Test,
+		"--ecs-termination-wait", "2s", "--traffic", "linear:50:1s")
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "appspec.yaml"), fmt.Sprintf(`version: 0.0
+Resources:
+  - TargetService:
+      Type: AWS::ECS::Service
+      Properties:
+        TaskDefinition: %s
+        LoadBalancerInfo:
+          ContainerName: %s
+          ContainerPort: %d
+Hooks:
+  - AfterAllowTestTraffic: %s
+`, awsfake.NextTaskDefinition, awsfake.BlueGreenContainer, awsfake.BlueGreenPort, check.URL), 0o644)
+	out, errOut, code := cli(t, s, "deploy", "--app", "web", "--group", "prod", "--bundle", dir, "--wait")
+	if code != 0 {
+		t.Fatalf("deploy exit %d\n%s\n%s\n%s", code, out, errOut, s.output())
+	}
+	sets := w.TaskSets()
+	if len(sets) != 1 || sets[0].Status != "PRIMARY" || sets[0].TargetGroup != w.Green || sets[0].TaskDefinition != awsfake.NextTaskDefinition {
+		t.Fatalf("task sets %+v; want the replacement alone, primary, in green", sets)
+	}
+	var changes []string
+	var primary, deleted time.Time
+	for _, c := range w.ECS.History(awsfake.BlueGreenCluster, awsfake.BlueGreenService) {
+		changes = append(changes, c.Change+" "+w.Side(c.TargetGroup))
+		switch c.Change {
+		case "primary":
+			primary = c.At
+		case "deleted":
+			deleted = c.At
+		}
+	}
+	if got := strings.Join(changes, ", "); !strings.HasSuffix(got, "created green, steady green, primary green, deleted blue") {
+		t.Errorf("task set history: %s; want the replacement created in green, made primary, then the original deleted", got)
+	}
+	if gap := deleted.Sub(primary); gap < 2*time.Second {
+		t.Errorf("the original was deleted %v after the replacement became primary; want the 2s termination wait", gap)
+	}
+	var prod []int
+	for _, st := range w.ELB.ListenerHistory(w.Production) {
+		if p := st.Percent(w.Green); len(prod) == 0 || prod[len(prod)-1] != p {
+			prod = append(prod, p)
+		}
+	}
+	if !slices.Equal(prod, []int{0, 50, 100}) {
+		t.Errorf("green's share of production over the listener's history: %v; want 0, 50, 100", prod)
+	}
+	if got := w.ELB.Listener(w.Test).Percent(w.Green); got != 100 {
+		t.Errorf("test listener sends %d%% to green; want 100", got)
+	}
+	if p := check.Payloads(); len(p) != 1 || p[0].LifecycleEvent != "AfterAllowTestTraffic" {
+		t.Errorf("hook payloads %+v", p)
+	}
+}
