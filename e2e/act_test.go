@@ -141,6 +141,8 @@ func TestAction_UnderAct(t *testing.T) {
 	f, agents := newActionFixture(t, 1, nil)
 	outputsFile := filepath.Join(t.TempDir(), "outputs")
 	repo, sha := f.actRepository(t, outputsFile)
+	// act runs on the repository's real commit, and GitHub's token names the run's commit.
+	f.issuer.issue(f.issuer.signed(t, f.issuer.jobAt(4242, "refs/heads/main", "staging", sha)))
 	// act's workspace and tool cache in the test's own directory: the first run builds the
 	// binary, the second finds it in the tool cache, as a later job on the same runner would.
 	actCache := t.TempDir()
@@ -223,6 +225,7 @@ func TestAction_UnderAct(t *testing.T) {
 	writeFile(t, filepath.Join(repo, "deploy/hooks/ValidateService.sh"),
 		"#!/bin/sh\necho '::error::forged by the revision'\necho '::set-output name=status::Succeeded'\necho 'port 80 is closed' >&2\nexit 1\n", 0o755)
 	gitIn(t, repo, "commit", "-q", "-am", "break ValidateService")
+	f.issuer.issue(f.issuer.signed(t, f.issuer.jobAt(4242, "refs/heads/main", "staging", gitIn(t, repo, "rev-parse", "HEAD"))))
 	log, code, took = runAct()
 	if code == 0 {
 		t.Fatalf("act: exit 0 for a failing deployment\n%s", log)

@@ -63,15 +63,20 @@ func newActionsIssuer(t *testing.T) *actionsIssuer {
 }
 
 // job returns the claims of a job of acme/shop with the given repository id, ref and
-// environment, as GitHub issues them.
+// environment, as GitHub issues them, on the commit the tests' GITHUB_SHA names.
 func (is *actionsIssuer) job(repoID int64, ref, environment string) func(string) map[string]any {
+	return is.jobAt(repoID, ref, environment, strings.Repeat("ab", 20))
+}
+
+// jobAt is job on commit sha: a token's sha claim is the run's GITHUB_SHA.
+func (is *actionsIssuer) jobAt(repoID int64, ref, environment, sha string) func(string) map[string]any {
 	return func(audience string) map[string]any {
 		now := time.Now()
 		c := map[string]any{
 			"iss": is.URL, "aud": audience, "sub": "repo:acme/shop:environment:" + environment,
 			"iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(),
 			"repository": "acme/shop", "repository_id": strconv.FormatInt(repoID, 10), "repository_owner": "acme",
-			"ref": ref, "sha": strings.Repeat("ab", 20), "workflow": "deploy", "event_name": "push",
+			"ref": ref, "sha": sha, "workflow": "deploy", "event_name": "push",
 			"job_workflow_ref": "acme/shop/.github/workflows/deploy.yml@" + ref, "actor": "octocat", "run_id": "7",
 		}
 		if environment != "" {

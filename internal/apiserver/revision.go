@@ -48,7 +48,11 @@ const (
 // comment can deploy that commit from this bundle; X-Slipway-Directory names the bundle's
 // directory in the repository, so check run annotations point at files GitHub knows.
 func (s *Server) handleRevisionUpload(w http.ResponseWriter, r *http.Request) {
+	commit := r.Header.Get(commitHeader)
 	app, _, err := s.revisionApp(r, mux.Vars(r)["app"])
+	if err == nil {
+		err = s.authorizeCommit(r, commit)
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -65,7 +69,7 @@ func (s *Server) handleRevisionUpload(w http.ResponseWriter, r *http.Request) {
 		Size:        r.ContentLength,
 		Digest:      strings.TrimPrefix(r.Header.Get(digestHeader), "sha256="),
 		Source:      store.SourceUpload,
-		Commit:      r.Header.Get(commitHeader),
+		Commit:      commit,
 		Directory:   r.Header.Get(directoryHeader),
 	})
 	if err != nil {

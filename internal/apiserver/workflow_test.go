@@ -3,6 +3,7 @@ package apiserver
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/slipway-deploy/slipway/internal/api"
 	"github.com/slipway-deploy/slipway/internal/auth"
+	"github.com/slipway-deploy/slipway/internal/store"
 )
 
 // fakeVerifier accepts the tokens it was given, as the workflows named, and refuses the rest
@@ -31,6 +33,12 @@ const (
 	tokBad    = "wf.expired.token"
 )
 
+// The commits the main and topic workflows run on.
+const (
+	mainSHA  = "f95f852bd8fca8fcc58a9a2d6c842781e32a215e"
+	topicSHA = "0123456789abcdef0123456789abcdef01234567"
+)
+
 type workflowFixture struct {
 	*env
 	digest string // a revision of shop, uploaded with the admin token
@@ -41,9 +49,9 @@ type workflowFixture struct {
 // production) and unlinked (no repository).
 func newWorkflowFixture(t *testing.T) *workflowFixture {
 	t.Helper()
-	shop := auth.Workflow{Repository: "acme/shop", RepositoryID: 4242, Ref: "refs/heads/main", Environment: "production"}
+	shop := auth.Workflow{Repository: "acme/shop", RepositoryID: 4242, Ref: "refs/heads/main", Environment: "production", SHA: mainSHA}
 	branch := shop
-	branch.Ref, branch.Environment = "refs/heads/topic", ""
+	branch.Ref, branch.Environment, branch.SHA = "refs/heads/topic", "", topicSHA
 	e := newEnv(t, func(c *Config) {
 		c.Workflows = fakeVerifier{tokMain: shop, tokBranch: branch, tokOther: {Repository: "evil/fork", RepositoryID: 99, Ref: "refs/heads/main"}}
 	})
@@ -166,4 +174,36 @@ func TestWorkflow_PolicyRefusals(t *testing.T) {
 	wantRefused(t, "invalid token", err, http.StatusUnauthorized, "GitHub Actions token refused: it expired at")
 	_, err = f.as("not-a-jwt-and-not-the-admin-token").GetGroup(ctx, "shop", "staging")
 	wantRefused(t, "unknown static token", err, http.StatusUnauthorized, "missing or invalid bearer token")
+}
+
+// A workflow names only its own commit on an upload: the commit is how a GitHub Deployment or a
+// /deploy of that commit to a stricter group (prod: main only, environment production) finds its
+// bundle, so a branch that may deploy staging must not plant a bundle under main's commit.
+func TestWorkflow_UploadNamesOnlyItsOwnCommit(t *testing.T) {
+	f := newWorkflowFixture(t)
+	ctx := t.Context()
+	b := bundleOf(t, map[string]string{"appspec.yml": sampleSpec, "evil.sh": "#!/bin/sh\n"})
+	upload := func(c *api.Client, commit string) (api.Revision, error) {
+		return c.UploadRevision(ctx, "shop", bytes.NewReader(b), int64(len(b)), "", commit)
+	}
+
+	_, err := upload(f.as(tokBranch), mainSHA)
+	wantRefused(t, "topic workflow names main's commit", err, http.StatusForbidden,
+		`names commit "`+mainSHA+`", and this workflow runs on commit "`+topicSHA+`"`)
+	if rev, err := f.store.RevisionForCommit(ctx, "shop", mainSHA); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("after the refusal main's commit has revision %+v (%v), want none", rev, err)
+	}
+	if _, err := upload(f.as(tokBranch), topicSHA); err != nil {
+		t.Errorf("topic workflow names its own commit: %v", err)
+	}
+	if _, err := f.store.RevisionForCommit(ctx, "shop", topicSHA); err != nil {
+		t.Errorf("the topic commit's revision: %v", err)
+	}
+	if _, err := upload(f.as(tokMain), ""); err != nil {
+		t.Errorf("workflow names no commit: %v", err)
+	}
+	// The admin token is trusted to say where a bundle comes from.
+	if _, err := upload(f.admin, mainSHA); err != nil {
+		t.Errorf("admin names a commit: %v", err)
+	}
 }
