@@ -301,7 +301,7 @@ func (h *handlers) deployPR(ctx context.Context, c prComment, g store.Group) (st
 	if !refAllowed(g, ref) {
 		return "", permanentf("group %s/%s deploys only refs matching %s, and this pull request's head is %s", g.Application, g.Name, strings.Join(g.GitHub.AllowedRefs, ", "), ref)
 	}
-	revision, err := h.revisionFor(ctx, c.gh, c.repo, g.Application, sha, "")
+	revision, err := h.revisionFor(ctx, c.gh, c.repo, g.Application, sha, "", false)
 	if err != nil {
 		return "", err
 	}

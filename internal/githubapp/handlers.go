@@ -179,7 +179,7 @@ func (h *handlers) deployment(ctx context.Context, dl store.Delivery) (string, e
 	if p.Slipway != nil {
 		in.DeploymentConfig, in.FileExistsBehavior, named = p.Slipway.DeploymentConfig, p.Slipway.FileExistsBehavior, p.Slipway.Revision
 	}
-	if in.Revision, err = h.revisionFor(ctx, gh, repo, g.Application, gd.GetSHA(), named); err != nil {
+	if in.Revision, err = h.revisionFor(ctx, gh, repo, g.Application, gd.GetSHA(), named, len(g.GitHub.AllowedRefs) > 0); err != nil {
 		return "", h.refuseDeployment(ctx, gh, repo, gd.GetID(), err)
 	}
 	d, created, err := h.server.CreateDeployment(ctx, in, deploy.CreatorGitHub)

@@ -180,3 +180,39 @@ func TestReporter_MarksFinishedEffectsDoneAndGivesUpWhereTheAppIsNotInstalled(t 
 		t.Errorf("installation looked up %d times, want 1 (a missing App is not retried)", n)
 	}
 }
+
+// A group limited to some refs runs a GitHub Deployment of an allowed ref only with a bundle of
+// that Deployment's commit: the payload may not name a bundle built elsewhere (a branch's upload),
+// or the ref check would decide nothing about what is installed.
+func TestAllowedRefs_NamedRevisionMustBeOfTheDeploymentsCommit(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	e.linkGroup("hello", "prod", "production", false)
+	e.allowRefs("hello", "prod", "refs/heads/main")
+	e.startHost("web-1", nil)
+	branchBundle := e.upload("hello", tarball(t, "from a branch"), api.RevisionOrigin{Commit: otherSHA})
+	mainBundle := e.upload("hello", tarball(t, "from main"), api.RevisionOrigin{Commit: corpusSHA})
+
+	deliver := func(ghID int64, revision string) string {
+		e.knownDeployment(ghID, corpusSHA, "production")
+		payload := map[string]any{"slipway": map[string]string{"application": "hello", "group": "prod", "revision": revision}}
+		body := derive(t, deploymentEvent(t, ghID, corpusSHA, payload), func(m map[string]any) { obj(m, "deployment")["ref"] = "main" })
+		id := fmt.Sprintf("named-%d", ghID)
+		e.deliver("deployment", id, body)
+		return e.delivery(id).Outcome
+	}
+	if out := deliver(1401, branchBundle); !strings.HasPrefix(out, "refused") {
+		t.Errorf("a branch's bundle on main: outcome %q, want refused", out)
+	}
+	if sts := e.gh.Statuses(1401); len(sts) != 1 || sts[0].GetState() != "error" || !strings.Contains(sts[0].GetDescription(), "uploaded for commit") {
+		t.Errorf("a branch's bundle on main: statuses %+v, want one error saying why", sts)
+	}
+	e.wantDeployments(0)
+	if out := deliver(1402, mainBundle); !strings.HasPrefix(out, "created") {
+		t.Errorf("main's bundle on main: outcome %q", out)
+	}
+	if d := e.finished(e.deployments()[0].ID); d.Revision != mainBundle {
+		t.Errorf("deployed %s, want main's bundle %s", d.Revision, mainBundle)
+	}
+	e.noViolations()
+}

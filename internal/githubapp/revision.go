@@ -21,13 +21,26 @@ const tarballTimeout = 10 * time.Minute
 // revisionFor returns the revision to deploy for commit sha of repo in application app: the one
 // named (it must be registered), else a revision already registered for that commit (uploaded by
 // the Action, or fetched before), else the repository's tarball at sha, fetched and checked now.
-func (h *handlers) revisionFor(ctx context.Context, gh *github.Client, repo Repo, app, sha, named string) (string, error) {
+//
+// sameCommit makes a named revision's recorded commit have to be sha: a group that deploys only
+// some refs has had the GitHub Deployment's ref checked, and that check means nothing if the
+// payload may then name a bundle built from another commit (one a branch's workflow uploaded).
+func (h *handlers) revisionFor(ctx context.Context, gh *github.Client, repo Repo, app, sha, named string, sameCommit bool) (string, error) {
 	if named != "" {
-		if _, err := h.store.GetRevision(ctx, app, named); err != nil {
+		rev, err := h.store.GetRevision(ctx, app, named)
+		if err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				return "", permanentf("revision %s is not uploaded to application %s: upload the bundle before creating the GitHub Deployment", named, app)
 			}
 			return "", err
+		}
+		if sameCommit && rev.Commit != sha {
+			built := "no commit"
+			if rev.Commit != "" {
+				built = "commit " + short(rev.Commit)
+			}
+			return "", permanentf("revision %s was uploaded for %s, and this Deployment is of commit %s: the group deploys only refs matching its allowed refs, so it runs only a bundle of the Deployment's own commit (leave the revision out to deploy that commit)",
+				short(named), built, short(sha))
 		}
 		return named, nil
 	}
