@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/mux"
 
@@ -25,6 +26,17 @@ const credentialPrefix = "swi_"
 const (
 	maxTags     = 50
 	maxTagBytes = 256
+	// What a host may report about one event. The agent sends one line of message and at most
+	// an 8 KiB output tail; longer fields are cut here, because a deployment's state is rewritten
+	// whole on every change and served to every reader: one hostile host must not grow it by
+	// megabytes per event.
+	maxDiagCodeBytes    = 64
+	maxDiagScriptBytes  = 1 << 10
+	maxDiagMessageBytes = 4 << 10
+	maxDiagTailBytes    = 16 << 10
+	// maxInterrupted bounds the commands a hello may report as interrupted: an agent has at most
+	// one in flight per deployment.
+	maxInterrupted = 100
 	// touchEvery is how stale an instance's last_seen may get while its agent polls.
 	touchEvery = 10 * time.Second
 )
@@ -130,6 +142,10 @@ func (s *Server) handleAgentHello(w http.ResponseWriter, r *http.Request) {
 	var in api.Hello
 	if err := decode(w, r, maxJSONBody, &in); err != nil {
 		s.writeError(w, r, err)
+		return
+	}
+	if len(in.Interrupted) > maxInterrupted {
+		s.writeError(w, r, invalid("interrupted", "%d commands: report at most %d", len(in.Interrupted), maxInterrupted))
 		return
 	}
 	inst := instanceOf(r)
@@ -252,7 +268,13 @@ func (s *Server) handleAgentResult(w http.ResponseWriter, r *http.Request) {
 	}
 	var diag deploy.Diagnostics
 	if in.Diagnostics != nil {
-		diag = deploy.Diagnostics{ErrorCode: in.Diagnostics.ErrorCode, ScriptName: in.Diagnostics.ScriptName, Message: in.Diagnostics.Message, LogTail: in.Diagnostics.LogTail}
+		diag = deploy.Diagnostics{
+			ErrorCode:  keepStart(in.Diagnostics.ErrorCode, maxDiagCodeBytes),
+			ScriptName: keepStart(in.Diagnostics.ScriptName, maxDiagScriptBytes),
+			Message:    keepStart(in.Diagnostics.Message, maxDiagMessageBytes),
+			// A script's last lines say most.
+			LogTail: keepEnd(in.Diagnostics.LogTail, maxDiagTailBytes),
+		}
 	}
 	if err := s.orch.Report(r.Context(), instanceOf(r).ID, mux.Vars(r)["id"], status, diag); err != nil {
 		s.writeError(w, r, err)
@@ -289,4 +311,31 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	n, err := c.ResponseWriter.Write(p)
 	c.n.Add(float64(n))
 	return n, err
+}
+
+// cutMark marks where keepStart and keepEnd cut.
+const cutMark = "…"
+
+// keepStart shortens s to at most n bytes, cut on a character boundary and marked.
+func keepStart(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	i := n - len(cutMark)
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + cutMark
+}
+
+// keepEnd keeps the last bytes of s, at most n, cut on a character boundary and marked.
+func keepEnd(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	i := len(s) - (n - len(cutMark))
+	for i < len(s) && !utf8.RuneStart(s[i]) {
+		i++
+	}
+	return cutMark + s[i:]
 }

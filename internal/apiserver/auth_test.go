@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
@@ -236,4 +237,59 @@ func TestAuth_NoSecretInLogs(t *testing.T) {
 			t.Errorf("the log holds the %s", name)
 		}
 	}
+}
+
+// TestAgent_DiagnosticsAreBounded: a host reporting megabytes of diagnostics gets them cut, the
+// end of the output kept, so one host cannot bloat the deployment every reader and every save
+// carries; and a hello cannot name thousands of commands to look up.
+func TestAgent_DiagnosticsAreBounded(t *testing.T) {
+	e := newEnv(t)
+	digest := e.fleet()
+	web := e.register("web-1", map[string]string{"role": "web"})
+	d := e.deploy(digest)
+	cmd := web.next(5 * time.Second)
+	if cmd == nil {
+		t.Fatal("web-1 got no command")
+	}
+	huge := strings.Repeat("é", 100<<10) // two bytes each (cuts must not split one); 800 KB in all
+	now := time.Now().UTC()
+	want(t, e.call(http.MethodPost, api.PathAgent+"/commands/"+cmd.ID+"/result", web.credential, api.Result{
+		Status: "Failed", StartTime: now, EndTime: now,
+		Diagnostics: &api.Diagnostics{ErrorCode: huge, ScriptName: huge, Message: huge, LogTail: huge + "the last line"},
+	}), http.StatusNoContent)
+	got, err := e.admin.GetDeployment(t.Context(), d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var diag *api.Diagnostics
+	for _, ev := range got.Instances[0].Events {
+		if ev.Diagnostics != nil && ev.Diagnostics.LogTail != "" {
+			diag = ev.Diagnostics
+		}
+	}
+	if diag == nil {
+		t.Fatalf("no diagnostics kept: %+v", got.Instances[0])
+	}
+	for _, f := range []struct {
+		name string
+		v    string
+		max  int
+	}{
+		{"error code", diag.ErrorCode, maxDiagCodeBytes}, {"script", diag.ScriptName, maxDiagScriptBytes},
+		{"message", diag.Message, maxDiagMessageBytes}, {"tail", diag.LogTail, maxDiagTailBytes},
+	} {
+		if len(f.v) > f.max || !utf8.ValidString(f.v) || !strings.Contains(f.v, "…") {
+			t.Errorf("%s: %d bytes (valid UTF-8 %v), want at most %d, cut and marked", f.name, len(f.v), utf8.ValidString(f.v), f.max)
+		}
+	}
+	if !strings.HasSuffix(diag.LogTail, "the last line") {
+		t.Errorf("the tail lost the output's end: ...%q", diag.LogTail[len(diag.LogTail)-20:])
+	}
+
+	many := make([]string, maxInterrupted+1)
+	for i := range many {
+		many[i] = fmt.Sprintf("%s:ApplicationStop:%d", d.ID, i+1)
+	}
+	wantError(t, e.call(http.MethodPost, api.PathAgent+"/hello", web.credential, api.Hello{Interrupted: many}),
+		http.StatusBadRequest, "interrupted", "report at most 100")
 }
