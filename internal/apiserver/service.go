@@ -68,6 +68,12 @@ func (s *Server) createDeployment(ctx context.Context, in api.CreateDeployment, 
 		return deploy.Deployment{}, false, storeErr(err)
 	}
 	if !created {
+		// Only the same request again finds the deployment: one for another group must not
+		// read it, or pass for it in what GitHub is told.
+		if d.Application != g.Application || d.Group != g.Name {
+			return deploy.Deployment{}, false, as(errConflict, "GitHub Deployment %d already runs as a deployment of another group: create a GitHub Deployment of its own for %s/%s",
+				in.GitHub.DeploymentID, g.Application, g.Name)
+		}
 		d, _, err = s.orch.Get(ctx, d.ID)
 		return d, false, storeErr(err)
 	}

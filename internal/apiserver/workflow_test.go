@@ -207,3 +207,26 @@ func TestWorkflow_UploadNamesOnlyItsOwnCommit(t *testing.T) {
 		t.Errorf("admin names a commit: %v", err)
 	}
 }
+
+// A GitHub Deployment runs one Slipway deployment: naming one that already runs for another
+// group neither reads that deployment nor passes for it.
+func TestWorkflow_GitHubDeploymentOfAnotherGroupIsAConflict(t *testing.T) {
+	f := newWorkflowFixture(t)
+	ctx := t.Context()
+	gh := func(id int64) *api.GitHubDeployment {
+		return &api.GitHubDeployment{Repository: "acme/shop", RepositoryID: 4242, DeploymentID: id, SHA: mainSHA}
+	}
+	prod, err := f.as(tokMain).CreateDeployment(ctx, api.CreateDeployment{Application: "shop", Group: "prod", Revision: f.digest, GitHub: gh(77)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.as(tokBranch).CreateDeployment(ctx, api.CreateDeployment{Application: "shop", Group: "staging", Revision: f.digest, GitHub: gh(77)})
+	wantRefused(t, "staging names prod's GitHub Deployment", err, http.StatusConflict, "already runs as a deployment of another group")
+	if got.ID != "" {
+		t.Errorf("the refusal returned deployment %s", got.ID)
+	}
+	again, err := f.as(tokMain).CreateDeployment(ctx, api.CreateDeployment{Application: "shop", Group: "prod", Revision: f.digest, GitHub: gh(77)})
+	if err != nil || again.ID != prod.ID {
+		t.Errorf("the same request again: %s, %v; want %s", again.ID, err, prod.ID)
+	}
+}
