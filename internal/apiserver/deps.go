@@ -56,6 +56,12 @@ type Presigner interface {
 	PresignGet(ctx context.Context, digest string) (url string, expires time.Time, err error)
 }
 
+// BucketStore is a Blobs kept in an S3 bucket (blob.S3 is one): the server's own bucket, which
+// revisions are never registered from.
+type BucketStore interface {
+	Bucket() string
+}
+
 // S3Objects reads the S3 objects revisions are registered by (blob.S3Client provides it).
 type S3Objects interface {
 	Head(ctx context.Context, o blob.S3Object) (blob.S3Object, int64, error)
@@ -64,9 +70,10 @@ type S3Objects interface {
 }
 
 var (
-	_ Store     = (*store.SQLite)(nil)
-	_ Blobs     = (*blob.Disk)(nil)
-	_ Blobs     = (*blob.S3)(nil)
-	_ Presigner = (*blob.S3)(nil)
-	_ S3Objects = (*blob.S3Client)(nil)
+	_ Store       = (*store.SQLite)(nil)
+	_ Blobs       = (*blob.Disk)(nil)
+	_ Blobs       = (*blob.S3)(nil)
+	_ Presigner   = (*blob.S3)(nil)
+	_ BucketStore = (*blob.S3)(nil)
+	_ S3Objects   = (*blob.S3Client)(nil)
 )

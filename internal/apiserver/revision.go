@@ -273,6 +273,9 @@ func (s *Server) handleRevisionRegister(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	app, platform, err := s.revisionApp(r, mux.Vars(r)["app"])
+	if err == nil {
+		err = s.checkNotBundleStore(in.S3.Bucket)
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -319,6 +322,17 @@ func checkS3Location(loc *api.S3Location) error {
 		return invalid("s3.key", "give the object's key (1-%d bytes, without a leading s3://bucket/)", maxS3KeyBytes)
 	case len(loc.Version) > maxS3TokenBytes || len(loc.ETag) > maxS3TokenBytes:
 		return invalid("s3", "version and etag may be at most %d bytes", maxS3TokenBytes)
+	}
+	return nil
+}
+
+// checkNotBundleStore refuses a registration from the bucket the server keeps its own bundles in.
+// The server reads it with its own rights and it holds every application's revisions by digest:
+// registering one of them to another application would hand that application's hosts, and
+// whoever may deploy to them, another application's bundle.
+func (s *Server) checkNotBundleStore(bucket string) error {
+	if st, ok := s.blobs.(BucketStore); ok && st.Bucket() == bucket {
+		return invalid("s3.bucket", "%q is this server's bundle store, whose objects are not registered as revisions: register from another bucket, or upload the bundle", bucket)
 	}
 	return nil
 }

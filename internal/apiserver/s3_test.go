@@ -311,3 +311,21 @@ func TestRevisionRegister_WorkflowOnlyWhereItMayDeploy(t *testing.T) {
 		t.Errorf("the linked workflow registering: %+v %v, want the revision", rev, err)
 	}
 }
+
+// The bundle store's bucket holds every application's revisions and the server reads it with its
+// own rights: registering one of its objects would give an application another's bundle.
+func TestRevisionRegister_RefusesTheBundleStoresBucket(t *testing.T) {
+	srv, c, st := s3Setup(t)
+	e := newEnvWith(t, envSetup{blobs: st, opts: []Option{WithS3(c)}})
+	digest := e.fleet() // app's revision, now in the bundle bucket
+	if _, err := e.admin.CreateApplication(t.Context(), api.Application{Name: "other"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.admin.RegisterRevision(t.Context(), "other", api.RegisterRevision{S3: &api.S3Location{Bucket: "bundles", Key: "slipway/sha256/" + digest}})
+	wantRefused(t, "registering the store's object of another application's revision", err, http.StatusBadRequest, `"bundles" is this server's bundle store`)
+	good := bundleOf(t, map[string]string{"appspec.yml": sampleSpec, "start.sh": "#!/bin/sh\necho other\n"})
+	srv.Put(t, "releases", "other/v1.tgz", good)
+	if rev, err := e.admin.RegisterRevision(t.Context(), "other", api.RegisterRevision{S3: &api.S3Location{Bucket: "releases", Key: "other/v1.tgz"}}); err != nil || rev.Digest != sha(good) {
+		t.Errorf("registering from another bucket: %+v %v", rev, err)
+	}
+}

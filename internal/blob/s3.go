@@ -56,6 +56,9 @@ func NewS3(c *S3Client, bucket, prefix string, opts ...Option) (*S3, error) {
 	return &S3{c: c, bucket: bucket, prefix: prefix, maxSize: o.maxSize}, nil
 }
 
+// Bucket is the bucket the store keeps its bundles in.
+func (s *S3) Bucket() string { return s.bucket }
+
 func (s *S3) key(digest string) string { return s.prefix + "sha256/" + digest }
 
 func (s *S3) tempPrefix() string { return s.prefix + "tmp/" }
