@@ -176,6 +176,12 @@ func (c *Clients) Download(ctx context.Context, rawURL string) (*http.Response, 
 	req.Header.Set("User-Agent", userAgent)
 	resp, err := (&http.Client{Transport: c.retry}).Do(req)
 	if err != nil {
+		// net/http's error quotes the URL, whose query is the archive's token; the error ends up
+		// in the delivery's record and the log.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			ue.URL = sanitizeURL(ue.URL)
+		}
 		return nil, err
 	}
 	if resp.StatusCode != http.StatusOK {

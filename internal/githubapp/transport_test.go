@@ -137,3 +137,27 @@ func TestRetryTransport_WaitEndsWithTheCall(t *testing.T) {
 		t.Errorf("the call outlived its deadline: %v", took)
 	}
 }
+
+// A tarball link carries a token in its query: a failed download must not quote it.
+func TestDownload_ErrorsDoNotQuoteTheLinksToken(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		// Hang up without an answer, as a broken connection does.
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err == nil {
+			_ = conn.Close()
+		}
+	}))
+	defer srv.Close()
+	c, err := NewClients(Auth{APIURL: srv.URL, Token: "t"}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := c.Download(t.Context(), srv.URL+"/octo/repo/legacy.tar.gz/abc?token=SECRET-ARCHIVE-TOKEN")
+	if err == nil {
+		_ = resp.Body.Close()
+		t.Fatal("a download from a server that hangs up succeeded")
+	}
+	if strings.Contains(err.Error(), "SECRET-ARCHIVE-TOKEN") || !strings.Contains(err.Error(), "/octo/repo/legacy.tar.gz/abc") {
+		t.Errorf("error %q: want the link's path without its token", err)
+	}
+}
