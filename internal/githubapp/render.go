@@ -253,9 +253,11 @@ func checkText(d api.Deployment) string {
 			}
 			g := e.Diagnostics
 			var part strings.Builder
-			fmt.Fprintf(&part, "### %s · %s · `%s`\n\n", mdEscape(in.Instance), e.Name, g.ErrorCode)
+			// What a host reported is text, even in a code span: a backquote in it must not end
+			// the span and turn the rest into Markdown (links, mentions).
+			fmt.Fprintf(&part, "### %s · %s · `%s`\n\n", mdEscape(in.Instance), e.Name, mdEscape(g.ErrorCode))
 			if g.ScriptName != "" {
-				fmt.Fprintf(&part, "Script `%s`: ", g.ScriptName)
+				fmt.Fprintf(&part, "Script `%s`: ", mdEscape(g.ScriptName))
 			}
 			part.WriteString(mdEscape(g.Message) + "\n\n")
 			if g.LogTail != "" {
