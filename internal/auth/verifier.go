@@ -1,10 +1,12 @@
 package auth
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -27,6 +29,13 @@ const (
 	// the issuer is unreachable does not become a flood of requests to it.
 	discoveryRetry = 10 * time.Second
 	fetchTimeout   = 10 * time.Second
+	// keysRefetch is the least time between two fetches of the issuer's keys. go-oidc fetches
+	// them again for every token whose signature the cached keys do not verify, so without it
+	// anyone could make the server ask the issuer once per request with forged tokens. Issuers
+	// publish a new key before they sign with it, so a minute's wait costs nothing in practice.
+	keysRefetch = time.Minute
+	// maxKeysBytes bounds the key set read from the issuer (GitHub's is a few KiB).
+	maxKeysBytes = 1 << 20
 )
 
 // signingAlgs are the algorithms a token may be signed with. GitHub signs with RS256; "none" is
@@ -182,7 +191,9 @@ func (v *Verifier) idVerifier(ctx context.Context) (*oidc.IDTokenVerifier, error
 		v.failedAt, v.failure = now, fmt.Errorf("%w: discovery at %s failed: %w", ErrIssuerUnavailable, v.cfg.Issuer, err)
 		return nil, v.failure
 	}
-	keys := oidc.NewRemoteKeySet(oidc.ClientContext(context.Background(), v.cfg.HTTP), jwksURL(provider))
+	keysHTTP := *v.cfg.HTTP
+	keysHTTP.Transport = &throttledKeys{next: keysHTTP.Transport, now: v.cfg.Now}
+	keys := oidc.NewRemoteKeySet(oidc.ClientContext(context.Background(), &keysHTTP), jwksURL(provider))
 	v.verifier = oidc.NewVerifier(v.cfg.Issuer, keys, &oidc.Config{
 		// The audience is checked by audienceOK, which forgives a trailing slash.
 		SkipClientIDCheck:    true,
@@ -228,4 +239,42 @@ func quoteAll(ss []string) string {
 		q[i] = fmt.Sprintf("%q", s)
 	}
 	return "[" + strings.Join(q, ", ") + "]"
+}
+
+// throttledKeys is the transport of key set fetches: within keysRefetch of a successful fetch it
+// answers with that fetch's response again instead of asking the issuer.
+type throttledKeys struct {
+	next http.RoundTripper // http.DefaultTransport when nil
+	now  func() time.Time
+
+	mu     sync.Mutex
+	at     time.Time
+	header http.Header
+	body   []byte
+}
+
+func (t *throttledKeys) RoundTrip(req *http.Request) (*http.Response, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.body == nil || t.now().Sub(t.at) >= keysRefetch {
+		next := t.next
+		if next == nil {
+			next = http.DefaultTransport
+		}
+		resp, err := next.RoundTrip(req)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			return resp, err
+		}
+		body, err := io.ReadAll(io.LimitReader(resp.Body, maxKeysBytes))
+		_ = resp.Body.Close()
+		if err != nil {
+			return nil, fmt.Errorf("read the issuer's keys: %w", err)
+		}
+		t.at, t.header, t.body = t.now(), resp.Header.Clone(), body
+	}
+	return &http.Response{
+		Status: "200 OK", StatusCode: http.StatusOK, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: t.header.Clone(), Body: io.NopCloser(bytes.NewReader(t.body)), ContentLength: int64(len(t.body)),
+		Request: req,
+	}, nil
 }

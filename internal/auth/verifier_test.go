@@ -231,3 +231,46 @@ func TestLooksLikeToken(t *testing.T) {
 		}
 	}
 }
+
+// Tokens whose signature the cached keys do not verify make go-oidc fetch the keys again: at
+// most once a keysRefetch, however many arrive, so forged tokens cannot make the server hammer
+// the issuer.
+func TestVerifier_ForgedTokensDoNotRefetchTheKeysEachTime(t *testing.T) {
+	is := newIssuer(t)
+	var now atomic.Int64
+	now.Store(time.Now().UnixNano())
+	v, err := NewVerifier(VerifierConfig{Issuer: is.URL, Audience: testAudience, Now: func() time.Time { return time.Unix(0, now.Load()) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(t.Context(), is.sign(t, is.claims())); err != nil {
+		t.Fatal(err)
+	}
+	strangerKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := signWith(t, strangerKey, is.claims())
+	before := is.requests.Load()
+	for range 20 {
+		if _, err := v.Verify(t.Context(), forged); !errors.Is(err, ErrTokenInvalid) {
+			t.Fatalf("forged token: %v, want ErrTokenInvalid", err)
+		}
+	}
+	if n := is.requests.Load() - before; n != 0 {
+		t.Errorf("20 forged tokens made %d requests to the issuer, want 0 within %s of the last fetch", n, keysRefetch)
+	}
+	now.Add(int64(keysRefetch + time.Second))
+	for range 5 {
+		if _, err := v.Verify(t.Context(), forged); !errors.Is(err, ErrTokenInvalid) {
+			t.Fatalf("forged token: %v, want ErrTokenInvalid", err)
+		}
+	}
+	if n := is.requests.Load() - before; n != 1 {
+		t.Errorf("after %s, 5 forged tokens made %d requests to the issuer, want 1", keysRefetch, n)
+	}
+	// The genuine key still verifies, from the keys fetched.
+	if _, err := v.Verify(t.Context(), is.sign(t, is.claims())); err != nil {
+		t.Errorf("a genuine token after the refetch: %v", err)
+	}
+}
