@@ -475,7 +475,7 @@ func checkCreateDeployment(in api.CreateDeployment) error {
 
 func (s *Server) handleGroupRollback(w http.ResponseWriter, r *http.Request) {
 	v := mux.Vars(r)
-	d, err := s.RollbackGroup(r.Context(), v["app"], v["group"], "")
+	d, err := s.RollbackGroup(r.Context(), v["app"], v["group"], "", "")
 	if err != nil {
 		s.writeError(w, r, err)
 		return

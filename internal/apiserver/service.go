@@ -162,11 +162,18 @@ func (s *Server) newDeployment(ctx context.Context, g store.Group, revision stri
 
 // RollbackGroup starts a deployment (creator rollback) of the group's last successful revision,
 // reusing the content options of the deployment that installed it, as CodeDeploy does.
-// description, when given, replaces the default one.
-func (s *Server) RollbackGroup(ctx context.Context, application, group, description string) (api.Deployment, error) {
+// description, when given, replaces the default one. key, when given, names the request (a
+// comment, a button click) that may be handled twice: a rollback it already started is returned
+// instead of a second one, which would undo the release before.
+func (s *Server) RollbackGroup(ctx context.Context, application, group, description, key string) (api.Deployment, error) {
 	g, err := s.store.GetGroup(ctx, application, group)
 	if err != nil {
 		return api.Deployment{}, publicError(storeErr(err))
+	}
+	if key != "" {
+		if d, ok, err := s.requested(ctx, g, key); err != nil || ok {
+			return d, err
+		}
 	}
 	if !g.AWS.IsZero() {
 		// Redeploying the last good revision would ask to move from its CurrentVersion (or
@@ -193,6 +200,7 @@ func (s *Server) RollbackGroup(ctx context.Context, application, group, descript
 	// A rollback must not roll itself back.
 	d.AutoRollback = deploy.AutoRollback{}
 	d.RollbackOf = template.RolledBackFrom
+	d.RequestKey = key
 	d, err = s.orch.Create(ctx, d, false)
 	if err != nil {
 		return api.Deployment{}, publicError(storeErr(err))
@@ -200,8 +208,23 @@ func (s *Server) RollbackGroup(ctx context.Context, application, group, descript
 	return s.deploymentJSON(ctx, d), nil
 }
 
-// rollbackSearch bounds how far back a manual rollback looks for the previous good revision.
+// rollbackSearch bounds how far back a manual rollback looks for the previous good revision,
+// and for the rollback a request handled before started.
 const rollbackSearch = 200
+
+// requested finds the deployment of group g that the request named key created, if any.
+func (s *Server) requested(ctx context.Context, g store.Group, key string) (api.Deployment, bool, error) {
+	list, err := s.store.ListDeployments(ctx, store.DeploymentFilter{Application: g.Application, Group: g.Name, Limit: rollbackSearch})
+	if err != nil {
+		return api.Deployment{}, false, publicError(storeErr(err))
+	}
+	for _, v := range list {
+		if v.Deployment.RequestKey == key {
+			return s.deploymentJSON(ctx, v.Deployment), true, nil
+		}
+	}
+	return api.Deployment{}, false, nil
+}
 
 // rollbackOrigin is the deployment whose revision a manual rollback redeploys.
 type rollbackOrigin struct {

@@ -36,6 +36,10 @@ type Deployment struct {
 	// one. Both are set by whoever creates the rollback.
 	RollbackOf   string
 	RolledBackBy string
+	// RequestKey names the request that created the deployment when that request may be handled
+	// twice (a pull request comment, a check run button): handled again, it finds this deployment
+	// instead of starting another. Empty for the rest.
+	RequestKey string
 
 	// IgnoreApplicationStopFailures lets a host continue past a failed ApplicationStop,
 	// BeforeBlockTraffic or AfterBlockTraffic (those run the previous revision's scripts, and a

@@ -78,7 +78,11 @@ func (h *handlers) checkRun(ctx context.Context, dl store.Delivery) (string, err
 			h.notify(id)
 			return "stopping " + id + " with a rollback", nil
 		}
-		rb, err := h.server.RollbackGroup(ctx, d.Application, d.Group, "rollback of "+id+" "+msg)
+		if d.RolledBackBy != "" {
+			// A second click, or this click handled again: the rollback is under way.
+			return "already rolled back with " + d.RolledBackBy, nil
+		}
+		rb, err := h.server.RollbackGroup(ctx, d.Application, d.Group, "rollback of "+id+" "+msg, "check-run-rollback:"+id)
 		if err != nil {
 			return "", userOr(err)
 		}

@@ -134,7 +134,22 @@ func TestCheckRun_RollBackButtonOnAFailedDeployment(t *testing.T) {
 	if rb.Status != "Succeeded" || rb.Creator != "rollback" {
 		t.Errorf("rollback: %s by %s", rb.Status, rb.Creator)
 	}
-	// The button is gone, so a second click cannot start a second rollback by mistake.
+	// A second click that GitHub delivered before the button went (or this click handled
+	// again after a crash) finds the rollback it started, not a second one, which would undo
+	// the release before.
+	if again := e.click(failedRun.GetID(), failedRun.GetExternalID(), "rollback", "Codertocat"); again != out {
+		t.Errorf("second click: %q, want %q", again, out)
+	}
+	n := 0
+	for _, d := range e.deployments() {
+		if d.Creator == "rollback" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d rollback deployments after two clicks, want 1", n)
+	}
+	// The button is gone, so a later click cannot start a second rollback by mistake.
 	waitFor(t, 10*time.Second, "the Roll back button to go", func() (int, bool) {
 		for _, r := range e.gh.CheckRuns(corpusRepo) {
 			if r.GetID() == failedRun.GetID() {

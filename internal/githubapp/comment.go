@@ -232,7 +232,8 @@ func (h *handlers) runCommand(ctx context.Context, c prComment) (string, error) 
 	case cmdDeploy:
 		return h.deployPR(ctx, c, g)
 	case cmdRollback:
-		d, err := h.server.RollbackGroup(ctx, g.Application, g.Name, fmt.Sprintf("rollback requested by @%s in #%d", c.user, c.number))
+		d, err := h.server.RollbackGroup(ctx, g.Application, g.Name, fmt.Sprintf("rollback requested by @%s in #%d", c.user, c.number),
+			fmt.Sprintf("github-comment:%d:%d", c.repo.ID, c.comment))
 		if err != nil {
 			return "", userOr(err)
 		}

@@ -56,7 +56,7 @@ type Server interface {
 	// ActOnDeployment promotes, pauses, continues or aborts a blue/green deployment (the
 	// api.Action* actions); message says who aborted.
 	ActOnDeployment(ctx context.Context, id, action, message string) (api.Deployment, error)
-	RollbackGroup(ctx context.Context, application, group, description string) (api.Deployment, error)
+	RollbackGroup(ctx context.Context, application, group, description, key string) (api.Deployment, error)
 	GetDeployment(ctx context.Context, id string) (api.Deployment, error)
 	// AddGitHubRevision registers a bundle fetched from GitHub for commit of repository, size
 	// bytes long.

@@ -26,6 +26,7 @@ type deploymentJSON struct {
 	FileExistsBehavior            string           `json:"file_exists_behavior,omitempty"`
 	RollbackOf                    string           `json:"rollback_of,omitempty"`
 	RolledBackBy                  string           `json:"rolled_back_by,omitempty"`
+	RequestKey                    string           `json:"request_key,omitempty"`
 	OnlyInstances                 []string         `json:"only_instances,omitempty"`
 	Config                        configJSON       `json:"config"`
 	IgnoreApplicationStopFailures bool             `json:"ignore_application_stop_failures,omitempty"`
@@ -180,6 +181,7 @@ func encodeDeployment(d deploy.Deployment) ([]byte, error) {
 		FileExistsBehavior:            d.FileExistsBehavior,
 		RollbackOf:                    d.RollbackOf,
 		RolledBackBy:                  d.RolledBackBy,
+		RequestKey:                    d.RequestKey,
 		OnlyInstances:                 d.OnlyInstances,
 		Config:                        encodeConfig(d.Config),
 		IgnoreApplicationStopFailures: d.IgnoreApplicationStopFailures,
@@ -249,6 +251,7 @@ func decodeDeployment(b []byte) (deploy.Deployment, error) {
 		FileExistsBehavior:            j.FileExistsBehavior,
 		RollbackOf:                    j.RollbackOf,
 		RolledBackBy:                  j.RolledBackBy,
+		RequestKey:                    j.RequestKey,
 		OnlyInstances:                 j.OnlyInstances,
 		Config:                        p.config(j.Config),
 		IgnoreApplicationStopFailures: j.IgnoreApplicationStopFailures,
