@@ -142,7 +142,7 @@ func (h *Host) Run(ctx context.Context, d Deployment, event string) Result {
 	if err := h.Root.mark(marker); err != nil {
 		return finish(failed(script.UnknownError, fmt.Sprintf("record crash marker: %v", err)))
 	}
-	r := h.dispatch(ctx, d, event)
+	r := h.dispatch(ctx, d, event, marker)
 	if h.KeepMarkers {
 		return finish(r)
 	}
@@ -152,7 +152,7 @@ func (h *Host) Run(ctx context.Context, d Deployment, event string) Result {
 	return finish(r)
 }
 
-func (h *Host) dispatch(ctx context.Context, d Deployment, event string) Result {
+func (h *Host) dispatch(ctx context.Context, d Deployment, event string, marker Marker) Result {
 	switch event {
 	case appspec.EventDownloadBundle:
 		return h.download(ctx, d)
@@ -162,7 +162,7 @@ func (h *Host) dispatch(ctx context.Context, d Deployment, event string) Result 
 		// Traffic is moved by the server through its router; there is nothing to do on the host.
 		return Result{Status: StatusSkipped, Message: "traffic is handled by the server's router"}
 	}
-	return h.hooks(ctx, d, event)
+	return h.hooks(ctx, d, event, marker)
 }
 
 func failed(code script.Code, msg string) Result {
@@ -298,7 +298,7 @@ func (h *Host) install(ctx context.Context, d Deployment) Result {
 }
 
 // hooks runs the scripts of a hook event, in file order, stopping at the first failure.
-func (h *Host) hooks(ctx context.Context, d Deployment, event string) Result {
+func (h *Host) hooks(ctx context.Context, d Deployment, event string, marker Marker) Result {
 	archive := h.Root.ArchiveDir(d.GroupID, d.ID)
 	if usesPreviousRevision(event) {
 		prev, err := readPointer(h.Root.lastSuccessfulFile(d.GroupID))
@@ -319,7 +319,7 @@ func (h *Host) hooks(ctx context.Context, d Deployment, event string) Result {
 		if err != nil {
 			return failed(script.UnknownError, err.Error())
 		}
-		return h.runScripts(ctx, d, event, archive, spec.Hooks[event], []string{note})
+		return h.runScripts(ctx, d, event, archive, spec.Hooks[event], marker, []string{note})
 	}
 	spec, _, err := h.loadSpec(archive, d)
 	if err != nil {
@@ -332,11 +332,12 @@ func (h *Host) hooks(ctx context.Context, d Deployment, event string) Result {
 	if len(scripts) == 0 && !isKnownEvent(event) {
 		return failed(script.UnknownError, fmt.Sprintf("You specified a lifecycle event which is not a default one and doesn't exist in your appspec.yml file: %s", event))
 	}
-	return h.runScripts(ctx, d, event, archive, scripts, nil)
+	return h.runScripts(ctx, d, event, archive, scripts, marker, nil)
 }
 
 // runScripts runs one event's scripts from archive, in file order, stopping at the first failure.
-func (h *Host) runScripts(ctx context.Context, d Deployment, event, archive string, scripts []appspec.Script, notes []string) Result {
+// Each script's process group goes into the event's crash marker as the script starts.
+func (h *Host) runScripts(ctx context.Context, d Deployment, event, archive string, scripts []appspec.Script, marker Marker, notes []string) Result {
 	if len(scripts) == 0 {
 		return Result{Status: StatusSkipped, Message: "no scripts", Notes: notes}
 	}
@@ -351,6 +352,12 @@ func (h *Host) runScripts(ctx context.Context, d Deployment, event, archive stri
 	defer logFile.Close()
 	runner := &script.Runner{Log: logFile, KillGrace: h.KillGrace, PipeGrace: h.PipeGrace, TailBytes: h.TailBytes}
 	env := h.environment(d, event)
+	started := func(g script.Group) {
+		marker.Group = &g
+		if err := h.Root.mark(marker); err != nil {
+			notes = append(notes, fmt.Sprintf("the crash marker does not name the script's process group %d: %v", g.ID, err))
+		}
+	}
 	for _, sc := range scripts {
 		path, err := scriptPath(archive, sc.Location)
 		if err != nil {
@@ -360,7 +367,7 @@ func (h *Host) runScripts(ctx context.Context, d Deployment, event, archive stri
 		}
 		sr := runner.Run(ctx, script.Command{
 			Event: event, Path: path, Location: sc.Location, Dir: archive,
-			RunAs: sc.RunAs, Timeout: sc.Timeout, Env: env,
+			RunAs: sc.RunAs, Timeout: sc.Timeout, Env: env, Started: started,
 		})
 		if sr.LogErr != nil {
 			notes = append(notes, fmt.Sprintf("scripts.log is incomplete: %v", sr.LogErr))

@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/slipway-deploy/slipway/internal/script"
 )
 
 // Marker records that an event has started and not yet finished. It is written before the event
@@ -23,6 +26,9 @@ type Marker struct {
 	Started      time.Time `json:"started"`
 	// Command identifies the server's host command, when there is one.
 	Command string `json:"command,omitempty"`
+	// Group is the process group of the event's script that was last started, so that the agent,
+	// started again, can end a script its crash left running (see Host.EndInterrupted).
+	Group *script.Group `json:"process_group,omitempty"`
 }
 
 const markerSuffix = ".json"
@@ -91,6 +97,26 @@ func (r Root) Interrupted() ([]Marker, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Started.Before(out[j].Started) })
 	return out, nil
+}
+
+// EndInterrupted ends the script an interrupted event left running, before the event is reported
+// as failed: otherwise it would go on while the next deployment's hooks run on this host. The
+// process group m records gets SIGTERM, then SIGKILL after the grace, but only while it is still
+// the script that was started (see script.End). It returns script.NotRunning when there was
+// nothing to end.
+func (h *Host) EndInterrupted(ctx context.Context, m Marker) (script.Ending, error) {
+	if m.Group == nil {
+		return script.NotRunning, nil
+	}
+	grace := h.KillGrace
+	if grace <= 0 {
+		grace = script.DefaultKillGrace
+	}
+	end, err := script.End(ctx, *m.Group, grace)
+	if err != nil {
+		return end, fmt.Errorf("end the script of interrupted %s of deployment %s (process group %d): %w", m.Event, m.DeploymentID, m.Group.ID, err)
+	}
+	return end, nil
 }
 
 // Done removes the marker of a deployment's event once its result is recorded (see

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -152,23 +151,12 @@ func readPID(t *testing.T, path string) int {
 	}
 }
 
-// alive reports whether pid is a running process. A zombie counts as gone: it no longer runs,
-// and orphans are only reaped if something on the machine reaps them.
-func alive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	i := bytes.LastIndexByte(b, ')')
-	return i < 0 || i+2 >= len(b) || b[i+2] != 'Z'
-}
-
 // waitGone fails the test if any of pids still runs after a generous deadline.
 func waitGone(t *testing.T, pids ...int) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for _, pid := range pids {
-		for alive(pid) {
+		for Running(pid) {
 			if time.Now().After(deadline) {
 				t.Fatalf("process %d still runs", pid)
 			}

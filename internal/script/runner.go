@@ -47,6 +47,9 @@ type Command struct {
 	Timeout time.Duration
 	// Env is the script's whole environment; nil means an empty one, never the agent's.
 	Env []string
+	// Started, when set, is called once the script has started, with its process group, before
+	// Run waits for it: a caller that records the group can end it after its own crash (see End).
+	Started func(Group)
 }
 
 // Runner runs scripts. The zero value is usable; a Runner must not be copied after first use.
@@ -213,6 +216,14 @@ func (x *run) execute(ctx context.Context, res *Result) {
 		closeAll(outR, errR)
 		x.startFailed(res, err)
 		return
+	}
+	if x.c.Started != nil {
+		// The script is not reaped before Wait, so its /proc entry is there even if it has exited.
+		if g, err := groupOf(cmd.Process.Pid); err != nil {
+			x.note("cannot identify process group %d for the crash marker: %v", cmd.Process.Pid, err)
+		} else {
+			x.c.Started(g)
+		}
 	}
 
 	var wg sync.WaitGroup

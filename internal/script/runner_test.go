@@ -385,7 +385,7 @@ func TestRun_OutputsLeftOpen(t *testing.T) {
 			if got, want := res.Message, tt.wantMessage; got != want {
 				t.Errorf("Message = %q, want %q", got, want)
 			}
-			if !alive(bg) {
+			if !Running(bg) {
 				t.Errorf("background process %d was killed; it must be left running", bg)
 			}
 		})
@@ -452,7 +452,7 @@ func TestRun_RedirectedDaemonSurvives(t *testing.T) {
 	if got, want := res.Code, Succeeded; got != want {
 		t.Fatalf("Code = %v, want %v (%s)", got, want, res.Message)
 	}
-	if !alive(daemon) {
+	if !Running(daemon) {
 		t.Errorf("daemon %d did not survive its start script", daemon)
 	}
 }
