@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/slipway-deploy/slipway/internal/script"
 )
 
 // The tests in this file run the real slipway-agent binary, since what they check (SIGKILL, a
@@ -64,19 +67,21 @@ func waitForPid(t *testing.T, path string, agent *exec.Cmd) int {
 	return 0
 }
 
+// TestLocal_CrashRuleReportsInterruptedEvent kills an agent with SIGKILL while its hook runs; the
+// next run ends the orphaned hook, then reports the event as failed, then deploys.
 func TestLocal_CrashRuleReportsInterruptedEvent(t *testing.T) {
 	dir := t.TempDir()
 	root, pidFile := filepath.Join(dir, "root"), filepath.Join(dir, "pid")
 	agent, _ := startAgent(t, "--bundle", sleeperBundle(t, pidFile), "--root", root, "--deployment-id", "d-crash")
-	script := waitForPid(t, pidFile, agent)
+	hook := waitForPid(t, pidFile, agent)
 
 	// Kill the agent alone, as a crash or an OOM kill would: the script is left running.
 	if err := agent.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	_ = agent.Wait()
-	if err := syscall.Kill(script, 0); err != nil {
-		t.Fatalf("the script died with the agent (%v); the test needs it orphaned", err)
+	if !script.Running(hook) {
+		t.Fatal("the script died with the agent; the test needs it orphaned")
 	}
 
 	next := newBundle(t, map[string]string{
@@ -97,6 +102,14 @@ func TestLocal_CrashRuleReportsInterruptedEvent(t *testing.T) {
 	if !strings.Contains(text, "\nSucceeded in ") {
 		t.Errorf("the second deployment did not proceed to success:\n%s", text)
 	}
+	// The orphaned hook was ended before the next deployment's hooks ran, and the run said so.
+	if script.Running(hook) {
+		t.Errorf("the interrupted hook (pid %d) still runs after the next deployment", hook)
+	}
+	ended := fmt.Sprintf("interrupted: the script of BeforeInstall of deployment d-crash was still running (process group %d): ended by SIGTERM\n", hook)
+	if i, j := strings.Index(text, ended), strings.Index(text, "deployment d-next"); i < 0 || j < i {
+		t.Errorf("second run's output lacks %q before the new deployment starts:\n%s", ended, text)
+	}
 
 	// Reported once: a third run has nothing interrupted to report.
 	out, err = exec.Command(agentBinary(t), "local", "--bundle", next, "--root", root, "--deployment-id", "d-third").CombinedOutput()
@@ -112,7 +125,7 @@ func TestLocal_LockRefusesSecondRun(t *testing.T) {
 	dir := t.TempDir()
 	root, pidFile := filepath.Join(dir, "root"), filepath.Join(dir, "pid")
 	agent, firstOut := startAgent(t, "--bundle", sleeperBundle(t, pidFile), "--root", root, "--deployment-id", "d-first")
-	script := waitForPid(t, pidFile, agent)
+	hook := waitForPid(t, pidFile, agent)
 
 	other := newBundle(t, map[string]string{"appspec.yml": "version: 0.0\nos: linux\n"})
 	code, stdout, stderr := runCLI(t, "local", "--bundle", other, "--root", root, "--deployment-id", "d-second")
@@ -139,9 +152,9 @@ func TestLocal_LockRefusesSecondRun(t *testing.T) {
 		t.Errorf("stopped agent's output does not say BeforeInstall was stopped:\n%s", firstOut)
 	}
 	deadline := time.Now().Add(30 * time.Second)
-	for syscall.Kill(script, 0) == nil {
+	for script.Running(hook) {
 		if time.Now().After(deadline) {
-			t.Fatalf("script %d still runs after its agent stopped", script)
+			t.Fatalf("script %d still runs after its agent stopped", hook)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -111,7 +111,7 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer unlock()
-	if err := reportInterrupted(host.Root, stdout); err != nil {
+	if err := reportInterrupted(ctx, host, stdout); err != nil {
 		return err
 	}
 
@@ -133,16 +133,25 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 // reportInterrupted reports the events a killed agent left unfinished, as the server-driven agent
-// reports them to the server: failed, with the reference agent's FailedAfterRestart code.
-func reportInterrupted(root lifecycle.Root, w io.Writer) error {
-	markers, err := root.Interrupted()
+// reports them to the server: failed, with the reference agent's FailedAfterRestart code. A
+// script such an event left running is ended first, so it does not run beside the new hooks.
+func reportInterrupted(ctx context.Context, host *lifecycle.Host, w io.Writer) error {
+	markers, err := host.Root.Interrupted()
 	if err != nil {
 		return err
 	}
 	for _, m := range markers {
+		end, err := host.EndInterrupted(ctx, m)
+		switch {
+		case err != nil:
+			fmt.Fprintf(w, "interrupted: %v; it may still be running\n", err)
+		case end != script.NotRunning:
+			fmt.Fprintf(w, "interrupted: the script of %s of deployment %s was still running (process group %d): %s\n",
+				m.Event, m.DeploymentID, m.Group.ID, end)
+		}
 		fmt.Fprintf(w, "interrupted: %s of deployment %s (started %s) did not finish: Failed (%s)\n",
 			m.Event, m.DeploymentID, m.Started.Format(time.RFC3339), script.FailedAfterRestart)
-		if err := root.Forget(m); err != nil {
+		if err := host.Root.Forget(m); err != nil {
 			return err
 		}
 	}

@@ -7,11 +7,13 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/slipway-deploy/slipway/internal/api"
+	"github.com/slipway-deploy/slipway/internal/script"
 )
 
 // The built-in deployment configs.
@@ -37,8 +39,8 @@ type hookOpts struct {
 //
 //   - every hook appends "start EVENT DEPLOYMENT LABEL" to $SLIPWAY_INSTALL_PREFIX/trace, and
 //     "end ..." when it succeeds;
-//   - hold-EVENT makes the hook write holding-EVENT (with the deployment id) and wait until
-//     hold-EVENT is removed; holding-EVENT goes away when the script ends;
+//   - hold-EVENT makes the hook write holding-EVENT (the deployment id and the script's pid) and
+//     wait until hold-EVENT is removed; holding-EVENT goes away when the script ends normally;
 //   - fail-EVENT makes the hook fail (exit 1, with a line on stderr).
 func writeHookBundle(t *testing.T, o hookOpts) string {
 	t.Helper()
@@ -53,7 +55,7 @@ func writeHookBundle(t *testing.T, o hookOpts) string {
 		if o.shared != "" {
 			fmt.Fprintf(&b, "echo \"+ $p\" >> %q\n", filepath.Join(o.shared, "concurrency"))
 		}
-		b.WriteString("if [ -e \"$p/hold-$ev\" ]; then\n  echo \"$DEPLOYMENT_ID\" > \"$p/holding-$ev\"\n" +
+		b.WriteString("if [ -e \"$p/hold-$ev\" ]; then\n  echo \"$DEPLOYMENT_ID $$\" > \"$p/holding-$ev\"\n" +
 			"  while [ -e \"$p/hold-$ev\" ]; do sleep 0.05; done\nfi\n")
 		if o.sleep != "" {
 			fmt.Fprintf(&b, "sleep %s\n", o.sleep)
@@ -92,19 +94,41 @@ func hold(t *testing.T, a *agent, event string) {
 // waitHolding waits until a's hook for event is held, and returns the deployment it runs for.
 func waitHolding(t *testing.T, a *agent, event string) string {
 	t.Helper()
-	return waitFor(t, 60*time.Second, a.Name+" to hold in "+event, func() (string, bool) {
-		id := strings.TrimSpace(readFile(t, filepath.Join(a.Prefix, "holding-"+event)))
-		return id, id != ""
+	id, _ := waitHeld(t, a, event)
+	return id
+}
+
+// waitHeld waits until a's hook for event is held, and returns the deployment it runs for and
+// the script's pid.
+func waitHeld(t *testing.T, a *agent, event string) (string, int) {
+	t.Helper()
+	f := waitFor(t, 60*time.Second, a.Name+" to hold in "+event, func() ([]string, bool) {
+		f := strings.Fields(readFile(t, filepath.Join(a.Prefix, "holding-"+event)))
+		return f, len(f) == 2
 	})
+	pid, err := strconv.Atoi(f[1])
+	if err != nil {
+		t.Fatalf("holding-%s: %v", event, err)
+	}
+	return f[0], pid
 }
 
 // release lets a held hook go on, and waits for the script to end (it may be an orphan of a
-// killed agent, which nobody else waits for).
+// killed agent, which nobody else waits for). A script that was killed leaves its holding file
+// behind, with a pid that no longer runs.
 func release(t *testing.T, a *agent, event string) {
 	t.Helper()
 	_ = os.Remove(filepath.Join(a.Prefix, "hold-"+event))
+	holding := filepath.Join(a.Prefix, "holding-"+event)
 	waitFor(t, 30*time.Second, a.Name+"'s "+event+" script to end", func() (bool, bool) {
-		_, err := os.Stat(filepath.Join(a.Prefix, "holding-"+event))
+		f := strings.Fields(readFile(t, holding))
+		if len(f) == 2 {
+			if pid, err := strconv.Atoi(f[1]); err == nil && !script.Running(pid) {
+				_ = os.Remove(holding)
+				return true, true
+			}
+		}
+		_, err := os.Stat(holding)
 		return true, errors.Is(err, os.ErrNotExist)
 	})
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/slipway-deploy/slipway/internal/api"
 	"github.com/slipway-deploy/slipway/internal/deploy"
+	"github.com/slipway-deploy/slipway/internal/script"
 )
 
 // The fault tests run the real server, agents and CLI. Each starts from a fleet on which a first
@@ -367,19 +368,23 @@ func TestFailingHook_Positions(t *testing.T) {
 }
 
 // TestAgentKilledMidHook_EventFailsAfterRestart kills an agent with SIGKILL while its hook runs
-// and starts it again: it reports the interrupted event Failed (FailedAfterRestart), and the
-// deployment goes on as its config says.
+// and starts it again: it ends the hook its death left running, reports the interrupted event
+// Failed (FailedAfterRestart), and the deployment goes on as its config says.
 func TestAgentKilledMidHook_EventFailsAfterRestart(t *testing.T) {
 	t.Run("OneAtATime first host, rolled back", func(t *testing.T) {
 		s := startServer(t)
 		o, v1 := healthyFleet(t, s, 5, oneAtATime, "--auto-rollback")
 		hold(t, o[0], "AfterInstall")
 		id := startDeploy(t, s, writeHookBundle(t, hookOpts{label: "v2"}))
-		waitHolding(t, o[0], "AfterInstall")
+		_, hook := waitHeld(t, o[0], "AfterInstall")
 		o[0].kill()
+		if !script.Running(hook) {
+			t.Fatal("the hook died with its agent; the test needs it orphaned")
+		}
 		o[0].restart(t, s)
 		d := waitFinished(t, s, id, 60*time.Second)
-		// The orphaned script is still held; let it end before the rollback reaches that hook.
+		wantOrphanEnded(t, o[0], hook)
+		// The rollback runs the same hook: it must not be held.
 		release(t, o[0], "AfterInstall")
 		if d.Status != "Failed" || d.ErrorCode != "HEALTH_CONSTRAINTS" {
 			t.Fatalf("deployment %s (%s), want Failed (HEALTH_CONSTRAINTS): %s", d.Status, d.ErrorCode, d.ErrorMessage)
@@ -412,10 +417,11 @@ func TestAgentKilledMidHook_EventFailsAfterRestart(t *testing.T) {
 		o, _ := healthyFleet(t, s, 5, allAtOnce)
 		hold(t, o[2], "ApplicationStart")
 		id := startDeploy(t, s, writeHookBundle(t, hookOpts{label: "v2"}))
-		waitHolding(t, o[2], "ApplicationStart")
+		_, hook := waitHeld(t, o[2], "ApplicationStart")
 		o[2].kill()
 		o[2].restart(t, s)
 		d := waitFinished(t, s, id, 60*time.Second)
+		wantOrphanEnded(t, o[2], hook)
 		release(t, o[2], "ApplicationStart")
 		if d.Status != "Succeeded" {
 			t.Fatalf("deployment %s (%s), want Succeeded: AllAtOnce needs only one host", d.Status, d.ErrorMessage)
@@ -434,6 +440,18 @@ func TestAgentKilledMidHook_EventFailsAfterRestart(t *testing.T) {
 		}
 		wantServes(t, o, "v3", "v3", "v3", "v3", "v3")
 	})
+}
+
+// wantOrphanEnded checks that a's agent, restarted after a kill, ended the hook script (pid) its
+// death left running, and said so.
+func wantOrphanEnded(t *testing.T, a *agent, pid int) {
+	t.Helper()
+	if script.Running(pid) {
+		t.Errorf("the hook %s's killed agent left running (pid %d) still runs after the restart", a.Name, pid)
+	}
+	if out := a.p.out.String(); !strings.Contains(out, "ended the script an interrupted event left running") || !strings.Contains(out, "ended by SIGTERM") {
+		t.Errorf("the restarted agent did not say it ended the orphaned hook:\n%s", out)
+	}
 }
 
 // TestAgentGone_EventFailsAfterLease kills an agent mid-hook for good: its event fails when the

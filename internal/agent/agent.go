@@ -50,6 +50,7 @@ const (
 	keyDigest     = "digest"
 	keyDuration   = "duration"
 	keyHTTPStatus = "http_status"
+	keyGroup      = "process_group"
 )
 
 var (
@@ -250,6 +251,9 @@ func (a *Agent) hello(ctx context.Context) error {
 		return err
 	}
 	var ids []string
+	for _, m := range markers {
+		a.endInterrupted(ctx, m)
+	}
 	now := time.Now().UTC()
 	for _, m := range markers {
 		if m.Command == "" {
@@ -297,6 +301,20 @@ func (a *Agent) hello(ctx context.Context) error {
 			keyCommand, m.Command, keyDeployment, m.DeploymentID, keyEvent, m.Event, keyErrorCode, script.FailedAfterRestart.String())
 	}
 	return nil
+}
+
+// endInterrupted ends the script an interrupted event left running, so that it does not go on
+// beside the next deployment's hooks. A failure is logged, not returned: an agent that refused to
+// start would leave the host out of every deployment.
+func (a *Agent) endInterrupted(ctx context.Context, m lifecycle.Marker) {
+	end, err := a.cfg.Host.EndInterrupted(ctx, m)
+	switch {
+	case err != nil:
+		a.log.Error("could not end the script of an interrupted event; it may still run", keyDeployment, m.DeploymentID, keyEvent, m.Event, keyError, err)
+	case end != script.NotRunning:
+		a.log.Warn("ended the script an interrupted event left running", keyCommand, m.Command, keyDeployment, m.DeploymentID,
+			keyEvent, m.Event, keyGroup, m.Group.ID, keyStatus, end.String())
+	}
 }
 
 // serve is the main loop: deliver every waiting result, then long-poll for the next command and
