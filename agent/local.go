@@ -36,7 +36,7 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		group        = fs.String("group", "LocalFleet", "deployment group `name`; runs with the same application and group follow each other")
 		deploymentID = fs.String("deployment-id", "", "deployment `id` (default: a new d-XXXXXXXXX-local)")
 		fileExists   = fs.String("file-exists-behavior", "", "DISALLOW, OVERWRITE or RETAIN when a target file exists (the appspec's value wins)")
-		events       = fs.String("events", "", "comma-separated `events` to run, in order; DownloadBundle and Install are added when missing (default: "+strings.Join(lifecycle.DefaultLocalEvents, ",")+")")
+		events       = fs.String("events", "", "comma-separated `events` to run, in order, custom events included (an appspec hook not named here fails DownloadBundle); DownloadBundle and Install are added when missing (default: "+strings.Join(lifecycle.DefaultLocalEvents, ",")+")")
 		keep         = fs.Int("keep-revisions", lifecycle.DefaultKeepRevisions, "revisions of the group kept on disk")
 		prefix       = fs.String("install-prefix", "", "root every files destination under this `dir`ectory (several agents on one machine); hooks see SLIPWAY_INSTALL_PREFIX")
 	)
@@ -121,6 +121,7 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		r := host.Run(ctx, d, event)
 		printResult(stdout, r)
 		if r.Status == lifecycle.StatusFailed {
+			printEventsHint(stdout, list, r.UndeclaredEvents)
 			for _, rest := range list[i+1:] {
 				fmt.Fprintf(stdout, "  %-20s %s\n", rest, "not run")
 			}
@@ -156,6 +157,25 @@ func reportInterrupted(ctx context.Context, host *lifecycle.Host, w io.Writer) e
 		}
 	}
 	return nil
+}
+
+// printEventsHint says how to run the custom events an appspec names, as codedeploy-local users
+// know it: list them in --events, here after the events of this run.
+func printEventsHint(w io.Writer, list, undeclared []string) {
+	if len(undeclared) == 0 {
+		return
+	}
+	events := slices.Clone(list)
+	for _, e := range undeclared {
+		if !slices.Contains(events, e) {
+			events = append(events, e)
+		}
+	}
+	what := "is not a lifecycle event; to run it as a custom event, name it in --events where it should run"
+	if len(undeclared) > 1 {
+		what = "are not lifecycle events; to run them as custom events, name them in --events where they should run"
+	}
+	fmt.Fprintf(w, "  hint: %s %s, e.g.\n        --events %s\n", strings.Join(undeclared, ", "), what, strings.Join(events, ","))
 }
 
 func printResult(w io.Writer, r lifecycle.Result) {

@@ -231,6 +231,42 @@ func TestLocal_EventsAlwaysDownloadAndInstall(t *testing.T) {
 	}
 }
 
+// TestLocal_CustomEventNotNamedSaysHowToRunIt: an appspec with a custom event fails
+// DownloadBundle when --events does not name it, says so once, and suggests an --events value
+// that works.
+func TestLocal_CustomEventNotNamedSaysHowToRunIt(t *testing.T) {
+	dir := t.TempDir()
+	bundle := newBundle(t, map[string]string{
+		"appspec.yml": "version: 0.0\nos: linux\nhooks:\n  CustomEvent:\n    - location: c.sh\n",
+		"c.sh":        "#!/bin/sh\necho custom\n",
+	})
+	root := filepath.Join(dir, "root")
+	code, stdout, _ := runCLI(t, "local", "--bundle", bundle, "--root", root, "--deployment-id", "d-1")
+	if code != 1 {
+		t.Fatalf("exit status %d, want 1\n%s", code, stdout)
+	}
+	if n := strings.Count(stdout, "unknown lifecycle event 'CustomEvent'"); n != 1 {
+		t.Errorf("the error is printed %d times, want once:\n%s", n, stdout)
+	}
+	want := strings.Join(append(slices.Clone(lifecycle.DefaultLocalEvents), "CustomEvent"), ",")
+	if !strings.Contains(stdout, "hint: CustomEvent is not a lifecycle event; to run it as a custom event, name it in --events") ||
+		!strings.Contains(stdout, "--events "+want+"\n") {
+		t.Fatalf("output lacks the hint with --events %s:\n%s", want, stdout)
+	}
+	code, stdout, stderr := runCLI(t, "local", "--bundle", bundle, "--root", root, "--deployment-id", "d-2", "--events", want)
+	if code != 0 || !strings.Contains(stdout, "CustomEvent") {
+		t.Fatalf("the suggested --events: exit status %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+
+	t.Run("another custom event named", func(t *testing.T) {
+		code, stdout, _ := runCLI(t, "local", "--bundle", bundle, "--root", filepath.Join(dir, "root2"), "--deployment-id", "d-3",
+			"--events", "ApplicationStart,Other")
+		if code != 1 || !strings.Contains(stdout, "--events DownloadBundle,Install,ApplicationStart,Other,CustomEvent\n") {
+			t.Errorf("exit status %d, want 1 and a hint that adds CustomEvent:\n%s", code, stdout)
+		}
+	})
+}
+
 func TestLocal_HookEnvironmentHasNoSlipwaySettings(t *testing.T) {
 	t.Setenv("SLIPWAY_TOKEN", "secret-token")
 	t.Setenv("SLIPWAY_TEST_VISIBLE", "no")

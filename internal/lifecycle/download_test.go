@@ -135,8 +135,14 @@ func TestHost_CustomEvents(t *testing.T) {
 		if r.Status != StatusFailed {
 			t.Fatalf("got %s, want Failed: an appspec hook outside the event list is an error", r.Status)
 		}
-		if !strings.Contains(r.Message+r.Tail, "CustomEvent") {
-			t.Errorf("message %q, tail %q: want it to name CustomEvent", r.Message, r.Tail)
+		if !strings.Contains(r.Message, "unknown lifecycle event 'CustomEvent'") {
+			t.Errorf("message %q: want it to name CustomEvent", r.Message)
+		}
+		if r.Tail != "" {
+			t.Errorf("tail %q repeats the message's only error", r.Tail)
+		}
+		if want := []string{"CustomEvent"}; !slices.Equal(r.UndeclaredEvents, want) {
+			t.Errorf("UndeclaredEvents = %v, want %v", r.UndeclaredEvents, want)
 		}
 	})
 	t.Run("appspec hook not in the list", func(t *testing.T) {
@@ -146,6 +152,20 @@ func TestHost_CustomEvents(t *testing.T) {
 		d.CustomEvents = []string{"CustomEvent"}
 		r := f.run(d, appspec.EventDownloadBundle)
 		wantFailure(t, r, script.UnknownError, "appspec.yml file contains unknown lifecycle events: UnknownHook")
+		if want := []string{"UnknownHook"}; !slices.Equal(r.UndeclaredEvents, want) {
+			t.Errorf("UndeclaredEvents = %v, want %v", r.UndeclaredEvents, want)
+		}
+	})
+	t.Run("other errors too", func(t *testing.T) {
+		f := newFixture(t)
+		broken := spec + "  ValidateService:\n    - location: custom.sh\n      timeout: soon\n"
+		r := f.run(deployment("d-1", newBundle(t, broken, files)), appspec.EventDownloadBundle)
+		if r.Status != StatusFailed || len(r.UndeclaredEvents) != 0 {
+			t.Errorf("got %s with UndeclaredEvents %v, want Failed with none: naming CustomEvent would not fix it", r.Status, r.UndeclaredEvents)
+		}
+		if !strings.Contains(r.Message, "(and ") || !strings.Contains(r.Tail, "CustomEvent") {
+			t.Errorf("message %q, tail %q: want the first error and every error in the tail", r.Message, r.Tail)
+		}
 	})
 	t.Run("requested but not in appspec", func(t *testing.T) {
 		f := newFixture(t)

@@ -75,7 +75,11 @@ type Result struct {
 	// Tail is the end of the failing script's output.
 	Tail string
 	// Notes are things worth showing even on success: appspec warnings, what was extracted.
-	Notes             []string
+	Notes []string
+	// UndeclaredEvents are the revision's hook events that are neither lifecycle events nor
+	// among the deployment's CustomEvents, when they are what failed DownloadBundle: the caller
+	// says how to name them (slipway-agent local: --events).
+	UndeclaredEvents  []string
 	Started, Finished time.Time
 }
 
@@ -210,11 +214,38 @@ func (h *Host) download(ctx context.Context, d Deployment) Result {
 	}
 	if err != nil {
 		r := failed(script.UnknownError, err.Error())
-		r.Tail = diagnosticsText(diags)
+		// The message holds the first error; the tail adds the others when there are more.
+		if errorCount(diags) > 1 {
+			r.Tail = diagnosticsText(diags)
+		}
 		r.Notes = notes
+		r.UndeclaredEvents = h.undeclaredEvents(archive, d)
 		return r
 	}
 	return Result{Status: StatusSucceeded, Notes: notes}
+}
+
+// undeclaredEvents lists the hook events of the revision in archive that d does not run, when
+// naming them as custom events is all its appspec needs; nil otherwise.
+func (h *Host) undeclaredEvents(archive string, d Deployment) []string {
+	spec, _, err := appspec.Load(archive, appspec.Options{Platform: appspec.PlatformServer, AllowCustomEvents: true})
+	if err != nil {
+		return nil
+	}
+	return undeclared(spec, d)
+}
+
+// undeclared lists, sorted, the hook events of spec that are neither lifecycle events nor among
+// d's custom events.
+func undeclared(spec *appspec.Spec, d Deployment) []string {
+	var out []string
+	for name := range spec.Hooks {
+		if !isKnownEvent(name) && !slices.Contains(d.CustomEvents, name) {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // unpack copies a directory bundle through the same hardened extractor an archive goes through,
@@ -395,15 +426,9 @@ func (h *Host) loadSpec(archive string, d Deployment) (*appspec.Spec, []appspec.
 	if err != nil {
 		return nil, diags, err
 	}
-	var unknown []string
-	for name := range spec.Hooks {
-		if !isKnownEvent(name) && !slices.Contains(d.CustomEvents, name) {
-			unknown = append(unknown, name)
-		}
-	}
-	if len(unknown) > 0 {
-		slices.Sort(unknown)
-		return nil, diags, fmt.Errorf("appspec.yml file contains unknown lifecycle events: %s; name them in --events to run them", strings.Join(unknown, ", "))
+	if unknown := undeclared(spec, d); len(unknown) > 0 {
+		return nil, diags, fmt.Errorf("appspec.yml file contains unknown lifecycle events: %s (not among this deployment's custom events: %s)",
+			strings.Join(unknown, ", "), strings.Join(d.CustomEvents, ", "))
 	}
 	return spec, diags, nil
 }
@@ -471,6 +496,16 @@ func (h *Host) keep() int {
 		return h.KeepRevisions
 	}
 	return DefaultKeepRevisions
+}
+
+func errorCount(diags []appspec.Diagnostic) int {
+	n := 0
+	for _, d := range diags {
+		if d.Severity == appspec.SeverityError {
+			n++
+		}
+	}
+	return n
 }
 
 func diagnosticsText(diags []appspec.Diagnostic) string {
