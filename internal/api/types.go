@@ -101,9 +101,13 @@ type DeploymentGroup struct {
 	// HookTimeout bounds the wait for a lambda or ecs hook's verdict (1h when unset).
 	HookTimeout Duration `json:"hook_timeout,omitempty"`
 	// CurrentRevision is the revision of the group's last successful deployment.
-	CurrentRevision          string    `json:"current_revision,omitempty"`
-	LastSuccessfulDeployment string    `json:"last_successful_deployment,omitempty"`
-	CreateTime               time.Time `json:"create_time,omitzero"`
+	CurrentRevision          string `json:"current_revision,omitempty"`
+	LastSuccessfulDeployment string `json:"last_successful_deployment,omitempty"`
+	// ActiveDeployment is the deployment running now; QueuedDeployments wait behind it, in the
+	// order they will start. Both are the server's to say: create and update ignore them.
+	ActiveDeployment  string    `json:"active_deployment,omitempty"`
+	QueuedDeployments []string  `json:"queued_deployments,omitempty"`
+	CreateTime        time.Time `json:"create_time,omitzero"`
 }
 
 // AWSSettings is how the server reaches a group's AWS resources.

@@ -140,6 +140,8 @@ func groupJSON(g store.Group) api.DeploymentGroup {
 		Environment:                   g.Environment,
 		CurrentRevision:               g.CurrentRevision,
 		LastSuccessfulDeployment:      g.LastSuccessfulDeployment,
+		ActiveDeployment:              g.Queue.Active,
+		QueuedDeployments:             g.Queue.Waiting,
 		CreateTime:                    g.CreateTime.UTC(),
 		TagGroups:                     tagGroupsJSON(g.Tags),
 		TrafficRouter:                 routerJSON(g.Router),
