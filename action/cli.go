@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/slipway-deploy/slipway/internal/api"
@@ -38,38 +39,69 @@ func runAPICommand(ctx context.Context, args []string, getenv func(string) strin
 	c := &cli{getenv: getenv, stdout: stdout, stderr: stderr}
 	switch args[0] {
 	case "app":
-		return c.dispatch(ctx, "app", args[1:], []subcommand{{"create", c.appCreate}})
+		return c.dispatch(ctx, "app", args[1:], []subcommand{{"create", "create an application", c.appCreate}})
 	case "group":
-		return c.dispatch(ctx, "group", args[1:], []subcommand{{"create", c.groupCreate}, {"update", c.groupUpdate}, {"get", c.groupGet}})
+		return c.dispatch(ctx, "group", args[1:], []subcommand{
+			{"create", "create a deployment group of an application", c.groupCreate},
+			{"update", "change some of a deployment group's settings", c.groupUpdate},
+			{"get", "show a deployment group's settings and where it stands", c.groupGet},
+			{"list", "list an application's deployment groups", c.groupList},
+		})
 	case "config":
-		return c.dispatch(ctx, "config", args[1:], []subcommand{{"create", c.configCreate}, {"list", c.configList}})
+		return c.dispatch(ctx, "config", args[1:], []subcommand{
+			{"create", "create a deployment config (minimum healthy hosts)", c.configCreate},
+			{"list", "list deployment configs, the presets included", c.configList},
+		})
 	case "deploy":
 		return c.deploy(ctx, args[1:])
 	case "deployment":
 		return c.dispatch(ctx, "deployment", args[1:], []subcommand{
-			{"get", c.deploymentGet}, {"list", c.deploymentList}, {"stop", c.deploymentStop}, {"wait", c.deploymentWait},
-			{"promote", c.deploymentAct(api.ActionPromote)}, {"pause", c.deploymentAct(api.ActionPause)},
-			{"continue", c.deploymentAct(api.ActionContinue)}, {"abort", c.deploymentAct(api.ActionAbort)},
+			{"get", "show a deployment, its hosts' events and failures", c.deploymentGet},
+			{"list", "list deployments, newest first", c.deploymentList},
+			{"stop", "stop a deployment, optionally rolling it back", c.deploymentStop},
+			{"wait", "follow a deployment to its end", c.deploymentWait},
+			{"promote", "move a blue/green deployment's traffic shift on", c.deploymentAct(api.ActionPromote)},
+			{"pause", "hold a blue/green deployment's traffic where it is", c.deploymentAct(api.ActionPause)},
+			{"continue", "go on past a blue/green deployment's Ready or bake wait", c.deploymentAct(api.ActionContinue)},
+			{"abort", "stop a deployment without rolling back", c.deploymentAct(api.ActionAbort)},
 		})
 	case "rollback":
 		return c.rollback(ctx, args[1:])
 	case "instance":
 		return c.dispatch(ctx, "instance", args[1:], []subcommand{
-			{"list", c.instanceList}, {"deregister", c.instanceDeregister},
+			{"list", "list instances with their groups, health and revision", c.instanceList},
+			{"deregister", "take an instance out of every deployment", c.instanceDeregister},
 		})
 	}
 	return usageError{fmt.Sprintf("unknown command %q; run 'slipway help'", args[0])}
 }
 
 type subcommand struct {
-	name string
-	run  func(ctx context.Context, args []string) error
+	name, summary string
+	run           func(ctx context.Context, args []string) error
+}
+
+// isHelp reports whether arg asks for help rather than naming a subcommand.
+func isHelp(arg string) bool {
+	return arg == "-h" || arg == "--help" || arg == "-help" || arg == "help"
 }
 
 func (c *cli) dispatch(ctx context.Context, noun string, args []string, subs []subcommand) error {
 	names := make([]string, len(subs))
 	for i, s := range subs {
 		names[i] = s.name
+	}
+	if len(args) > 0 && isHelp(args[0]) {
+		fmt.Fprintf(c.stdout, "usage: slipway %s <subcommand> [arguments]\n\nsubcommands:\n", noun)
+		tw := tabwriter.NewWriter(c.stdout, 0, 0, 3, ' ', 0)
+		for _, s := range subs {
+			fmt.Fprintf(tw, "  %s\t%s\n", s.name, s.summary)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "\nAdd -h to a subcommand for its usage: slipway %s %s -h\n", noun, subs[0].name)
+		return nil
 	}
 	if len(args) == 0 {
 		return usageError{fmt.Sprintf("%s: missing subcommand (%s); add -h to one for its usage", noun, strings.Join(names, ", "))}
@@ -233,6 +265,14 @@ func writeIndentedJSON(w io.Writer, v any) error {
 	}
 	_, err = fmt.Fprintf(w, "%s\n", b)
 	return err
+}
+
+// writeJSONList prints a list as JSON, an empty one as [] rather than null.
+func writeJSONList[T any](w io.Writer, list []T) error {
+	if list == nil {
+		list = []T{}
+	}
+	return writeIndentedJSON(w, list)
 }
 
 // formatTime prints times in UTC, so output does not depend on the machine's zone.

@@ -281,10 +281,7 @@ func (c *cli) deploymentList(ctx context.Context, args []string) error {
 		return serverError(err)
 	}
 	if *asJSON {
-		if list == nil {
-			list = []api.Deployment{}
-		}
-		return writeIndentedJSON(c.stdout, list)
+		return writeJSONList(c.stdout, list)
 	}
 	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tAPPLICATION\tGROUP\tSTATUS\tREVISION\tCREATOR\tCREATED")

@@ -1,14 +1,17 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -64,9 +67,15 @@ tag groups, --replacement-tag or --replacement-tag-group all the replacement one
 setting off with --flag=false. --deployment-type in-place drops the blue/green settings.
 ` + groupFlagsUsage
 
-const groupGetUsage = `usage: slipway group get APP GROUP
+const groupGetUsage = `usage: slipway group get APP GROUP [--json]
 
-Prints the group's settings as JSON, as the server sends them.
+Shows a deployment group: the instances it selects, its settings, its current revision and the
+deployments running or queued in it. --json prints it as the server sends it.
+`
+
+const groupListUsage = `usage: slipway group list APP [--json]
+
+Lists an application's deployment groups.
 `
 
 // groupFlags are the settings group create and group update take.
@@ -430,6 +439,7 @@ func (c *cli) groupUpdate(ctx context.Context, args []string) error {
 
 func (c *cli) groupGet(ctx context.Context, args []string) error {
 	cmd := c.command("group get", groupGetUsage)
+	asJSON := cmd.fs.Bool("json", false, "print JSON")
 	pos, client, err := cmd.argsAndClient(args, "APP", "GROUP")
 	if err != nil {
 		return flagsDone(err)
@@ -438,5 +448,150 @@ func (c *cli) groupGet(ctx context.Context, args []string) error {
 	if err != nil {
 		return serverError(err)
 	}
-	return writeIndentedJSON(c.stdout, g)
+	if *asJSON {
+		return writeIndentedJSON(c.stdout, g)
+	}
+	return writeGroup(c.stdout, g)
+}
+
+func (c *cli) groupList(ctx context.Context, args []string) error {
+	cmd := c.command("group list", groupListUsage)
+	asJSON := cmd.fs.Bool("json", false, "print JSON")
+	pos, client, err := cmd.argsAndClient(args, "APP")
+	if err != nil {
+		return flagsDone(err)
+	}
+	groups, err := client.ListGroups(ctx, pos[0])
+	if err != nil {
+		return serverError(err)
+	}
+	if *asJSON {
+		return writeJSONList(c.stdout, groups)
+	}
+	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tTYPE\tCONFIG\tINSTANCES\tREVISION\tACTIVE")
+	for _, g := range groups {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", g.Name, groupType(g), orDash(g.DeploymentConfig),
+			formatTagGroups(g.TagGroups), shortDigest(g.CurrentRevision), orDash(g.ActiveDeployment))
+	}
+	return tw.Flush()
+}
+
+func groupType(g api.DeploymentGroup) string {
+	if g.DeploymentType == "BLUE_GREEN" {
+		return "blue/green"
+	}
+	return "in place"
+}
+
+// writeGroup is the human view of a deployment group.
+func writeGroup(w io.Writer, g api.DeploymentGroup) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	row := func(k, v string) {
+		if v != "" {
+			fmt.Fprintf(tw, "%s\t%s\n", k, v)
+		}
+	}
+	row("Group", g.Application+"/"+g.Name)
+	row("Type", groupType(g))
+	row("Instances", formatTagGroups(g.TagGroups))
+	row("Config", g.DeploymentConfig)
+	row("Auto rollback", formatAutoRollback(g.AutoRollback))
+	if g.IgnoreApplicationStopFailures {
+		row("Stop failures", "ignored (ApplicationStop, BeforeBlockTraffic, AfterBlockTraffic)")
+	}
+	busy := "queue new deployments"
+	if g.OnBusy == "reject" {
+		busy = "reject new deployments"
+	}
+	row("While busy", busy)
+	row("Environment", g.Environment)
+	if gh := g.GitHub; gh != nil {
+		s := fmt.Sprintf("%s (id %d)", gh.Repository, gh.RepositoryID)
+		if len(gh.AllowedRefs) > 0 {
+			s += ", refs " + strings.Join(gh.AllowedRefs, " ")
+		}
+		row("GitHub", s)
+		row("Environment URL", gh.EnvironmentURL)
+	}
+	if r := g.TrafficRouter; r != nil {
+		row("Router", fmt.Sprintf("%s %s, backend %s, servers %s", r.Type, r.Address, r.Backend, cmp.Or(r.ServerName, "{name}")))
+	}
+	if bg := g.BlueGreen; bg != nil {
+		row("Replacements", formatTagGroups(bg.ReplacementTagGroups))
+		row("Traffic", formatShape(bg.Traffic))
+		if bg.ReadyWait > 0 {
+			row("Ready wait", time.Duration(bg.ReadyWait).String())
+		}
+		if bg.ReleaseCommand != "" {
+			row("Release", fmt.Sprintf("%s after %s", bg.ReleaseCommand, time.Duration(bg.ReleaseWait)))
+		}
+	}
+	if a := g.AlarmConfiguration; a != nil && len(a.Alarms) > 0 {
+		names := make([]string, len(a.Alarms))
+		for i, al := range a.Alarms {
+			names[i] = al.Name
+		}
+		row("Alarms", strings.Join(names, ", "))
+	}
+	row("Revision", cmp.Or(g.CurrentRevision, "none deployed yet"))
+	row("Last success", g.LastSuccessfulDeployment)
+	row("Active", g.ActiveDeployment)
+	row("Queued", strings.Join(g.QueuedDeployments, ", "))
+	row("Created", formatTime(g.CreateTime))
+	return tw.Flush()
+}
+
+// formatTagGroups says which instances tag groups select: any filter of a tag group, and every
+// tag group.
+func formatTagGroups(groups [][]api.TagFilter) string {
+	if len(groups) == 0 {
+		return "-"
+	}
+	parts := make([]string, len(groups))
+	for i, tg := range groups {
+		fs := make([]string, len(tg))
+		for j, f := range tg {
+			fs[j] = f.Key + "=" + f.Value
+		}
+		parts[i] = strings.Join(fs, " or ")
+		if len(groups) > 1 && len(tg) > 1 {
+			parts[i] = "(" + parts[i] + ")"
+		}
+	}
+	return strings.Join(parts, " and ")
+}
+
+func formatAutoRollback(a api.AutoRollback) string {
+	var on []string
+	if a.OnFailure {
+		on = append(on, "on failure")
+	}
+	if a.OnAlarm {
+		on = append(on, "on alarm")
+	}
+	if a.OnStopRequested {
+		on = append(on, "on stop")
+	}
+	if len(on) == 0 {
+		return "off"
+	}
+	return strings.Join(on, ", ")
+}
+
+// formatShape names a traffic shape in the short forms --traffic takes.
+func formatShape(s api.TrafficShape) string {
+	switch {
+	case s.Preset != "":
+		return s.Preset
+	case s.AllAtOnce:
+		return "all-at-once"
+	case s.Canary != nil:
+		return fmt.Sprintf("canary:%d:%s", s.Canary.Percent, s.Canary.Interval)
+	case s.Linear != nil:
+		return fmt.Sprintf("linear:%d:%s", s.Linear.Percent, s.Linear.Interval)
+	case len(s.Steps) > 0:
+		return fmt.Sprintf("%d steps", len(s.Steps))
+	}
+	return "-"
 }

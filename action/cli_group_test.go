@@ -185,3 +185,94 @@ func TestDeploymentActions(t *testing.T) {
 		t.Errorf("refused promote: exit %d, stderr %q", code, stderr)
 	}
 }
+
+func TestGroupGet(t *testing.T) {
+	created := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	g := api.DeploymentGroup{
+		Application: "shop", Name: "prod", DeploymentConfig: "CodeDeployDefault.OneAtATime", OnBusy: "queue",
+		TagGroups: [][]api.TagFilter{
+			{{Key: "role", Value: "web", Type: "KEY_AND_VALUE"}, {Key: "canary", Type: "KEY_ONLY"}},
+			{{Key: "env", Value: "prod", Type: "KEY_AND_VALUE"}},
+		},
+		AutoRollback:     api.AutoRollback{OnFailure: true},
+		CurrentRevision:  "0123456789abcdef",
+		ActiveDeployment: "d-2", QueuedDeployments: []string{"d-3", "d-4"},
+		CreateTime: created,
+	}
+	f, url := newFakeAPI(t)
+	f.on("GET", "/api/v1/applications/shop/groups/prod", okAnswer(g))
+	code, stdout, stderr := runAt(t, url, "group", "get", "shop", "prod")
+	if code != 0 {
+		t.Fatalf("exit %d; stderr:\n%s", code, stderr)
+	}
+	want := "" +
+		"Group          shop/prod\n" +
+		"Type           in place\n" +
+		"Instances      (role=web or canary=) and env=prod\n" +
+		"Config         CodeDeployDefault.OneAtATime\n" +
+		"Auto rollback  on failure\n" +
+		"While busy     queue new deployments\n" +
+		"Revision       0123456789abcdef\n" +
+		"Active         d-2\n" +
+		"Queued         d-3, d-4\n" +
+		"Created        2026-03-01T12:00:00Z\n"
+	if stdout != want {
+		t.Errorf("stdout:\n%s\nwant:\n%s", stdout, want)
+	}
+
+	code, stdout, _ = runAt(t, url, "group", "get", "shop", "prod", "--json")
+	var got api.DeploymentGroup
+	if err := json.Unmarshal([]byte(stdout), &got); code != 0 || err != nil {
+		t.Fatalf("--json: exit %d, output %q: %v", code, stdout, err)
+	}
+	if !reflect.DeepEqual(got, g) {
+		t.Errorf("--json:\n  got  %+v\n  want %+v", got, g)
+	}
+}
+
+func TestGroupList(t *testing.T) {
+	groups := []api.DeploymentGroup{
+		{Application: "shop", Name: "prod", DeploymentConfig: "CodeDeployDefault.OneAtATime", TagGroups: blueTags,
+			CurrentRevision: "0123456789abcdef", ActiveDeployment: "d-2"},
+		{Application: "shop", Name: "staging", DeploymentConfig: "CodeDeployDefault.AllAtOnce", DeploymentType: "BLUE_GREEN", TagGroups: blueTags},
+	}
+	f, url := newFakeAPI(t)
+	f.on("GET", "/api/v1/applications/shop/groups", okAnswer(groups))
+	code, stdout, stderr := runAt(t, url, "group", "list", "shop")
+	if code != 0 {
+		t.Fatalf("exit %d; stderr:\n%s", code, stderr)
+	}
+	want := "" +
+		"NAME     TYPE        CONFIG                        INSTANCES   REVISION      ACTIVE\n" +
+		"prod     in place    CodeDeployDefault.OneAtATime  fleet=blue  0123456789ab  d-2\n" +
+		"staging  blue/green  CodeDeployDefault.AllAtOnce   fleet=blue  -             -\n"
+	if stdout != want {
+		t.Errorf("stdout:\n%s\nwant:\n%s", stdout, want)
+	}
+	code, stdout, _ = runAt(t, url, "group", "list", "shop", "--json")
+	var got []api.DeploymentGroup
+	if err := json.Unmarshal([]byte(stdout), &got); code != 0 || err != nil || !reflect.DeepEqual(got, groups) {
+		t.Errorf("--json: exit %d, %v, got %+v", code, err, got)
+	}
+}
+
+// TestCLI_JSONOnEveryGetAndList: every get and list command takes --json and prints what the
+// server sent.
+func TestCLI_JSONOnEveryGetAndList(t *testing.T) {
+	f, url := newFakeAPI(t)
+	f.on("GET", "/api/v1/applications/shop/groups/prod", okAnswer(api.DeploymentGroup{Name: "prod"}))
+	f.on("GET", "/api/v1/applications/shop/groups", okAnswer([]api.DeploymentGroup{}))
+	f.on("GET", "/api/v1/deployment-configs", okAnswer([]api.DeploymentConfig{}))
+	f.on("GET", "/api/v1/deployments/d-1", okAnswer(api.Deployment{ID: "d-1"}))
+	f.on("GET", "/api/v1/deployments", okAnswer([]api.Deployment{}))
+	f.on("GET", "/api/v1/instances", okAnswer([]api.Instance{}))
+	for _, args := range [][]string{
+		{"group", "get", "shop", "prod"}, {"group", "list", "shop"}, {"config", "list"},
+		{"deployment", "get", "d-1"}, {"deployment", "list"}, {"instance", "list"},
+	} {
+		code, stdout, stderr := runAt(t, url, append(args, "--json")...)
+		if code != 0 || !json.Valid([]byte(stdout)) {
+			t.Errorf("%s --json: exit %d, stdout %q, stderr %q", strings.Join(args, " "), code, stdout, stderr)
+		}
+	}
+}

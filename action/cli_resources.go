@@ -144,10 +144,7 @@ func (c *cli) configList(ctx context.Context, args []string) error {
 		return serverError(err)
 	}
 	if *asJSON {
-		if configs == nil {
-			configs = []api.DeploymentConfig{}
-		}
-		return writeIndentedJSON(c.stdout, configs)
+		return writeJSONList(c.stdout, configs)
 	}
 	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tMINIMUM HEALTHY HOSTS\tPRESET")
@@ -182,10 +179,7 @@ func (c *cli) instanceList(ctx context.Context, args []string) error {
 		return serverError(err)
 	}
 	if *asJSON {
-		if instances == nil {
-			instances = []api.Instance{}
-		}
-		return writeIndentedJSON(c.stdout, instances)
+		return writeJSONList(c.stdout, instances)
 	}
 	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tTAGS\tGROUP\tHEALTH\tREVISION\tLAST SEEN")

@@ -325,3 +325,41 @@ func TestCommand_ParseFlagsAnywhere(t *testing.T) {
 		})
 	}
 }
+
+func TestCLI_NounHelpListsSubcommands(t *testing.T) {
+	tests := []struct {
+		args []string
+		subs []string
+	}{
+		{[]string{"group", "-h"}, []string{"create", "update", "get", "list"}},
+		{[]string{"deployment", "--help"}, []string{"get", "list", "stop", "wait", "promote", "pause", "continue", "abort"}},
+		{[]string{"instance", "help"}, []string{"list", "deregister"}},
+		{[]string{"config", "-help"}, []string{"create", "list"}},
+		{[]string{"app", "-h"}, []string{"create"}},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			code, stdout, stderr := runEnv(t, nil, tc.args...)
+			if code != 0 || stderr != "" {
+				t.Fatalf("exit %d, stderr %q; want 0 and nothing", code, stderr)
+			}
+			if want := "usage: slipway " + tc.args[0] + " <subcommand>"; !strings.HasPrefix(stdout, want) {
+				t.Errorf("stdout does not start with %q:\n%s", want, stdout)
+			}
+			for _, s := range tc.subs {
+				if !strings.Contains(stdout, "\n  "+s+" ") {
+					t.Errorf("usage does not list %q:\n%s", s, stdout)
+				}
+			}
+		})
+	}
+}
+
+func TestCLI_VersionFlags(t *testing.T) {
+	for _, arg := range []string{"version", "--version", "-version", "-v"} {
+		code, stdout, stderr := runEnv(t, nil, arg)
+		if code != 0 || stdout != "slipway "+version+"\n" || stderr != "" {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q", arg, code, stdout, stderr)
+		}
+	}
+}

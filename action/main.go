@@ -49,14 +49,14 @@ const usage = `usage: slipway <command> [arguments]
 commands:
   validate   check AppSpec files (exit 0 valid, 1 invalid, 2 usage)
   app        create an application
-  group      create, update or show a deployment group
+  group      create, update, show or list deployment groups
   config     create or list deployment configs
   deploy     bundle, upload and deploy a revision; --wait follows it to the end
   deployment get, list, stop or wait for deployments; promote, pause, continue or abort one
   rollback   undo a group's latest release
   instance   list or deregister instances
   action     run as the GitHub Action (reads INPUT_* variables; see docs/action.md)
-  version    print the version
+  version    print the version (also --version, -v)
 
 The server commands take --server URL and --token T, or SLIPWAY_SERVER and SLIPWAY_TOKEN;
 add -h to any of them for its usage.
@@ -74,7 +74,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runAPICommand(ctx, args, getenv, stdout, stderr)
 	case "action":
 		return runAction(ctx, args[1:], getenv, stdout, stderr)
-	case "version":
+	case "version", "--version", "-version", "-v":
 		fmt.Fprintln(stdout, "slipway", version)
 		return nil
 	case "help", "-h", "--help":

@@ -376,7 +376,7 @@ func TestTraffic_InPlaceThenBlueGreen(t *testing.T) {
 		}
 	}
 	var g api.DeploymentGroup
-	if err := json.Unmarshal([]byte(mustCLI(t, l.s, "group", "get", "shop", "web")), &g); err != nil {
+	if err := json.Unmarshal([]byte(mustCLI(t, l.s, "group", "get", "shop", "web", "--json")), &g); err != nil {
 		t.Fatal(err)
 	}
 	if g.TagGroups[0][0].Value != "green" || g.BlueGreen.ReplacementTagGroups[0][0].Value != "blue" {
