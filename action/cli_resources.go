@@ -161,7 +161,9 @@ func (c *cli) configList(ctx context.Context, args []string) error {
 const instanceListUsage = `usage: slipway instance list [--json]
 
 Lists the instances (hosts running slipway-agent): one line per deployment group an instance is
-in, with its health and revision there, and when the server last heard from it.
+in, with its health and revision there, and when the server last heard from it. An instance is
+in every group whose tags select it; until a deployment of the group reaches it, its health
+there is Unknown and its revision "never deployed". GROUP is - for an instance no group selects.
 `
 
 func (c *cli) instanceList(ctx context.Context, args []string) error {
@@ -193,8 +195,12 @@ func (c *cli) instanceList(ctx context.Context, args []string) error {
 			continue
 		}
 		for _, g := range in.Groups {
+			revision := shortDigest(g.Revision)
+			if g.Health == api.HealthUnknown && g.Revision == "" {
+				revision = "never deployed"
+			}
 			fmt.Fprintf(tw, "%s\t%s\t%s/%s\t%s\t%s\t%s\n", in.Name, formatTags(in.Tags),
-				g.Application, g.Group, orDash(g.Health), shortDigest(g.Revision), seen)
+				g.Application, g.Group, orDash(g.Health), revision, seen)
 		}
 	}
 	return tw.Flush()

@@ -298,6 +298,8 @@ func TestInstanceList(t *testing.T) {
 			},
 		},
 		{Name: "host-2", RegisterTime: seen, Deregistered: true},
+		{Name: "host-3", Tags: map[string]string{"role": "web"}, RegisterTime: seen, LastSeen: &seen,
+			Groups: []api.InstanceGroup{{Application: "web", Group: "prod", Health: "Unknown"}}},
 	}
 	f, url := newFakeAPI(t)
 	f.on("GET", "/api/v1/instances", okAnswer(instances))
@@ -307,10 +309,11 @@ func TestInstanceList(t *testing.T) {
 	}
 	wantCalls(t, f, "GET /api/v1/instances")
 	want := "" +
-		"NAME    TAGS               GROUP     HEALTH     REVISION      LAST SEEN\n" +
-		"host-1  env=prod,role=web  web/prod  Healthy    0123456789ab  2026-03-04T05:06:07Z\n" +
-		"host-1  env=prod,role=web  api/prod  Unhealthy  -             2026-03-04T05:06:07Z\n" +
-		"host-2  -                  -         -          -             deregistered\n"
+		"NAME    TAGS               GROUP     HEALTH     REVISION        LAST SEEN\n" +
+		"host-1  env=prod,role=web  web/prod  Healthy    0123456789ab    2026-03-04T05:06:07Z\n" +
+		"host-1  env=prod,role=web  api/prod  Unhealthy  -               2026-03-04T05:06:07Z\n" +
+		"host-2  -                  -         -          -               deregistered\n" +
+		"host-3  role=web           web/prod  Unknown    never deployed  2026-03-04T05:06:07Z\n"
 	if stdout != want {
 		t.Errorf("stdout:\n%s\nwant:\n%s", stdout, want)
 	}

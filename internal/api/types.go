@@ -497,7 +497,11 @@ type Instance struct {
 type InstanceGroup struct {
 	Application string `json:"application"`
 	Group       string `json:"group"`
-	// Health is Healthy or Unhealthy.
+	// Health is Healthy or Unhealthy after a deployment of the group reached the host, and
+	// HealthUnknown while none has: the host matches the group's tags and was never deployed to.
 	Health   string `json:"health"`
 	Revision string `json:"revision,omitempty"`
 }
+
+// HealthUnknown is the health of a host in a group that no deployment has reached yet.
+const HealthUnknown = "Unknown"

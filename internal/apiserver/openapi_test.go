@@ -519,6 +519,11 @@ func TestOpenAPI_EnumsAreTheServers(t *testing.T) {
 			t.Errorf("schema %s: enum %v, want %v", schema, s.Enum, want)
 		}
 	}
+	// An instance's health in a group is a deploy.Health, or unknown before any deployment.
+	health := append(enumNames(func(i int) string { return deploy.Health(i).String() }), api.HealthUnknown)
+	if got := doc.Components.Schemas["InstanceGroup"].Properties["health"].Enum; !slices.Equal(got, health) {
+		t.Errorf("InstanceGroup.health enum %v, want %v", got, health)
+	}
 	// What an agent may report is how an event ended.
 	result := doc.Components.Schemas["Result"].Properties["status"].Enum
 	for _, st := range result {

@@ -566,11 +566,24 @@ func (s *Server) handleInstanceList(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	groups, err := s.allGroups(r.Context())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	out := make([]api.Instance, 0, len(list))
 	for _, in := range list {
 		ai := api.Instance{Name: in.Name, Tags: in.Tags, RegisterTime: in.RegisterTime.UTC(), LastSeen: timePtr(in.LastSeen), Deregistered: in.Deregistered}
+		deployed := map[[2]string]bool{}
 		for _, gh := range in.Groups {
 			ai.Groups = append(ai.Groups, api.InstanceGroup{Application: gh.Application, Group: gh.Group, Health: gh.Health.String(), Revision: gh.Revision})
+			deployed[[2]string{gh.Application, gh.Group}] = true
+		}
+		// A host that matches a group no deployment has reached yet is in it all the same.
+		for _, g := range groups {
+			if !deployed[[2]string{g.Application, g.Name}] && selects(g, in.Tags) {
+				ai.Groups = append(ai.Groups, api.InstanceGroup{Application: g.Application, Group: g.Name, Health: api.HealthUnknown})
+			}
 		}
 		out = append(out, ai)
 	}
@@ -584,6 +597,29 @@ func (s *Server) handleInstanceList(w http.ResponseWriter, r *http.Request) {
 		return 0
 	})
 	writeJSON(w, http.StatusOK, out)
+}
+
+// allGroups lists the deployment groups of every application, by application and name.
+func (s *Server) allGroups(ctx context.Context) ([]store.Group, error) {
+	apps, err := s.store.ListApplications(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []store.Group
+	for _, a := range apps {
+		gs, err := s.store.ListGroups(ctx, a.Name)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, gs...)
+	}
+	return out, nil
+}
+
+// selects reports whether group g deploys to an instance with tags: its tag groups match, or,
+// for a blue/green group, those of its replacement fleet.
+func selects(g store.Group, tags map[string]string) bool {
+	return g.Tags.Match(tags) || g.Type == deploy.BlueGreen && g.ReplacementTags.Match(tags)
 }
 
 func (s *Server) handleInstanceDeregister(w http.ResponseWriter, r *http.Request) {

@@ -330,6 +330,31 @@ func TestInstances(t *testing.T) {
 	if g := list[1].Groups; len(g) != 1 || g[0].Health != "Healthy" || g[0].Revision != digest || list[1].LastSeen == nil {
 		t.Errorf("web-1: %+v, want healthy on %s in group web, and seen", list[1], digest)
 	}
+	if g := list[0].Groups; len(g) != 0 {
+		t.Errorf("db-1 is in groups %+v, want none: no group selects role=db", g)
+	}
+
+	// A host that matches groups no deployment has reached is listed in them, health unknown.
+	for _, name := range []string{"all", "web-too"} {
+		if _, err := e.admin.CreateGroup(t.Context(), api.DeploymentGroup{Application: "app", Name: name,
+			TagGroups: [][]api.TagFilter{{{Key: "role", Type: "KEY_ONLY"}}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r = e.call(http.MethodGet, pathInsts, adminToken, nil)
+	r.decode(t, &list)
+	wantGroups := func(in api.Instance, want ...api.InstanceGroup) {
+		t.Helper()
+		if !slices.Equal(in.Groups, want) {
+			t.Errorf("%s: groups %+v, want %+v", in.Name, in.Groups, want)
+		}
+	}
+	wantGroups(list[0], api.InstanceGroup{Application: "app", Group: "all", Health: "Unknown"},
+		api.InstanceGroup{Application: "app", Group: "web-too", Health: "Unknown"})
+	wantGroups(list[1], api.InstanceGroup{Application: "app", Group: "web", Health: "Healthy", Revision: digest},
+		api.InstanceGroup{Application: "app", Group: "all", Health: "Unknown"},
+		api.InstanceGroup{Application: "app", Group: "web-too", Health: "Unknown"})
+
 	r = e.call(http.MethodDelete, pathInsts+"/db-1", adminToken, nil)
 	want(t, r, http.StatusNoContent)
 	wantError(t, e.call(http.MethodDelete, pathInsts+"/db-1", adminToken, nil), http.StatusNotFound, "", "db-1")
