@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path"
 	"strings"
@@ -83,8 +84,20 @@ func (c *cli) deploy(ctx context.Context, args []string) error {
 	if err := wf.check(cmd); err != nil {
 		return err
 	}
+	// What can be checked here first, so a mistake in the bundle shows without a server; then the
+	// group, so a mistyped group name costs no upload.
+	dirBundle := false
+	if *bundlePath != "" {
+		var err error
+		if dirBundle, err = checkBundle(*bundlePath, func(d appspec.Diagnostic) { fmt.Fprintln(c.stderr, d) }); err != nil {
+			return err
+		}
+	}
 	client, err := cmd.client()
 	if err != nil {
+		return err
+	}
+	if err := checkGroup(ctx, client, *app, *group); err != nil {
 		return err
 	}
 	var rev api.Revision
@@ -98,7 +111,7 @@ func (c *cli) deploy(ctx context.Context, args []string) error {
 		}
 		fmt.Fprintf(c.stderr, "registered revision %s (%s, %d bytes) from %s\n", rev.Digest, orDash(rev.Format), rev.Size, *s3URL)
 	default:
-		file, cleanup, err := c.prepareBundle(ctx, *bundlePath, func(d appspec.Diagnostic) { fmt.Fprintln(c.stderr, d) })
+		file, cleanup, err := buildBundle(ctx, *bundlePath, dirBundle)
 		if err != nil {
 			return err
 		}
@@ -148,6 +161,9 @@ func (c *cli) rollback(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := checkGroup(ctx, client, *app, *group); err != nil {
+		return err
+	}
 	d, err := client.Rollback(ctx, *app, *group)
 	if err != nil {
 		return serverError(err)
@@ -175,6 +191,39 @@ func (w waitFlags) check(c *command) error {
 		return usageError{fmt.Sprintf("%s: --timeout needs --wait and a positive duration", c.fs.Name())}
 	}
 	return nil
+}
+
+// checkGroup makes sure deployment group app/group exists, and when it does not, says how to
+// create it (or the application) and which groups the application has.
+func checkGroup(ctx context.Context, client *api.Client, app, group string) error {
+	_, err := client.GetGroup(ctx, app, group)
+	if api.StatusOf(err) != http.StatusNotFound {
+		if err != nil {
+			return serverError(err)
+		}
+		return nil
+	}
+	a, err := client.GetApplication(ctx, app)
+	if api.StatusOf(err) == http.StatusNotFound {
+		return fmt.Errorf("no application %s: create it with 'slipway app create %s', then its deployment group with 'slipway group create %s %s --tag K=V'",
+			app, app, app, group)
+	}
+	if err != nil {
+		return serverError(err)
+	}
+	create := fmt.Sprintf("'slipway group create %s %s --tag K=V'", app, group)
+	if a.ComputePlatform != "" && a.ComputePlatform != appspec.PlatformServer.String() {
+		create = fmt.Sprintf("'slipway group create %s %s' and the flags of a %s group (see 'slipway group create -h')", app, group, a.ComputePlatform)
+	}
+	msg := fmt.Sprintf("no deployment group %s/%s: create it with %s", app, group, create)
+	if groups, err := client.ListGroups(ctx, app); err == nil && len(groups) > 0 {
+		names := make([]string, len(groups))
+		for i, g := range groups {
+			names[i] = g.Name
+		}
+		msg += fmt.Sprintf(", or deploy to a group %s has: %s", app, strings.Join(names, ", "))
+	}
+	return errors.New(msg)
 }
 
 // follow prints a new deployment and, with --wait, follows it to its end.
@@ -252,20 +301,29 @@ func deploymentError(d api.Deployment) string {
 // after its appspec passed validation, each finding passed to report. cleanup removes what was
 // built.
 func (c *cli) prepareBundle(ctx context.Context, p string, report func(appspec.Diagnostic)) (file string, cleanup func(), err error) {
-	noop := func() {}
+	dir, err := checkBundle(p, report)
+	if err != nil {
+		return "", func() {}, err
+	}
+	return buildBundle(ctx, p, dir)
+}
+
+// checkBundle checks what can be checked of a bundle without a server: that an archive is one,
+// and that a directory's appspec is valid (each finding passed to report). dir says which it is.
+func checkBundle(p string, report func(appspec.Diagnostic)) (dir bool, err error) {
 	fi, err := os.Stat(p)
 	if err != nil {
-		return "", noop, fmt.Errorf("bundle: %w", err)
+		return false, fmt.Errorf("bundle: %w", err)
 	}
 	if !fi.IsDir() {
 		format, err := detectArchive(p)
 		if err != nil {
-			return "", noop, err
+			return false, err
 		}
 		if format == bundle.FormatUnknown {
-			return "", noop, fmt.Errorf("bundle %s: not a directory, nor a zip, tar or tgz archive", p)
+			return false, fmt.Errorf("bundle %s: not a directory, nor a zip, tar or tgz archive", p)
 		}
-		return p, noop, nil
+		return false, nil
 	}
 	_, diags, err := appspec.Load(p, appspec.Options{})
 	for _, d := range diags {
@@ -274,9 +332,19 @@ func (c *cli) prepareBundle(ctx context.Context, p string, report func(appspec.D
 	if err != nil {
 		if errors.Is(err, appspec.ErrInvalid) {
 			// The diagnostics above say what is wrong.
-			return "", noop, exitError{1}
+			return true, exitError{1}
 		}
-		return "", noop, fmt.Errorf("bundle: %w", err)
+		return true, fmt.Errorf("bundle: %w", err)
+	}
+	return true, nil
+}
+
+// buildBundle returns the file to upload for a checked bundle: an archive as it is, a directory
+// as a tgz that cleanup removes.
+func buildBundle(ctx context.Context, p string, dir bool) (file string, cleanup func(), err error) {
+	noop := func() {}
+	if !dir {
+		return p, noop, nil
 	}
 	tmp, err := os.CreateTemp("", "slipway-bundle-*.tgz")
 	if err != nil {

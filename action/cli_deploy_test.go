@@ -30,6 +30,19 @@ func onCreate(f *fakeAPI, d api.Deployment) {
 	f.on("POST", "/api/v1/deployments", fakeAnswer{status: http.StatusCreated, body: d})
 }
 
+// onDeploy makes the fake deploy to group web/prod, which exists, answering d.
+func onDeploy(f *fakeAPI, d api.Deployment) {
+	onGroup(f)
+	onCreate(f, d)
+}
+
+// onGroup makes deployment group web/prod exist: deploy and rollback look it up first.
+func onGroup(f *fakeAPI) {
+	f.on("GET", pathGroupProd, okAnswer(api.DeploymentGroup{Application: "web", Name: "prod"}))
+}
+
+const pathGroupProd = "/api/v1/applications/web/groups/prod"
+
 // sampleApp writes a valid bundle directory with a .git directory that must stay out of it.
 func sampleApp(t *testing.T) string {
 	t.Helper()
@@ -86,20 +99,20 @@ func TestDeploy_Directory(t *testing.T) {
 	dir := sampleApp(t)
 	f, url := newFakeAPI(t)
 	onUpload(f)
-	onCreate(f, api.Deployment{ID: "d-1", Status: "Created"})
+	onDeploy(f, api.Deployment{ID: "d-1", Status: "Created"})
 	code, stdout, stderr := runAt(t, url, "deploy", "--app", "web", "--group", "prod", "--bundle", dir,
 		"--config", "CodeDeployDefault.AllAtOnce", "--description", "release 7",
 		"--file-exists-behavior", "OVERWRITE", "--update-outdated-only", "--commit", testCommit)
 	if code != 0 {
 		t.Fatalf("exit %d, want 0; stderr:\n%s", code, stderr)
 	}
-	if got := f.requests()[0].Commit; got != testCommit {
+	if got := f.requests()[1].Commit; got != testCommit {
 		t.Errorf("X-Slipway-Commit = %q, want %q", got, testCommit)
 	}
 	if want := "d-1\n"; stdout != want {
 		t.Errorf("stdout = %q, want just the id %q", stdout, want)
 	}
-	wantCalls(t, f, "POST /api/v1/applications/web/revisions", "POST /api/v1/deployments")
+	wantCalls(t, f, "GET "+pathGroupProd, "POST /api/v1/applications/web/revisions", "POST /api/v1/deployments")
 	body, digest := uploaded(t, f)
 	if got := bundle.Detect(body); got != bundle.FormatTgz {
 		t.Errorf("uploaded a %v, want tgz", got)
@@ -121,7 +134,7 @@ func TestDeploy_Directory(t *testing.T) {
 	// The same tree gives the same revision.
 	f2, url2 := newFakeAPI(t)
 	onUpload(f2)
-	onCreate(f2, api.Deployment{ID: "d-2"})
+	onDeploy(f2, api.Deployment{ID: "d-2"})
 	if code, _, stderr := runAt(t, url2, "deploy", "--app", "web", "--group", "prod", "--bundle", dir); code != 0 {
 		t.Fatalf("second deploy: exit %d; stderr:\n%s", code, stderr)
 	}
@@ -133,13 +146,13 @@ func TestDeploy_Directory(t *testing.T) {
 // --revision redeploys what the server holds: nothing is bundled or uploaded.
 func TestDeploy_RevisionRedeploysWithoutUpload(t *testing.T) {
 	f, url := newFakeAPI(t)
-	onCreate(f, api.Deployment{ID: "d-7", Status: "Created"})
+	onDeploy(f, api.Deployment{ID: "d-7", Status: "Created"})
 	digest := strings.Repeat("ab", 32)
 	code, stdout, stderr := runAt(t, url, "deploy", "--app", "web", "--group", "prod", "--revision", "sha256:"+digest)
 	if code != 0 {
 		t.Fatalf("exit %d, want 0; stderr:\n%s", code, stderr)
 	}
-	wantCalls(t, f, "POST /api/v1/deployments")
+	wantCalls(t, f, "GET "+pathGroupProd, "POST /api/v1/deployments")
 	if got := lastBody[api.CreateDeployment](t, f); got.Revision != digest {
 		t.Errorf("deployment of revision %q, want %q", got.Revision, digest)
 	}
@@ -187,7 +200,7 @@ func TestDeploy_WarningsPrintedThenDeployed(t *testing.T) {
 	writeFile(t, dir, "a.bat", "echo\n")
 	f, url := newFakeAPI(t)
 	onUpload(f)
-	onCreate(f, api.Deployment{ID: "d-1"})
+	onDeploy(f, api.Deployment{ID: "d-1"})
 	code, stdout, stderr := runAt(t, url, "deploy", "--app", "web", "--group", "prod", "--bundle", dir)
 	if code != 0 {
 		t.Fatalf("exit %d, want 0; stderr:\n%s", code, stderr)
@@ -221,7 +234,7 @@ func TestDeploy_Archive(t *testing.T) {
 			}
 			f, url := newFakeAPI(t)
 			onUpload(f)
-			onCreate(f, api.Deployment{ID: "d-1"})
+			onDeploy(f, api.Deployment{ID: "d-1"})
 			code, stdout, stderr := runAt(t, url, "deploy", "--bundle", archive, "--app", "web", "--group", "prod")
 			if code != 0 {
 				t.Fatalf("exit %d, want 0; stderr:\n%s", code, stderr)
@@ -292,7 +305,7 @@ func TestDeploy_JSON(t *testing.T) {
 	d := api.Deployment{ID: "d-1", Application: "web", Group: "prod", Status: "Created", Creator: "user"}
 	f, url := newFakeAPI(t)
 	onUpload(f)
-	onCreate(f, d)
+	onDeploy(f, d)
 	code, stdout, stderr := runAt(t, url, "deploy", "--app", "web", "--group", "prod", "--bundle", sampleApp(t), "--json")
 	if code != 0 {
 		t.Fatalf("exit %d, want 0; stderr:\n%s", code, stderr)
@@ -322,7 +335,7 @@ func testEvent(name, status string) api.LifecycleEvent {
 func TestDeploy_WaitSucceeded(t *testing.T) {
 	f, url := newFakeAPI(t)
 	onUpload(f)
-	onCreate(f, testDeployment("Created"))
+	onDeploy(f, testDeployment("Created"))
 	done := testDeployment("Succeeded",
 		testHost("host-1", "Succeeded", testEvent("ApplicationStop", "Succeeded"), testEvent("DownloadBundle", "Succeeded"), testEvent("BeforeInstall", "Succeeded")),
 		testHost("web-02", "Succeeded", testEvent("ApplicationStop", "Succeeded"), testEvent("DownloadBundle", "Succeeded"), testEvent("BeforeInstall", "Succeeded")))
@@ -363,13 +376,14 @@ func TestDeploy_WaitSucceeded(t *testing.T) {
 		t.Errorf("progress:\n%s\nwant:\n%s", progress, want)
 	}
 	calls := f.calls()
-	if got, want := len(calls), 2+5; got != want {
-		t.Errorf("%d requests, want %d (upload, create, five polls): %q", got, want, calls)
+	if got, want := len(calls), 3+5; got != want {
+		t.Errorf("%d requests, want %d (group, upload, create, five polls): %q", got, want, calls)
 	}
 }
 
 func TestRollback_WaitFailedWithDiagnosticsAndRollback(t *testing.T) {
 	f, url := newFakeAPI(t)
+	onGroup(f)
 	f.on("POST", "/api/v1/applications/web/groups/prod/rollback", okAnswer(testDeployment("Created")))
 	failedEvent := api.LifecycleEvent{Name: "BeforeInstall", Status: "Failed", Diagnostics: &api.Diagnostics{
 		ErrorCode: "ScriptFailed", ScriptName: "scripts/install.sh", Message: "exit status 3",
@@ -409,11 +423,12 @@ func TestRollback_WaitFailedWithDiagnosticsAndRollback(t *testing.T) {
 	if stderr != want {
 		t.Errorf("stderr:\n%s\nwant:\n%s", stderr, want)
 	}
-	wantCalls(t, f, "POST /api/v1/applications/web/groups/prod/rollback", "GET /api/v1/deployments/d-1", "GET /api/v1/deployments/d-1")
+	wantCalls(t, f, "GET "+pathGroupProd, "POST /api/v1/applications/web/groups/prod/rollback", "GET /api/v1/deployments/d-1", "GET /api/v1/deployments/d-1")
 }
 
 func TestRollback_NoWait(t *testing.T) {
 	f, url := newFakeAPI(t)
+	onGroup(f)
 	f.on("POST", "/api/v1/applications/web/groups/prod/rollback", okAnswer(api.Deployment{ID: "d-9", Creator: "rollback"}))
 	code, stdout, stderr := runAt(t, url, "rollback", "--group", "prod", "--app", "web")
 	if code != 0 {
@@ -422,7 +437,7 @@ func TestRollback_NoWait(t *testing.T) {
 	if stdout != "d-9\n" {
 		t.Errorf("stdout = %q, want %q", stdout, "d-9\n")
 	}
-	wantCalls(t, f, "POST /api/v1/applications/web/groups/prod/rollback")
+	wantCalls(t, f, "GET "+pathGroupProd, "POST /api/v1/applications/web/groups/prod/rollback")
 }
 
 func TestWait_Outcomes(t *testing.T) {
@@ -446,6 +461,7 @@ func TestWait_Outcomes(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f, url := newFakeAPI(t)
+			onGroup(f)
 			f.on("POST", "/api/v1/applications/web/groups/prod/rollback", okAnswer(testDeployment("Created")))
 			f.on("GET", "/api/v1/deployments/d-1", tc.answers...)
 			args := append([]string{"rollback", "--app", "web", "--group", "prod", "--wait"}, tc.args...)
@@ -471,6 +487,7 @@ func TestWait_Outcomes(t *testing.T) {
 func TestWait_JSONPrintsTheFinalDeployment(t *testing.T) {
 	final := testDeployment("Succeeded", testHost("host-1", "Succeeded", testEvent("Install", "Succeeded")))
 	f, url := newFakeAPI(t)
+	onGroup(f)
 	f.on("POST", "/api/v1/applications/web/groups/prod/rollback", okAnswer(testDeployment("Created")))
 	f.on("GET", "/api/v1/deployments/d-1", okAnswer(testDeployment("InProgress")), okAnswer(final))
 	code, stdout, stderr := runAt(t, url, "rollback", "--app", "web", "--group", "prod", "--wait", "--json")
@@ -493,7 +510,7 @@ func TestDeploy_S3RevisionIsRegisteredNotUploaded(t *testing.T) {
 		Digest: digest, Application: "web", Size: 1234, Format: "zip", Source: "s3",
 		S3: &api.S3Location{Bucket: "releases", Key: "web/build 7.zip", Version: "v7", ETag: "e7"},
 	}})
-	onCreate(f, api.Deployment{ID: "d-1", Status: "Created"})
+	onDeploy(f, api.Deployment{ID: "d-1", Status: "Created"})
 	code, stdout, stderr := runAt(t, url, "deploy", "--app", "web", "--group", "prod", "--s3", "s3://releases/web/build 7.zip?versionId=v7")
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, stderr)
@@ -502,9 +519,10 @@ func TestDeploy_S3RevisionIsRegisteredNotUploaded(t *testing.T) {
 		t.Errorf("stdout %q, stderr %q", stdout, stderr)
 	}
 	reqs := f.requests()
-	if len(reqs) != 2 {
-		t.Fatalf("requests %+v, want a registration and a deployment", reqs)
+	if len(reqs) != 3 || reqs[0].URI != pathGroupProd {
+		t.Fatalf("requests %+v, want the group's, a registration and a deployment", reqs)
 	}
+	reqs = reqs[1:]
 	var reg api.RegisterRevision
 	if err := json.Unmarshal(reqs[0].Body, &reg); err != nil || reg.S3 == nil ||
 		*reg.S3 != (api.S3Location{Bucket: "releases", Key: "web/build 7.zip", Version: "v7"}) {
@@ -513,5 +531,50 @@ func TestDeploy_S3RevisionIsRegisteredNotUploaded(t *testing.T) {
 	var create api.CreateDeployment
 	if err := json.Unmarshal(reqs[1].Body, &create); err != nil || create.Revision != digest || create.Group != "prod" {
 		t.Errorf("deployment request %s, want revision %s in group prod", reqs[1].Body, digest)
+	}
+}
+
+func TestDeploy_MissingGroupCostsNoUpload(t *testing.T) {
+	const appPath = "/api/v1/applications/web"
+	tests := []struct {
+		name      string
+		app       fakeAnswer
+		groups    fakeAnswer
+		wantCalls []string
+		want      string
+	}{
+		{"no application", errAnswer(http.StatusNotFound, "application web not found"), fakeAnswer{},
+			[]string{"GET " + pathGroupProd, "GET " + appPath},
+			"slipway: no application web: create it with 'slipway app create web', then its deployment group with 'slipway group create web prod --tag K=V'\n"},
+		{"other groups", okAnswer(api.Application{Name: "web", ComputePlatform: "server"}),
+			okAnswer([]api.DeploymentGroup{{Name: "production"}, {Name: "staging"}}),
+			[]string{"GET " + pathGroupProd, "GET " + appPath, "GET " + appPath + "/groups"},
+			"slipway: no deployment group web/prod: create it with 'slipway group create web prod --tag K=V', or deploy to a group web has: production, staging\n"},
+		{"no groups", okAnswer(api.Application{Name: "web", ComputePlatform: "server"}), okAnswer([]api.DeploymentGroup{}),
+			[]string{"GET " + pathGroupProd, "GET " + appPath, "GET " + appPath + "/groups"},
+			"slipway: no deployment group web/prod: create it with 'slipway group create web prod --tag K=V'\n"},
+		{"lambda application", okAnswer(api.Application{Name: "web", ComputePlatform: "lambda"}), okAnswer([]api.DeploymentGroup{}),
+			[]string{"GET " + pathGroupProd, "GET " + appPath, "GET " + appPath + "/groups"},
+			"slipway: no deployment group web/prod: create it with 'slipway group create web prod' and the flags of a lambda group (see 'slipway group create -h')\n"},
+	}
+	for _, tc := range tests {
+		for _, cmd := range [][]string{{"deploy", "--bundle", sampleApp(t)}, {"rollback"}} {
+			t.Run(tc.name+"/"+cmd[0], func(t *testing.T) {
+				f, url := newFakeAPI(t)
+				onUpload(f)
+				onCreate(f, api.Deployment{ID: "d-1"})
+				f.on("GET", pathGroupProd, errAnswer(http.StatusNotFound, "deployment group web/prod not found"))
+				f.on("GET", appPath, tc.app)
+				f.on("GET", appPath+"/groups", tc.groups)
+				code, stdout, stderr := runAt(t, url, append(cmd, "--app", "web", "--group", "prod")...)
+				if code != 1 || stdout != "" {
+					t.Errorf("exit %d, stdout %q; want 1 and nothing", code, stdout)
+				}
+				if stderr != tc.want {
+					t.Errorf("stderr:\n  got  %q\n  want %q", stderr, tc.want)
+				}
+				wantCalls(t, f, tc.wantCalls...)
+			})
+		}
 	}
 }

@@ -995,6 +995,10 @@ func TestRollbackCommand_RedeploysLastGoodRevision(t *testing.T) {
 	if code == 0 || !strings.Contains(errOut, "no successful deployment") {
 		t.Errorf("rollback of a group that never succeeded: exit %d\n%s", code, errOut)
 	}
+	_, errOut, code = cli(t, s, "rollback", "--app", "shop", "--group", "prd")
+	if want := "no deployment group shop/prd: create it with 'slipway group create shop prd --tag K=V', or deploy to a group shop has: empty, prod"; code != 1 || !strings.Contains(errOut, want) {
+		t.Errorf("rollback of a mistyped group: exit %d\n%s\nwant %q", code, errOut, want)
+	}
 }
 
 // TestRollbackCommand_UndoesASuccessfulRelease: after a release succeeded, `slipway rollback`
