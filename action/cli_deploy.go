@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -226,8 +227,31 @@ func checkGroup(ctx context.Context, client *api.Client, app, group string) erro
 	return errors.New(msg)
 }
 
+// sayQueued tells the user, on stderr, what a queued deployment waits for.
+func (c *cli) sayQueued(ctx context.Context, client *api.Client, d api.Deployment) {
+	if d.Status != statusQueued {
+		return
+	}
+	g, err := client.GetGroup(ctx, d.Application, d.Group)
+	switch {
+	case err != nil || g.ActiveDeployment == "":
+		fmt.Fprintf(c.stderr, "deployment %s is queued: another deployment runs in %s/%s; it starts when that one ends\n", d.ID, d.Application, d.Group)
+		return
+	case g.ActiveDeployment == d.ID:
+		return // it has started since
+	}
+	msg := fmt.Sprintf("deployment %s is queued behind %s, which runs in %s/%s", d.ID, g.ActiveDeployment, d.Application, d.Group)
+	if i := slices.Index(g.QueuedDeployments, d.ID); i > 0 {
+		msg += fmt.Sprintf(", and %s, queued before it; it starts when they have run", strings.Join(g.QueuedDeployments[:i], ", "))
+	} else {
+		msg += fmt.Sprintf("; it starts when %s ends", g.ActiveDeployment)
+	}
+	fmt.Fprintf(c.stderr, "%s (see 'slipway deployment get %s')\n", msg, g.ActiveDeployment)
+}
+
 // follow prints a new deployment and, with --wait, follows it to its end.
 func (c *cli) follow(ctx context.Context, client *api.Client, d api.Deployment, w waitFlags) error {
+	c.sayQueued(ctx, client, d)
 	if !*w.wait {
 		if *w.json {
 			return writeIndentedJSON(c.stdout, d)

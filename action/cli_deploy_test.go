@@ -578,3 +578,38 @@ func TestDeploy_MissingGroupCostsNoUpload(t *testing.T) {
 		}
 	}
 }
+
+func TestDeploy_QueuedSaysWhatItWaitsFor(t *testing.T) {
+	queued := api.Deployment{ID: "d-3", Application: "web", Group: "prod", Status: "Queued"}
+	tests := []struct {
+		name  string
+		group fakeAnswer
+		want  string
+	}{
+		{"behind the running one", okAnswer(api.DeploymentGroup{Name: "prod", ActiveDeployment: "d-1", QueuedDeployments: []string{"d-3"}}),
+			"deployment d-3 is queued behind d-1, which runs in web/prod; it starts when d-1 ends (see 'slipway deployment get d-1')\n"},
+		{"behind others queued", okAnswer(api.DeploymentGroup{Name: "prod", ActiveDeployment: "d-1", QueuedDeployments: []string{"d-2", "d-4", "d-3"}}),
+			"deployment d-3 is queued behind d-1, which runs in web/prod, and d-2, d-4, queued before it; it starts when they have run (see 'slipway deployment get d-1')\n"},
+		{"started since", okAnswer(api.DeploymentGroup{Name: "prod", ActiveDeployment: "d-3"}), ""},
+		{"group unreadable", errAnswer(http.StatusInternalServerError, "database is locked"),
+			"deployment d-3 is queued: another deployment runs in web/prod; it starts when that one ends\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f, url := newFakeAPI(t)
+			// The first look-up is deploy's check that the group exists.
+			f.on("GET", pathGroupProd, okAnswer(api.DeploymentGroup{Name: "prod"}), tc.group)
+			f.on("POST", "/api/v1/deployments", fakeAnswer{status: http.StatusCreated, body: queued})
+			code, stdout, stderr := runAt(t, url, "deploy", "--app", "web", "--group", "prod", "--revision", strings.Repeat("ab", 32))
+			if code != 0 {
+				t.Fatalf("exit %d, want 0; stderr:\n%s", code, stderr)
+			}
+			if stdout != "d-3\n" {
+				t.Errorf("stdout = %q, want just the id", stdout)
+			}
+			if stderr != tc.want {
+				t.Errorf("stderr:\n  got  %q\n  want %q", stderr, tc.want)
+			}
+		})
+	}
+}

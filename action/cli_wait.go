@@ -16,6 +16,7 @@ const (
 	statusSucceeded  = "Succeeded"
 	statusFailed     = "Failed"
 	statusStopped    = "Stopped"
+	statusQueued     = "Queued"
 	statusPending    = "Pending"
 	statusInProgress = "InProgress"
 	statusSkipped    = "Skipped"

@@ -908,8 +908,12 @@ func TestStop_WithAndWithoutRollback(t *testing.T) {
 			id := startDeploy(t, s, writeHookBundle(t, hookOpts{label: "v2"}))
 			waitHolding(t, o[1], "AfterInstall")
 
-			// A deployment queued behind it stops at once, having touched nothing.
-			queued := startDeploy(t, s, writeHookBundle(t, hookOpts{label: "v3"}))
+			// A deployment queued behind it says so, and stops at once, having touched nothing.
+			out, errOut, code := cli(t, s, "deploy", "--app", "shop", "--group", "prod", "--bundle", writeHookBundle(t, hookOpts{label: "v3"}))
+			queued := deployID(t, out)
+			if want := fmt.Sprintf("deployment %s is queued behind %s, which runs in shop/prod; it starts when %s ends", queued, id, id); code != 0 || !strings.Contains(errOut, want) {
+				t.Errorf("deploy while %s runs: exit %d, stderr:\n%s\nwant it to say %q", id, code, errOut, want)
+			}
 			mustCLI(t, s, "deployment", "stop", queued)
 			if d := waitFinished(t, s, queued, 30*time.Second); d.Status != "Stopped" || d.StartTime != nil {
 				t.Errorf("queued deployment after stop: %s (started %v), want Stopped without starting", d.Status, d.StartTime)
