@@ -294,8 +294,11 @@ func (c *cli) deploymentList(ctx context.Context, args []string) error {
 
 const deploymentStopUsage = `usage: slipway deployment stop ID [--rollback]
 
-Stops a deployment. With --rollback, the group's last good revision is then redeployed; the
-rollback deployment's id is printed once the server has started it.
+Stops a deployment: no host starts another lifecycle event, hosts that have not started are
+skipped, and the deployment is Stopped once the events already running on hosts have finished
+(or their lease has run out), which 'slipway deployment wait ID' follows. With --rollback, the
+group's last good revision is then redeployed; the rollback deployment's id is printed once the
+server has started it.
 `
 
 func (c *cli) deploymentStop(ctx context.Context, args []string) error {
@@ -313,11 +316,39 @@ func (c *cli) deploymentStop(ctx context.Context, args []string) error {
 	if err != nil {
 		return serverError(err)
 	}
-	fmt.Fprintf(c.stdout, "deployment %s %s\n", d.ID, d.Status)
-	if d.RolledBackBy != "" {
+	switch {
+	case d.Status == statusStopped:
+		fmt.Fprintf(c.stdout, "deployment %s %s\n", d.ID, d.Status)
+	case deploymentDone(d.Status):
+		fmt.Fprintf(c.stdout, "deployment %s had already ended %s: nothing to stop\n", d.ID, d.Status)
+	default:
+		fmt.Fprintf(c.stdout, "deployment %s is stopping%s; follow it with 'slipway deployment wait %s'\n", d.ID, stoppingWaitsFor(d), d.ID)
+	}
+	switch {
+	case d.RolledBackBy != "":
 		fmt.Fprintf(c.stdout, "rollback started: deployment %s\n", d.RolledBackBy)
+	case *rollback && !deploymentDone(d.Status):
+		fmt.Fprintln(c.stdout, "the rollback starts once it has stopped")
 	}
 	return nil
+}
+
+// stoppingWaitsFor says what a stopping deployment still waits for: the events running on hosts,
+// which are let finish rather than cut short.
+func stoppingWaitsFor(d api.Deployment) string {
+	var hosts []string
+	for _, in := range d.Instances {
+		if in.Status == statusInProgress {
+			hosts = append(hosts, in.Instance)
+		}
+	}
+	switch {
+	case len(hosts) > 0:
+		return fmt.Sprintf(": waiting for the lifecycle events running on %s to finish (no new ones start)", strings.Join(hosts, ", "))
+	case d.Overview.InProgress > 0:
+		return fmt.Sprintf(": waiting for the lifecycle events running on %d host(s) to finish (no new ones start)", d.Overview.InProgress)
+	}
+	return ""
 }
 
 const deploymentActUsage = `usage: slipway deployment %[1]s ID

@@ -182,6 +182,18 @@ func TestDeploymentStop(t *testing.T) {
 			"deployment d-7 Stopped\n"},
 		{"stop and roll back", []string{"--rollback"}, api.Deployment{ID: "d-7", Status: "Stopped", RolledBackBy: "d-8"},
 			api.StopDeployment{Rollback: true}, "deployment d-7 Stopped\nrollback started: deployment d-8\n"},
+		{"stopping while a host runs an event", nil,
+			api.Deployment{ID: "d-7", Status: "InProgress", Overview: api.Overview{InProgress: 1, Skipped: 2, Succeeded: 1},
+				Instances: []api.DeploymentInstance{testHost("web-1", "Succeeded"), testHost("web-2", "InProgress"), testHost("web-3", "Skipped")}},
+			api.StopDeployment{},
+			"deployment d-7 is stopping: waiting for the lifecycle events running on web-2 to finish (no new ones start); follow it with 'slipway deployment wait d-7'\n"},
+		{"stopping, rollback after", []string{"--rollback"},
+			api.Deployment{ID: "d-7", Status: "InProgress", Overview: api.Overview{InProgress: 2}},
+			api.StopDeployment{Rollback: true},
+			"deployment d-7 is stopping: waiting for the lifecycle events running on 2 host(s) to finish (no new ones start); follow it with 'slipway deployment wait d-7'\n" +
+				"the rollback starts once it has stopped\n"},
+		{"already ended", nil, api.Deployment{ID: "d-7", Status: "Succeeded"}, api.StopDeployment{},
+			"deployment d-7 had already ended Succeeded: nothing to stop\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

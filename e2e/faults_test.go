@@ -914,7 +914,9 @@ func TestStop_WithAndWithoutRollback(t *testing.T) {
 			if want := fmt.Sprintf("deployment %s is queued behind %s, which runs in shop/prod; it starts when %s ends", queued, id, id); code != 0 || !strings.Contains(errOut, want) {
 				t.Errorf("deploy while %s runs: exit %d, stderr:\n%s\nwant it to say %q", id, code, errOut, want)
 			}
-			mustCLI(t, s, "deployment", "stop", queued)
+			if out := mustCLI(t, s, "deployment", "stop", queued); out != "deployment "+queued+" Stopped\n" {
+				t.Errorf("stop of the queued deployment printed %q", out)
+			}
 			if d := waitFinished(t, s, queued, 30*time.Second); d.Status != "Stopped" || d.StartTime != nil {
 				t.Errorf("queued deployment after stop: %s (started %v), want Stopped without starting", d.Status, d.StartTime)
 			}
@@ -923,7 +925,13 @@ func TestStop_WithAndWithoutRollback(t *testing.T) {
 			if rollback {
 				args = append(args, "--rollback")
 			}
-			mustCLI(t, s, args...)
+			// The held hook keeps it stopping: the CLI says what it waits for, the second time too.
+			stopping := fmt.Sprintf("deployment %s is stopping: waiting for the lifecycle events running on %s to finish", id, o[1].Name)
+			for range 2 {
+				if out := mustCLI(t, s, args...); !strings.HasPrefix(out, stopping) {
+					t.Errorf("deployment stop printed %q, want it to start with %q", out, stopping)
+				}
+			}
 			release(t, o[1], "AfterInstall")
 			d := waitFinished(t, s, id, 60*time.Second)
 			if d.Status != "Stopped" || d.ErrorCode != "MANUAL_STOP" {

@@ -247,6 +247,14 @@ func TestDeployments(t *testing.T) {
 	r.decode(t, &second)
 	r = e.call(http.MethodPost, pathDeps+"/"+second.ID+"/stop", adminToken, api.StopDeployment{Rollback: true})
 	want(t, r, http.StatusOK)
+	// Asked again while it stops, the server says where it stands rather than refusing.
+	r = e.call(http.MethodPost, pathDeps+"/"+second.ID+"/stop", adminToken, api.StopDeployment{})
+	want(t, r, http.StatusOK)
+	var again api.Deployment
+	r.decode(t, &again)
+	if again.ID != second.ID || again.Status != "InProgress" {
+		t.Errorf("second stop of a stopping deployment: %s %s, want %s InProgress", again.ID, again.Status, second.ID)
+	}
 	second = host.runUntilFinished(second.ID, "Succeeded")
 	if second.Status != "Stopped" || second.ErrorCode != "MANUAL_STOP" || second.RolledBackBy == "" {
 		t.Fatalf("stopped %+v, want Stopped (MANUAL_STOP) with a rollback", second)

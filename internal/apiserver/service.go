@@ -284,7 +284,9 @@ func (s *Server) rollbackTarget(ctx context.Context, g store.Group) (string, rol
 // finished deployment is not an error: it is returned as it is.
 func (s *Server) StopDeployment(ctx context.Context, id string, rollback bool, message string) (api.Deployment, error) {
 	d, err := s.orch.Stop(ctx, id, rollback, message)
-	if err != nil && !errors.Is(err, deploy.ErrFinished) {
+	// Stopping a deployment that has ended or is stopping already is no mistake: the answer
+	// says where it stands.
+	if err != nil && !errors.Is(err, deploy.ErrFinished) && !errors.Is(err, deploy.ErrStale) {
 		return api.Deployment{}, publicError(storeErr(err))
 	}
 	return s.deploymentJSON(ctx, d), nil
