@@ -120,7 +120,12 @@ func parseMinHealthy(s string) (api.MinimumHealthyHosts, error) {
 	return api.MinimumHealthyHosts{Type: typ, Value: n}, nil
 }
 
+// formatMinHealthy writes a minimum as config create reads it. CodeDeployDefault.OneAtATime is
+// MOST_CONCURRENCY:1, a type config create refuses, so it is put in words instead.
 func formatMinHealthy(m api.MinimumHealthyHosts) string {
+	if m.Type == "MOST_CONCURRENCY" {
+		return fmt.Sprintf("all hosts but %d (%d at a time)", m.Value, m.Value)
+	}
 	return m.Type + ":" + strconv.Itoa(m.Value)
 }
 

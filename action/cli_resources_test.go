@@ -255,7 +255,10 @@ func TestParseMinHealthy(t *testing.T) {
 
 func TestConfigList(t *testing.T) {
 	configs := []api.DeploymentConfig{
-		{Name: "CodeDeployDefault.OneAtATime", MinimumHealthyHosts: api.MinimumHealthyHosts{Type: "FLEET_PERCENT", Value: 99}, Preset: true},
+		// The presets as the server lists them.
+		{Name: "CodeDeployDefault.OneAtATime", MinimumHealthyHosts: api.MinimumHealthyHosts{Type: "MOST_CONCURRENCY", Value: 1}, Preset: true},
+		{Name: "CodeDeployDefault.HalfAtATime", MinimumHealthyHosts: api.MinimumHealthyHosts{Type: "FLEET_PERCENT", Value: 50}, Preset: true},
+		{Name: "CodeDeployDefault.AllAtOnce", MinimumHealthyHosts: api.MinimumHealthyHosts{Type: "HOST_COUNT", Value: 0}, Preset: true},
 		{Name: "two-left", MinimumHealthyHosts: api.MinimumHealthyHosts{Type: "HOST_COUNT", Value: 2}},
 	}
 	f, url := newFakeAPI(t)
@@ -266,9 +269,11 @@ func TestConfigList(t *testing.T) {
 	}
 	wantCalls(t, f, "GET /api/v1/deployment-configs")
 	want := "" +
-		"NAME                          MINIMUM HEALTHY HOSTS  PRESET\n" +
-		"CodeDeployDefault.OneAtATime  FLEET_PERCENT:99       yes\n" +
-		"two-left                      HOST_COUNT:2           no\n"
+		"NAME                           MINIMUM HEALTHY HOSTS          PRESET\n" +
+		"CodeDeployDefault.OneAtATime   all hosts but 1 (1 at a time)  yes\n" +
+		"CodeDeployDefault.HalfAtATime  FLEET_PERCENT:50               yes\n" +
+		"CodeDeployDefault.AllAtOnce    HOST_COUNT:0                   yes\n" +
+		"two-left                       HOST_COUNT:2                   no\n"
 	if stdout != want {
 		t.Errorf("stdout:\n%s\nwant:\n%s", stdout, want)
 	}
