@@ -222,29 +222,45 @@ func writeEventTable(w io.Writer, instances []api.DeploymentInstance) error {
 	return tw.Flush()
 }
 
-// writeFailures prints the diagnostics of every failed event, and the reason an instance failed
-// when no event says it.
+// writeFailures prints the diagnostics of every failed event and the reason an instance failed
+// when no event says it; then why the instances that were skipped or left midway (by a stop, or a
+// failure elsewhere) did not finish, apart, since nothing failed on them.
 func writeFailures(w io.Writer, instances []api.DeploymentInstance) {
-	header := false
-	section := func() {
-		if !header {
-			fmt.Fprintln(w, "\nFailures:")
-			header = true
-		}
-	}
+	failures := section{w: w, title: "Failures"}
 	for _, in := range instances {
 		for _, ev := range in.Events {
 			if ev.Status != statusFailed {
 				continue
 			}
-			section()
+			failures.start()
 			fmt.Fprintf(w, "  %s  %s\n", in.Instance, ev.Name)
 			writeDiagnostics(w, ev.Diagnostics, "    ")
 		}
-		if in.Message != "" && in.Status != statusSucceeded {
-			section()
+		if in.Message != "" && in.Status == statusFailed {
+			failures.start()
 			fmt.Fprintf(w, "  %s  %s: %s\n", in.Instance, in.Status, in.Message)
 		}
+	}
+	unfinished := section{w: w, title: "Not deployed"}
+	for _, in := range instances {
+		if in.Message != "" && in.Status != statusFailed && in.Status != statusSucceeded {
+			unfinished.start()
+			fmt.Fprintf(w, "  %s  %s: %s\n", in.Instance, in.Status, in.Message)
+		}
+	}
+}
+
+// section prints its title before its first line.
+type section struct {
+	w       io.Writer
+	title   string
+	started bool
+}
+
+func (s *section) start() {
+	if !s.started {
+		fmt.Fprintf(s.w, "\n%s:\n", s.title)
+		s.started = true
 	}
 }
 

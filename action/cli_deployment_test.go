@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -34,7 +35,7 @@ func failedDeployment() api.Deployment {
 		Instances: []api.DeploymentInstance{
 			{Instance: "host-1", Status: "Succeeded", Events: events("Succeeded", "Succeeded", "Succeeded", "Succeeded", "Succeeded", "Succeeded", "Succeeded")},
 			{Instance: "host-2", Status: "Failed", Events: failing},
-			{Instance: "host-3", Status: "Skipped", Events: events("Skipped", "Skipped", "Skipped", "Skipped", "Skipped", "Skipped", "Skipped")},
+			{Instance: "host-3", Status: "Skipped", Message: "deployment failed before this instance started", Events: events("Skipped", "Skipped", "Skipped", "Skipped", "Skipped", "Skipped", "Skipped")},
 			{Instance: "host-4", Status: "Failed", Message: "no answer from the agent for 60s", Events: events("Succeeded", "InProgress", "Pending", "Pending", "Pending", "Pending", "Unknown")},
 		},
 	}
@@ -75,7 +76,10 @@ func TestDeploymentGet(t *testing.T) {
 		"    ScriptTimedOut: scripts/check.sh: script ran longer than 30 seconds\n" +
 		"      waiting for port 8080\n" +
 		"      still waiting\n" +
-		"  host-4  Failed: no answer from the agent for 60s\n"
+		"  host-4  Failed: no answer from the agent for 60s\n" +
+		"\n" +
+		"Not deployed:\n" +
+		"  host-3  Skipped: deployment failed before this instance started\n"
 	if stdout != want {
 		t.Errorf("stdout:\n%s\nwant:\n%s", stdout, want)
 	}
@@ -211,5 +215,29 @@ func TestDeploymentStop(t *testing.T) {
 				t.Errorf("stdout = %q, want %q", stdout, tc.want)
 			}
 		})
+	}
+}
+
+func TestDeploymentGet_StoppedListsNoFailures(t *testing.T) {
+	d := api.Deployment{ID: "d-9", Status: "Stopped", ErrorCode: "MANUAL_STOP", Instances: []api.DeploymentInstance{
+		{Instance: "host-1", Status: "Unknown", Message: "deployment stopped after AfterInstall",
+			Events: []api.LifecycleEvent{testEvent("AfterInstall", "Succeeded"), testEvent("ApplicationStart", "Skipped")}},
+		{Instance: "host-2", Status: "Skipped", Message: "deployment stopped before this instance started",
+			Events: []api.LifecycleEvent{testEvent("AfterInstall", "Skipped"), testEvent("ApplicationStart", "Skipped")}},
+	}}
+	f, url := newFakeAPI(t)
+	f.on("GET", "/api/v1/deployments/d-9", okAnswer(d))
+	code, stdout, stderr := runAt(t, url, "deployment", "get", "d-9")
+	if code != 0 {
+		t.Fatalf("exit %d, want 0; stderr:\n%s", code, stderr)
+	}
+	if strings.Contains(stdout, "Failures") {
+		t.Errorf("a stop with nothing failed lists failures:\n%s", stdout)
+	}
+	want := "\nNot deployed:\n" +
+		"  host-1  Unknown: deployment stopped after AfterInstall\n" +
+		"  host-2  Skipped: deployment stopped before this instance started\n"
+	if !strings.HasSuffix(stdout, want) {
+		t.Errorf("stdout:\n%s\nwant it to end with:\n%s", stdout, want)
 	}
 }
