@@ -331,10 +331,24 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// workflowVerifier returns the verifier of workflows' OIDC tokens, or nil when they are off:
-// oidc_issuer is off, or there is no public URL to be their audience.
+// workflowTokensOff says why the server accepts no workflow OIDC tokens and what to do about it;
+// "" when it accepts them.
+func (c Config) workflowTokensOff() string {
+	const instead = "workflows need an API token instead (the Action's inputs auth: api-token and api-token)"
+	switch {
+	case c.OIDCIssuer == oidcOff:
+		return "oidc_issuer is off; " + instead
+	case c.PublicURL == "":
+		return "public_url is not set, and a token must name it as its audience; set it (--public-url or " +
+			"SLIPWAY_PUBLIC_URL) to the URL workflows reach this server at, or " + instead
+	}
+	return ""
+}
+
+// workflowVerifier returns the verifier of workflows' OIDC tokens, or nil when they are off (see
+// workflowTokensOff).
 func (c Config) workflowVerifier() (*auth.Verifier, error) {
-	if c.OIDCIssuer == oidcOff || c.PublicURL == "" {
+	if c.workflowTokensOff() != "" {
 		return nil, nil
 	}
 	v, err := auth.NewVerifier(auth.VerifierConfig{Issuer: c.OIDCIssuer, Audience: c.PublicURL})

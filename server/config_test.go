@@ -23,13 +23,15 @@ func TestLoadConfig_OIDC(t *testing.T) {
 		env        map[string]string
 		args       []string
 		wantIssuer string // "" when workflow tokens are off
+		wantOff    string // in the reason they are off
 		wantErr    string
 	}{
-		{name: "no public URL: off", env: env()},
+		{name: "no public URL: off", env: env(), wantOff: "public_url is not set, and a token must name it as its audience; set it (--public-url or SLIPWAY_PUBLIC_URL)"},
 		{name: "public URL: github.com's issuer", env: env("SLIPWAY_PUBLIC_URL", public), wantIssuer: DefaultOIDCIssuer},
 		{name: "GHES issuer by flag", env: env("SLIPWAY_PUBLIC_URL", public),
 			args: []string{"--oidc-issuer", "https://ghes.example.com/_services/token"}, wantIssuer: "https://ghes.example.com/_services/token"},
-		{name: "turned off", env: env("SLIPWAY_PUBLIC_URL", public, "SLIPWAY_OIDC_ISSUER", "off")},
+		{name: "turned off", env: env("SLIPWAY_PUBLIC_URL", public, "SLIPWAY_OIDC_ISSUER", "off"),
+			wantOff: "oidc_issuer is off; workflows need an API token instead (the Action's inputs auth: api-token and api-token)"},
 		{name: "plain http issuer", env: env("SLIPWAY_PUBLIC_URL", public, "SLIPWAY_OIDC_ISSUER", "http://issuer.example.com"), wantErr: "use https"},
 	}
 	for _, tt := range tests {
@@ -55,6 +57,9 @@ func TestLoadConfig_OIDC(t *testing.T) {
 			}
 			if got != tt.wantIssuer {
 				t.Errorf("accepted issuer %q, want %q", got, tt.wantIssuer)
+			}
+			if off := cfg.workflowTokensOff(); (off == "") != (tt.wantOff == "") || !strings.Contains(off, tt.wantOff) {
+				t.Errorf("reason tokens are off = %q, want %q", off, tt.wantOff)
 			}
 		})
 	}

@@ -97,7 +97,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if workflows != nil {
 		log.Info("accepting GitHub Actions OIDC tokens", "issuer", workflows.Issuer(), "audience", cfg.PublicURL)
 	} else {
-		log.Info("not accepting GitHub Actions OIDC tokens: set public_url (their audience) and oidc_issuer to accept them")
+		log.Info("not accepting GitHub Actions OIDC tokens", "reason", cfg.workflowTokensOff())
 	}
 
 	opts := []apiserver.Option{apiserver.WithHooks(hooks)}
