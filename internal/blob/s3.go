@@ -2,7 +2,6 @@ package blob
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -130,18 +129,11 @@ func (s *S3) check(ctx context.Context, key string, size int64, check Check) err
 
 // putVia stores content through a temporary key; see Put.
 func (s *S3) putVia(ctx context.Context, r io.Reader, size int64, wantDigest string, check Check) (string, int64, error) {
-	var rnd [16]byte
-	if _, err := rand.Read(rnd[:]); err != nil {
+	tmp, err := s.tempKey()
+	if err != nil {
 		return "", 0, fmt.Errorf("put blob: %w", err)
 	}
-	tmp := s.tempPrefix() + hex.EncodeToString(rnd[:])
-	defer func() {
-		// A fresh context: a cancelled upload must still clean up. Deleting a key that was
-		// never written is not an error in S3.
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-		defer cancel()
-		_, _ = s.c.api.DeleteObject(dctx, &s3.DeleteObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(tmp)})
-	}()
+	defer s.deleteQuietly(ctx, tmp)
 	digest, err := s.upload(ctx, tmp, r, size, wantDigest)
 	if err != nil {
 		return "", 0, fmt.Errorf("put blob: %w", err)
@@ -152,13 +144,8 @@ func (s *S3) putVia(ctx context.Context, r io.Reader, size int64, wantDigest str
 	if got, err := s.Stat(ctx, digest); err == nil && got == size {
 		return digest, size, nil
 	}
-	_, err = s.c.api.CopyObject(ctx, &s3.CopyObjectInput{
-		Bucket:     aws.String(s.bucket),
-		Key:        aws.String(s.key(digest)),
-		CopySource: aws.String(url.PathEscape(s.bucket) + "/" + escapeKey(tmp)),
-	})
-	if err != nil {
-		return "", 0, fmt.Errorf("put blob %s: copy into place: %w", digest, s3Err(err))
+	if err := s.copy(ctx, tmp, s.key(digest)); err != nil {
+		return "", 0, fmt.Errorf("put blob %s: into place: %w", digest, err)
 	}
 	return digest, size, nil
 }
