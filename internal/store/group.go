@@ -48,6 +48,9 @@ type Group struct {
 	Alarms alarm.Config
 	// AWS is a lambda or ecs group's AWS side; the zero value for a server group.
 	AWS AWSGroup
+	// DirectUpload has clients upload the group's bundles straight to the server's S3 bundle
+	// bucket through upload slots, instead of through the server.
+	DirectUpload bool
 
 	// The fields below are the store's bookkeeping: CreateGroup and UpdateGroup ignore them, and
 	// only SaveDeployment and CreateDeployment change them.
@@ -261,11 +264,11 @@ func (s *SQLite) CreateGroup(ctx context.Context, g Group) (Group, error) {
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO deployment_groups (application, name, tags, config_name, auto_rollback,
 			ignore_application_stop_failures, refuse_when_busy, environment, github, deployment_type, traffic_router,
-			blue_green, alarms, aws, current_revision, last_successful_deployment, queue, create_time)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', '', '{}', ?)`,
+			blue_green, alarms, aws, direct_upload, current_revision, last_successful_deployment, queue, create_time)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', '', '{}', ?)`,
 			g.Application, g.Name, row.tags, g.ConfigName, row.rollback,
 			boolInt(g.IgnoreApplicationStopFailures), boolInt(g.RefuseWhenBusy), g.Environment, row.github,
-			row.typ, row.router, row.blueGreen, row.alarms, row.aws, millis(g.CreateTime))
+			row.typ, row.router, row.blueGreen, row.alarms, row.aws, boolInt(g.DirectUpload), millis(g.CreateTime))
 		if isUniqueViolation(err) {
 			return ErrExists
 		}
@@ -278,8 +281,8 @@ func (s *SQLite) CreateGroup(ctx context.Context, g Group) (Group, error) {
 }
 
 // UpdateGroup replaces the group's settings (tags, config, rollback, stop failures, busy
-// policy, environment, GitHub link, deployment type, router, blue/green settings) and returns
-// the group as stored. The bookkeeping fields are left as
+// policy, environment, GitHub link, deployment type, router, blue/green settings, alarms, AWS
+// side, direct upload) and returns the group as stored. The bookkeeping fields are left as
 // they are: they belong to the deployments.
 func (s *SQLite) UpdateGroup(ctx context.Context, g Group) (Group, error) {
 	if err := g.validate(); err != nil {
@@ -296,11 +299,11 @@ func (s *SQLite) UpdateGroup(ctx context.Context, g Group) (Group, error) {
 		}
 		res, err := tx.ExecContext(ctx, `UPDATE deployment_groups SET tags = ?, config_name = ?, auto_rollback = ?,
 			ignore_application_stop_failures = ?, refuse_when_busy = ?, environment = ?, github = ?,
-			deployment_type = ?, traffic_router = ?, blue_green = ?, alarms = ?, aws = ?
+			deployment_type = ?, traffic_router = ?, blue_green = ?, alarms = ?, aws = ?, direct_upload = ?
 			WHERE application = ? AND name = ?`,
 			row.tags, g.ConfigName, row.rollback, boolInt(g.IgnoreApplicationStopFailures),
 			boolInt(g.RefuseWhenBusy), g.Environment, row.github, row.typ, row.router, row.blueGreen, row.alarms, row.aws,
-			g.Application, g.Name)
+			boolInt(g.DirectUpload), g.Application, g.Name)
 		if err != nil {
 			return err
 		}
@@ -348,7 +351,7 @@ func (s *SQLite) ListGroups(ctx context.Context, application string) ([]Group, e
 }
 
 const groupColumns = `application, name, tags, config_name, auto_rollback, ignore_application_stop_failures,
-	refuse_when_busy, environment, github, deployment_type, traffic_router, blue_green, alarms, aws, current_revision,
+	refuse_when_busy, environment, github, deployment_type, traffic_router, blue_green, alarms, aws, direct_upload, current_revision,
 	last_successful_deployment, queue, create_time`
 
 type scanner interface{ Scan(dest ...any) error }
@@ -356,10 +359,10 @@ type scanner interface{ Scan(dest ...any) error }
 func scanGroup(sc scanner) (Group, error) {
 	var g Group
 	var tags, rollback, github, typ, router, blueGreen, alarms, awsText, queue string
-	var ignore, refuse int
+	var ignore, refuse, direct int
 	var created int64
 	err := sc.Scan(&g.Application, &g.Name, &tags, &g.ConfigName, &rollback, &ignore, &refuse, &g.Environment, &github,
-		&typ, &router, &blueGreen, &alarms, &awsText, &g.CurrentRevision, &g.LastSuccessfulDeployment, &queue, &created)
+		&typ, &router, &blueGreen, &alarms, &awsText, &direct, &g.CurrentRevision, &g.LastSuccessfulDeployment, &queue, &created)
 	if err != nil {
 		return Group{}, err
 	}
@@ -407,7 +410,7 @@ func scanGroup(sc scanner) (Group, error) {
 	if g.Queue, err = decodeQueue([]byte(queue)); err != nil {
 		return Group{}, err
 	}
-	g.IgnoreApplicationStopFailures, g.RefuseWhenBusy = ignore != 0, refuse != 0
+	g.IgnoreApplicationStopFailures, g.RefuseWhenBusy, g.DirectUpload = ignore != 0, refuse != 0, direct != 0
 	g.CreateTime = fromMillis(created)
 	return g, nil
 }
