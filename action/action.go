@@ -96,7 +96,7 @@ func (a *actionRun) run(ctx context.Context) error {
 	// The server names hook scripts in check run annotations by the same paths as this run's
 	// annotations: their location in the bundle under its directory in the repository.
 	dir := bundleDirectory(run.Workspace, cfg.Path)
-	rev, err := a.cli.upload(ctx, client, cfg.Application, file, api.RevisionOrigin{Commit: run.SHA, Directory: dir})
+	rev, err := a.cli.upload(ctx, client, cfg.Application, cfg.DeploymentGroup, group.Upload == api.UploadDirect, file, api.RevisionOrigin{Commit: run.SHA, Directory: dir})
 	if err != nil {
 		return a.serverError(cfg, "upload", err)
 	}

@@ -98,7 +98,8 @@ func (c *cli) deploy(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := checkGroup(ctx, client, *app, *group); err != nil {
+	g, err := checkGroup(ctx, client, *app, *group)
+	if err != nil {
 		return err
 	}
 	var rev api.Revision
@@ -117,7 +118,8 @@ func (c *cli) deploy(ctx context.Context, args []string) error {
 			return err
 		}
 		defer cleanup()
-		if rev, err = c.upload(ctx, client, *app, file, api.RevisionOrigin{Commit: *commit}); err != nil {
+		// The group says whether its bundles go through the server or straight to S3.
+		if rev, err = c.upload(ctx, client, *app, *group, g.Upload == api.UploadDirect, file, api.RevisionOrigin{Commit: *commit}); err != nil {
 			return err
 		}
 	}
@@ -162,7 +164,7 @@ func (c *cli) rollback(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := checkGroup(ctx, client, *app, *group); err != nil {
+	if _, err := checkGroup(ctx, client, *app, *group); err != nil {
 		return err
 	}
 	d, err := client.Rollback(ctx, *app, *group)
@@ -194,23 +196,23 @@ func (w waitFlags) check(c *command) error {
 	return nil
 }
 
-// checkGroup makes sure deployment group app/group exists, and when it does not, says how to
+// checkGroup returns deployment group app/group, and when it does not exist, says how to
 // create it (or the application) and which groups the application has.
-func checkGroup(ctx context.Context, client *api.Client, app, group string) error {
-	_, err := client.GetGroup(ctx, app, group)
+func checkGroup(ctx context.Context, client *api.Client, app, group string) (api.DeploymentGroup, error) {
+	g, err := client.GetGroup(ctx, app, group)
 	if api.StatusOf(err) != http.StatusNotFound {
 		if err != nil {
-			return serverError(err)
+			return g, serverError(err)
 		}
-		return nil
+		return g, nil
 	}
 	a, err := client.GetApplication(ctx, app)
 	if api.StatusOf(err) == http.StatusNotFound {
-		return fmt.Errorf("no application %s: create it with 'slipway app create %s', then its deployment group with 'slipway group create %s %s --tag K=V'",
+		return api.DeploymentGroup{}, fmt.Errorf("no application %s: create it with 'slipway app create %s', then its deployment group with 'slipway group create %s %s --tag K=V'",
 			app, app, app, group)
 	}
 	if err != nil {
-		return serverError(err)
+		return api.DeploymentGroup{}, serverError(err)
 	}
 	create := fmt.Sprintf("'slipway group create %s %s --tag K=V'", app, group)
 	if a.ComputePlatform != "" && a.ComputePlatform != appspec.PlatformServer.String() {
@@ -219,12 +221,12 @@ func checkGroup(ctx context.Context, client *api.Client, app, group string) erro
 	msg := fmt.Sprintf("no deployment group %s/%s: create it with %s", app, group, create)
 	if groups, err := client.ListGroups(ctx, app); err == nil && len(groups) > 0 {
 		names := make([]string, len(groups))
-		for i, g := range groups {
-			names[i] = g.Name
+		for i, other := range groups {
+			names[i] = other.Name
 		}
 		msg += fmt.Sprintf(", or deploy to a group %s has: %s", app, strings.Join(names, ", "))
 	}
-	return errors.New(msg)
+	return api.DeploymentGroup{}, errors.New(msg)
 }
 
 // sayQueued tells the user, on stderr, what a queued deployment waits for.
@@ -420,8 +422,10 @@ func parseS3URL(s string) (api.S3Location, error) {
 	return api.S3Location{Bucket: bucket, Key: key, Version: version}, nil
 }
 
-// upload sends the bundle with its digest, so the server refuses it if it arrives altered.
-func (c *cli) upload(ctx context.Context, client *api.Client, app, file string, origin api.RevisionOrigin) (api.Revision, error) {
+// upload sends the bundle with its digest, so the server (or S3) refuses it if it arrives
+// altered: through the server, or, when direct (the group's upload is direct), straight to the
+// server's S3 bundle bucket through an upload slot of the group.
+func (c *cli) upload(ctx context.Context, client *api.Client, app, group string, direct bool, file string, origin api.RevisionOrigin) (api.Revision, error) {
 	digest, err := bundle.DigestFile(file)
 	if err != nil {
 		return api.Revision{}, fmt.Errorf("bundle: %w", err)
@@ -435,13 +439,20 @@ func (c *cli) upload(ctx context.Context, client *api.Client, app, file string, 
 	if err != nil {
 		return api.Revision{}, fmt.Errorf("bundle: %w", err)
 	}
-	rev, err := client.UploadRevisionFrom(ctx, app, f, fi.Size(), digest, origin)
+	var rev api.Revision
+	to := ""
+	if direct {
+		rev, err = client.UploadRevisionDirect(ctx, app, group, f, fi.Size(), digest, origin)
+		to = " straight to S3"
+	} else {
+		rev, err = client.UploadRevisionFrom(ctx, app, f, fi.Size(), digest, origin)
+	}
 	if err != nil {
 		return api.Revision{}, serverError(err)
 	}
 	if rev.Digest == "" {
 		rev.Digest = digest
 	}
-	fmt.Fprintf(c.stderr, "uploaded revision %s (%s, %d bytes)\n", rev.Digest, orDash(rev.Format), fi.Size())
+	fmt.Fprintf(c.stderr, "uploaded revision %s (%s, %d bytes)%s\n", rev.Digest, orDash(rev.Format), fi.Size(), to)
 	return rev, nil
 }

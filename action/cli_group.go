@@ -42,6 +42,11 @@ group's fleet; after a success the two fleets swap. --ready-wait makes a deploym
 of the server's release_commands to run on the original instances after --release-wait.
 
 --alarms-file reads the group's alarm_configuration (YAML or JSON; see docs/alarms.md).
+
+--upload direct has 'slipway deploy' and the Action upload the group's bundles straight to the
+server's S3 bundle bucket through presigned URLs, so no bundle byte passes through the server
+(the server's bundle_store must be s3; see docs/s3.md); --upload server (the default) sends
+them through the server.
 ` + groupAWSUsage
 
 const groupCreateUsage = `usage: slipway group create APP GROUP --tag K=V ... [--tag-group K=V,K2=V2 ...]
@@ -51,11 +56,11 @@ const groupCreateUsage = `usage: slipway group create APP GROUP --tag K=V ... [-
        [--router-address ADDR --router-backend NAME [--router-server-name TEMPLATE]]
        [--deployment-type blue-green --replacement-tag K=V ... --traffic SHAPE|--traffic-file FILE
         [--ready-wait D] [--release-command NAME [--release-wait D]]]
-       [--alarms-file FILE]
+       [--alarms-file FILE] [--upload server|direct]
    or: slipway group create APP GROUP [--aws-region R] [--aws-profile P] [--aws-endpoint URL]
        [--aws-endpoint-for SERVICE=URL ...] [--traffic SHAPE|--traffic-file FILE] [--hook-timeout D]
        [--ecs-cluster C --ecs-service S --ecs-target-groups ARN,ARN --ecs-production-listener ARN
-        [--ecs-test-listener ARN] [--ecs-termination-wait D]] [--alarms-file FILE]
+        [--ecs-test-listener ARN] [--ecs-termination-wait D]] [--alarms-file FILE] [--upload server|direct]
 
 Creates a deployment group of application APP (the second form for lambda and ecs applications).
 ` + groupFlagsUsage
@@ -92,6 +97,7 @@ type groupFlags struct {
 	readyWait, releaseWait                             *time.Duration
 	alarmsFile                                         *string
 	noAlarms                                           *bool
+	upload                                             *string
 	aws                                                *awsFlags
 }
 
@@ -123,6 +129,7 @@ func addGroupFlags(fs *flag.FlagSet) *groupFlags {
 	f.releaseWait = fs.Duration("release-wait", 0, "blue/green: wait `D` after traffic has moved before the release command")
 	f.alarmsFile = fs.String("alarms-file", "", "YAML or JSON `FILE` of the group's alarm_configuration")
 	f.noAlarms = fs.Bool("no-alarms", false, "group update: remove the group's alarms")
+	f.upload = fs.String("upload", "", "how clients send bundles: `server` (the default) or direct (to the S3 bundle bucket)")
 	f.aws = addAWSFlags(fs)
 	return f
 }
@@ -182,7 +189,7 @@ func (f *groupFlags) apply(g *api.DeploymentGroup, set map[string]bool, function
 }
 
 // applyCommon sets what groups of every platform have: config, rollback, busy policy, GitHub
-// environment and link, alarms.
+// environment and link, upload, alarms.
 func (f *groupFlags) applyCommon(g *api.DeploymentGroup, set map[string]bool, given func(...string) bool) error {
 	if set["config"] {
 		g.DeploymentConfig = *f.config
@@ -195,6 +202,12 @@ func (f *groupFlags) applyCommon(g *api.DeploymentGroup, set map[string]bool, gi
 	}
 	if set["environment"] {
 		g.Environment = *f.env
+	}
+	if set["upload"] {
+		if *f.upload != api.UploadServer && *f.upload != api.UploadDirect {
+			return fmt.Errorf("--upload %q: want server or direct", *f.upload)
+		}
+		g.Upload = *f.upload
 	}
 	if given("github-repo", "github-repo-id", "allowed-ref", "environment-url") {
 		if *f.repo == "" || *f.repoID <= 0 {

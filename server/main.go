@@ -112,6 +112,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Lease:          cfg.Lease,
 		MaxBundleBytes: cfg.MaxBundleBytes,
 		TempDir:        tempDir,
+		// Upload slots' PUTs last as long as agents' download URLs.
+		UploadTTL: cfg.S3PresignTTL,
 		// Groups name them; the commands themselves stay in this configuration.
 		ReleaseCommands: slices.Sorted(maps.Keys(cfg.ReleaseCommands)),
 		HookTimeout:     cfg.HookTimeout,

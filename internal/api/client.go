@@ -208,6 +208,59 @@ func (c *Client) UploadRevisionFrom(ctx context.Context, app string, bundle io.R
 	return out, err
 }
 
+// UploadRevisionDirect uploads a bundle straight to the server's S3 bundle bucket, for a group
+// whose Upload is UploadDirect, and registers it: it asks the server for an upload slot, PUTs
+// the bundle to the slot's presigned URL (without the client's token, which is for the server
+// alone), then asks the server to check and register what arrived.
+func (c *Client) UploadRevisionDirect(ctx context.Context, app, group string, bundle io.Reader, size int64, digest string, origin RevisionOrigin) (Revision, error) {
+	var slot Upload
+	base := PathAPI + "/applications/" + esc(app) + "/groups/" + esc(group) + "/uploads"
+	_, err := c.do(ctx, http.MethodPost, base, CreateUpload{Digest: digest, Size: size, Commit: origin.Commit, Directory: origin.Directory}, &slot)
+	if err != nil {
+		return Revision{}, err
+	}
+	if err := c.putObject(ctx, slot, bundle, size); err != nil {
+		return Revision{}, err
+	}
+	var out Revision
+	_, err = c.do(ctx, http.MethodPost, base+"/"+esc(slot.ID)+"/complete", struct{}{}, &out)
+	return out, err
+}
+
+// putObject sends size bytes of body to an upload slot's presigned URL.
+func (c *Client) putObject(ctx context.Context, slot Upload, body io.Reader, size int64) error {
+	u, err := url.Parse(slot.URL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return fmt.Errorf("upload slot %s: the server answered an unusable URL", slot.ID)
+	}
+	if slot.Method != "" && slot.Method != http.MethodPut {
+		return fmt.Errorf("upload slot %s: method %q, want PUT", slot.ID, slot.Method)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, slot.URL, body)
+	if err != nil {
+		return redactURL(err)
+	}
+	req.ContentLength = size
+	for k, v := range slot.Headers {
+		req.Header.Set(k, v)
+	}
+	// A bundle can take longer than an API call: the context bounds it. The token stays home:
+	// no Authorization header here, and none added along a redirect.
+	hc := *c.HTTP
+	hc.Timeout = 0
+	hc.CheckRedirect = c.keepCredentialHome
+	resp, err := hc.Do(req)
+	if err != nil {
+		return redactURL(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return storeError(resp)
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
+	return nil
+}
+
 // RegisterRevision registers a revision that lives outside the server, such as an S3 object.
 func (c *Client) RegisterRevision(ctx context.Context, app string, in RegisterRevision) (Revision, error) {
 	var out Revision

@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -104,5 +105,74 @@ func TestClient_DownloadErrorsDoNotQuoteAPresignedQuery(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "s3cr3t") || strings.Contains(err.Error(), "AKIA") || !strings.Contains(err.Error(), "/bucket/key") {
 		t.Errorf("error %q: want the object's path without the presigned query", err)
+	}
+}
+
+func TestClient_UploadRevisionDirectSendsTheBundleToTheSlotWithoutTheToken(t *testing.T) {
+	const token = "admin-token"
+	content := []byte("bundle bytes for the bucket")
+	var got []byte
+	var gotHeader http.Header
+	// The store stands for S3: it takes the PUT the slot presigned.
+	s3 := newAuthLog(t, func(w http.ResponseWriter, r *http.Request) {
+		gotHeader = r.Header.Clone()
+		got, _ = io.ReadAll(r.Body)
+		if r.Method != http.MethodPut || r.ContentLength != int64(len(content)) {
+			http.Error(w, "want a PUT of known length", http.StatusBadRequest)
+		}
+	})
+	var server *authLog
+	server = newAuthLog(t, func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/api/v1/applications/web/groups/prod/uploads":
+			var in api.CreateUpload
+			if err := json.NewDecoder(r.Body).Decode(&in); err != nil || in.Digest != "d1" || in.Size != int64(len(content)) || in.Commit != "c1" {
+				http.Error(w, "bad slot request", http.StatusBadRequest)
+				return
+			}
+			// A PUT first sent to the server's own origin must not carry the token either.
+			w.WriteHeader(http.StatusCreated)
+			_ = json.NewEncoder(w).Encode(api.Upload{ID: "u1", URL: server.URL + "/redirect", Method: http.MethodPut,
+				Headers: map[string]string{"X-Amz-Checksum-Sha256": "c3VtCg=="}})
+		case "/redirect":
+			http.Redirect(w, r, s3.URL+"/bucket/uploads/u1?X-Amz-Signature=x", http.StatusTemporaryRedirect)
+		case "/api/v1/applications/web/groups/prod/uploads/u1/complete":
+			w.WriteHeader(http.StatusCreated)
+			_ = json.NewEncoder(w).Encode(api.Revision{Digest: "d1", Source: "upload"})
+		default:
+			http.NotFound(w, r)
+		}
+	})
+	c := api.NewClient(server.URL, token)
+	rev, err := c.UploadRevisionDirect(t.Context(), "web", "prod", bytes.NewReader(content), int64(len(content)), "d1", api.RevisionOrigin{Commit: "c1"})
+	if err != nil || rev.Digest != "d1" {
+		t.Fatalf("UploadRevisionDirect: %+v %v", rev, err)
+	}
+	if !bytes.Equal(got, content) || gotHeader.Get("X-Amz-Checksum-Sha256") != "c3VtCg==" {
+		t.Errorf("the store got %q with headers %v, want the bundle with the slot's headers", got, gotHeader)
+	}
+	if seen := s3.headers(); !slices.Equal(seen, []string{""}) {
+		t.Errorf("Authorization sent to the store: %q, want none", seen)
+	}
+	want := []string{"Bearer " + token, "", "Bearer " + token}
+	if seen := server.headers(); !slices.Equal(seen, want) {
+		t.Errorf("Authorization sent to the server: %q, want %q (none with the bundle's PUT)", seen, want)
+	}
+
+	// A store's refusal is reported with S3's code, and the slot is not completed.
+	refusing := newAuthLog(t, func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = io.WriteString(w, "<Error><Code>BadDigest</Code><Message>The SHA256 you specified did not match.</Message></Error>")
+	})
+	server2 := newAuthLog(t, func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/complete") {
+			t.Error("the slot was completed after the store refused the bundle")
+		}
+		w.WriteHeader(http.StatusCreated)
+		_ = json.NewEncoder(w).Encode(api.Upload{ID: "u2", URL: refusing.URL + "/bucket/key", Method: http.MethodPut})
+	})
+	_, err = api.NewClient(server2.URL, token).UploadRevisionDirect(t.Context(), "web", "prod", bytes.NewReader(content), int64(len(content)), "d1", api.RevisionOrigin{})
+	if err == nil || !strings.Contains(err.Error(), "BadDigest") {
+		t.Errorf("upload refused by the store: %v, want S3's BadDigest", err)
 	}
 }

@@ -100,6 +100,9 @@ type DeploymentGroup struct {
 	Traffic *TrafficShape `json:"traffic,omitempty"`
 	// HookTimeout bounds the wait for a lambda or ecs hook's verdict (1h when unset).
 	HookTimeout Duration `json:"hook_timeout,omitempty"`
+	// Upload is how clients send the group's bundles: UploadServer (the default) through the
+	// server, UploadDirect straight to the server's S3 bundle bucket (see CreateUpload).
+	Upload string `json:"upload,omitempty"`
 	// CurrentRevision is the revision of the group's last successful deployment.
 	CurrentRevision          string `json:"current_revision,omitempty"`
 	LastSuccessfulDeployment string `json:"last_successful_deployment,omitempty"`
@@ -294,6 +297,36 @@ func RepositoryPath(dir, location string) string {
 		return ""
 	}
 	return path.Join(dir, strings.TrimPrefix(path.Clean("/"+location), "/"))
+}
+
+// How a group's bundles reach the server's bundle store (DeploymentGroup.Upload).
+const (
+	UploadServer = "server"
+	UploadDirect = "direct"
+)
+
+// CreateUpload asks for a slot to upload a bundle straight to the server's S3 bundle bucket,
+// for a group whose Upload is UploadDirect. The bundle is announced up front: S3 refuses a PUT
+// of other bytes, and the server registers only these.
+type CreateUpload struct {
+	// Digest is the bundle's sha256 in lower-case hex; Size its length in bytes.
+	Digest string `json:"digest"`
+	Size   int64  `json:"size"`
+	// Commit and Directory say where the bundle was built from, as RevisionOrigin.
+	Commit    string `json:"commit,omitempty"`
+	Directory string `json:"directory,omitempty"`
+}
+
+// Upload is a slot: PUT the bundle to URL with exactly Headers (and no credential of Slipway's)
+// before Expires, then complete the upload to register it as a revision. A slot is used once.
+type Upload struct {
+	ID      string            `json:"id"`
+	URL     string            `json:"url"`
+	Method  string            `json:"method"`
+	Headers map[string]string `json:"headers"`
+	Expires time.Time         `json:"expires"`
+	// CompleteBy is when the server stops accepting the slot's completion.
+	CompleteBy time.Time `json:"complete_by"`
 }
 
 // RegisterRevision registers a revision kept outside the server. The server reads it once to

@@ -27,11 +27,13 @@ type WorkflowVerifier interface {
 // workflowRoutes are the calls a workflow token may make: upload a revision, read the group it
 // deploys (for its GitHub environment), create a deployment, and read or stop one.
 var workflowRoutes = map[string]bool{
-	http.MethodPost + " " + api.PathAPI + "/applications/{app}/revisions":     true,
-	http.MethodGet + " " + api.PathAPI + "/applications/{app}/groups/{group}": true,
-	http.MethodPost + " " + api.PathAPI + "/deployments":                      true,
-	http.MethodGet + " " + api.PathAPI + "/deployments/{id}":                  true,
-	http.MethodPost + " " + api.PathAPI + "/deployments/{id}/stop":            true,
+	http.MethodPost + " " + api.PathAPI + "/applications/{app}/revisions":                            true,
+	http.MethodPost + " " + api.PathAPI + "/applications/{app}/groups/{group}/uploads":               true,
+	http.MethodPost + " " + api.PathAPI + "/applications/{app}/groups/{group}/uploads/{id}/complete": true,
+	http.MethodGet + " " + api.PathAPI + "/applications/{app}/groups/{group}":                        true,
+	http.MethodPost + " " + api.PathAPI + "/deployments":                                             true,
+	http.MethodGet + " " + api.PathAPI + "/deployments/{id}":                                         true,
+	http.MethodPost + " " + api.PathAPI + "/deployments/{id}/stop":                                   true,
 }
 
 var errWorkflowRoute = fmt.Errorf("%w: a workflow token may only upload revisions, read its deployment groups, create deployments and read or stop them; this call needs the admin token", auth.ErrForbidden)

@@ -39,6 +39,9 @@ type Store interface {
 	DeregisterInstance(ctx context.Context, id string) error
 	TouchInstance(ctx context.Context, id string, now time.Time) error
 	SetInstanceTags(ctx context.Context, id string, tags map[string]string) error
+	CreateUpload(ctx context.Context, u store.Upload) (store.Upload, error)
+	// ClaimUpload hands out an upload slot once, before it expires.
+	ClaimUpload(ctx context.Context, application, group, id string, now time.Time) (store.Upload, error)
 }
 
 // Blobs stores bundles by sha256 (blob.Disk and blob.S3 provide it). size is the content's
@@ -62,6 +65,18 @@ type BucketStore interface {
 	Bucket() string
 }
 
+// DirectUploads is a Blobs that clients can upload to themselves (blob.S3 is one): the server
+// hands out presigned PUTs, then takes over what arrived (ClaimUpload: a copy only the server
+// writes), reads it with Get, and keeps it under its digest once checked (KeepUpload) or
+// discards it.
+type DirectUploads interface {
+	PresignUpload(ctx context.Context, id string, size int64, digest string, ttl time.Duration) (blob.PresignedPut, error)
+	ClaimUpload(ctx context.Context, id string) (blob.S3Object, int64, error)
+	Get(ctx context.Context, o blob.S3Object) (io.ReadCloser, error)
+	KeepUpload(ctx context.Context, claimed blob.S3Object, size int64, digest string) error
+	DiscardUpload(ctx context.Context, claimed blob.S3Object)
+}
+
 // S3Objects reads the S3 objects revisions are registered by (blob.S3Client provides it).
 type S3Objects interface {
 	Head(ctx context.Context, o blob.S3Object) (blob.S3Object, int64, error)
@@ -70,10 +85,11 @@ type S3Objects interface {
 }
 
 var (
-	_ Store       = (*store.SQLite)(nil)
-	_ Blobs       = (*blob.Disk)(nil)
-	_ Blobs       = (*blob.S3)(nil)
-	_ Presigner   = (*blob.S3)(nil)
-	_ BucketStore = (*blob.S3)(nil)
-	_ S3Objects   = (*blob.S3Client)(nil)
+	_ Store         = (*store.SQLite)(nil)
+	_ Blobs         = (*blob.Disk)(nil)
+	_ Blobs         = (*blob.S3)(nil)
+	_ Presigner     = (*blob.S3)(nil)
+	_ DirectUploads = (*blob.S3)(nil)
+	_ BucketStore   = (*blob.S3)(nil)
+	_ S3Objects     = (*blob.S3Client)(nil)
 )

@@ -21,6 +21,8 @@ var (
 	errTooLarge         = errors.New("request body too large")
 	errMethodNotAllowed = errors.New("method not allowed")
 	errForbidden        = errors.New("forbidden")
+	// errGone: what the request names existed but is no longer usable (an expired upload slot).
+	errGone = errors.New("gone")
 	// errLengthRequired: the body's size must be known in advance.
 	errLengthRequired = errors.New("length required")
 )
@@ -69,7 +71,7 @@ func statusOf(err error) int {
 		return http.StatusNotFound
 	case errors.Is(err, errConflict), errors.Is(err, deploy.ErrGroupBusy):
 		return http.StatusConflict
-	case errors.Is(err, deploy.ErrStale), errors.Is(err, deploy.ErrFinished):
+	case errors.Is(err, deploy.ErrStale), errors.Is(err, deploy.ErrFinished), errors.Is(err, errGone):
 		// A command that is no longer wanted: the agent stops working on it.
 		return http.StatusGone
 	case errors.Is(err, deploy.ErrInvalidConfig), errors.Is(err, deploy.ErrInvalidInput), errors.Is(err, deploy.ErrWrongStatus):

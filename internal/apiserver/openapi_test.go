@@ -301,7 +301,7 @@ func wireTypes() map[string]reflect.Type {
 		api.TrafficRouter{}, api.BlueGreen{}, api.TrafficShape{}, api.TrafficIncrement{}, api.TrafficStep{},
 		api.TrafficAnalysis{}, api.DeploymentTraffic{}, api.TrafficPoint{}, api.OriginalsRelease{},
 		api.AlarmConfiguration{}, api.Alarm{}, api.PrometheusAlarm{}, api.CloudWatchAlarm{}, api.HTTPAlarm{}, api.RegisterRevision{},
-		api.S3Location{}, api.AWSSettings{}, api.ECSService{}, api.HookStatus{},
+		api.S3Location{}, api.AWSSettings{}, api.ECSService{}, api.HookStatus{}, api.CreateUpload{}, api.Upload{},
 	} {
 		t := reflect.TypeOf(v)
 		out["api."+t.Name()] = t

@@ -40,6 +40,8 @@ func (s *Server) routeAPI(r *mux.Router) {
 	r.HandleFunc("/applications/{app}/groups/{group}", s.handleGroupGet).Methods(http.MethodGet)
 	r.HandleFunc("/applications/{app}/groups/{group}", s.handleGroupUpdate).Methods(http.MethodPut)
 	r.HandleFunc("/applications/{app}/groups/{group}/rollback", s.handleGroupRollback).Methods(http.MethodPost)
+	r.HandleFunc("/applications/{app}/groups/{group}/uploads", s.handleUploadCreate).Methods(http.MethodPost)
+	r.HandleFunc("/applications/{app}/groups/{group}/uploads/{id}/complete", s.handleUploadComplete).Methods(http.MethodPost)
 	// One collection, two ways in: a JSON body registers a revision kept elsewhere (S3); any
 	// other body is the bundle itself.
 	r.HandleFunc("/applications/{app}/revisions", s.handleRevisionRegister).Methods(http.MethodPost).
@@ -149,6 +151,10 @@ func groupJSON(g store.Group) api.DeploymentGroup {
 		AlarmConfiguration:            alarmsJSON(g.Alarms),
 	}
 	awsGroupJSON(g, &out)
+	out.Upload = api.UploadServer
+	if g.DirectUpload {
+		out.Upload = api.UploadDirect
+	}
 	if g.Type != deploy.InPlace {
 		out.DeploymentType = g.Type.String()
 	}
@@ -217,6 +223,16 @@ func (s *Server) groupFromJSON(ctx context.Context, app string, in api.Deploymen
 	}
 	if g.ConfigName == "" {
 		g.ConfigName = defaultConfig
+	}
+	switch in.Upload {
+	case "", api.UploadServer:
+	case api.UploadDirect:
+		if _, err := s.directUploads(); err != nil {
+			return store.Group{}, err
+		}
+		g.DirectUpload = true
+	default:
+		return store.Group{}, invalid("upload", "%q: use server (bundles go through the server) or direct (clients upload them to the S3 bundle bucket)", in.Upload)
 	}
 	switch in.OnBusy {
 	case "", "queue":

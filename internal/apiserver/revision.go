@@ -350,15 +350,28 @@ func s3UserErr(err error, o blob.S3Object) error {
 	return err
 }
 
-// inspectS3 reads the object once into a temporary file, hashing it on the way, then checks it
-// as an upload is checked (checkBundle: what an agent would refuse, and the AppSpec). Nothing
-// of it is kept.
+// inspectS3 reads the object once and checks it as an upload is checked (see inspect).
 func (s *Server) inspectS3(ctx context.Context, o blob.S3Object, size int64, platform appspec.Platform) (string, bundle.Format, error) {
 	body, err := s.s3.Get(ctx, o)
 	if err != nil {
 		return "", bundle.FormatUnknown, s3UserErr(err, o)
 	}
 	defer body.Close()
+	digest, format, err := s.inspect(ctx, body, size, platform)
+	var br badRequest
+	if errors.As(err, &br) {
+		return "", format, invalid("s3", "%s: %s", o, br.msg)
+	}
+	if err != nil {
+		return "", format, fmt.Errorf("read %s: %w", o, err)
+	}
+	return digest, format, nil
+}
+
+// inspect reads a bundle of size bytes once into a temporary file, hashing it on the way, then
+// checks it as an upload is checked (checkBundle: what an agent would refuse, and the AppSpec),
+// and returns its sha256. Nothing of it is kept; no more than size+1 bytes are read.
+func (s *Server) inspect(ctx context.Context, body io.Reader, size int64, platform appspec.Platform) (string, bundle.Format, error) {
 	f, err := os.CreateTemp(s.cfg.TempDir, "s3-revision-")
 	if err != nil {
 		return "", bundle.FormatUnknown, err
@@ -370,16 +383,12 @@ func (s *Server) inspectS3(ctx context.Context, o blob.S3Object, size int64, pla
 	h := sha256.New()
 	n, err := io.Copy(io.MultiWriter(f, h), io.LimitReader(body, size+1))
 	if err != nil {
-		return "", bundle.FormatUnknown, fmt.Errorf("read %s: %w", o, err)
+		return "", bundle.FormatUnknown, err
 	}
 	if n != size {
-		return "", bundle.FormatUnknown, invalid("s3", "%s changed while it was read (%d bytes, then %d): give its version", o, size, n)
+		return "", bundle.FormatUnknown, invalid("", "the object changed while it was read (%d bytes, then %d): give its version", size, n)
 	}
 	format, err := checkBundle(ctx, f, size, platform)
-	var br badRequest
-	if errors.As(err, &br) {
-		return "", format, invalid("s3", "%s: %s", o, br.msg)
-	}
 	if err != nil {
 		return "", format, err
 	}

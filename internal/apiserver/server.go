@@ -44,6 +44,9 @@ type Config struct {
 	// ReleaseCommands are the names of the server's release commands, which blue/green groups
 	// may name to release their original instances.
 	ReleaseCommands []string
+	// UploadTTL is how long an upload slot's presigned PUT works (blob.DefaultPresignTTL when
+	// 0); the slot can be completed for as long again after that.
+	UploadTTL time.Duration
 	// HookTimeout bounds the wait for a lambda or ecs hook's verdict when the group does not
 	// say (deploy.DefaultHookTimeout when 0).
 	HookTimeout time.Duration
