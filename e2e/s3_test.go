@@ -96,6 +96,48 @@ func TestS3_AgentsDownloadFromTheBucketAndHooksSeeTheObject(t *testing.T) {
 			break
 		}
 	}
+
+	// 3. The group says so: slipway deploy uploads the bundle straight to the bucket through an
+	// upload slot, and the server only checks and registers it there.
+	mustCLI(t, s, "group", "update", "shop", "prod", "--upload", "direct")
+	uploadsBefore := routeCount(m, "/api/v1/applications/{app}/revisions")
+	if uploadsBefore < 2 {
+		t.Fatalf("revision route count %v after an upload and a registration: is the route's label right?", uploadsBefore)
+	}
+	out, errOut, code = cli(t, s, "deploy", "--app", "shop", "--group", "prod", "--bundle", writeBundle(t, "v3", nil, hookEvents...), "--wait")
+	if code != 0 || !strings.Contains(errOut, "straight to S3") {
+		t.Fatalf("deploy with a direct-upload group: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if d := getDeployment(t, s, deployID(t, out)); d.Status != "Succeeded" || d.Overview.Succeeded != 2 {
+		t.Fatalf("direct-upload deployment: %s %+v, want Succeeded on 2 hosts", d.Status, d.Overview)
+	}
+	for _, a := range agents {
+		if got := readFile(t, filepath.Join(a.Prefix, "srv/app/index.html")); got != "revision v3\n" {
+			t.Errorf("%s serves %q, want revision v3", a.Name, got)
+		}
+	}
+	keys = store.Keys(t, "bundles")
+	if len(keys) != 2 || !strings.HasPrefix(keys[0], "slipway/sha256/") || !strings.HasPrefix(keys[1], "slipway/sha256/") {
+		t.Errorf("bundle bucket holds %q, want the two uploaded revisions and no upload or temporary object", keys)
+	}
+	m = metrics(t, s)
+	if got := routeCount(m, "/api/v1/applications/{app}/revisions"); got != uploadsBefore {
+		t.Errorf("uploads through the server: %v, then %v: the bundle went through the server", uploadsBefore, got)
+	}
+	if got := routeCount(m, "/api/v1/applications/{app}/groups/{group}/uploads/{id}/complete"); got != 1 {
+		t.Errorf("upload slots completed: %v, want 1", got)
+	}
+}
+
+// routeCount is how many requests the server answered on route, by its metrics.
+func routeCount(m map[string]float64, route string) float64 {
+	var n float64
+	for series, v := range m {
+		if strings.HasPrefix(series, "slipway_http_request_duration_seconds_count{") && strings.Contains(series, `route="`+route+`"`) {
+			n += v
+		}
+	}
+	return n
 }
 
 // metrics reads the server's /metrics into series → value.
