@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
@@ -77,13 +78,20 @@ func tokenExpiry(raw string) (time.Time, bool) {
 	return c.Expiry.Time(), true
 }
 
-// bearer sets every request's Authorization from a token source.
+// bearer sets the Authorization of requests to the server from a token source. Requests
+// elsewhere (a bundle PUT to a presigned S3 URL, a redirect off the server) go without it: the
+// job's token is for the server alone.
 type bearer struct {
 	base  http.RoundTripper
 	token func(context.Context) (string, error)
+	// server is the origin the token is for.
+	server *url.URL
 }
 
 func (b bearer) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Scheme != b.server.Scheme || req.URL.Host != b.server.Host {
+		return b.base.RoundTrip(req)
+	}
 	tok, err := b.token(req.Context())
 	if err != nil {
 		if req.Body != nil {
@@ -121,6 +129,10 @@ func (a *actionRun) serverClient(ctx context.Context, cfg actionConfig) (*api.Cl
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	c.HTTP.Transport = bearer{base: base, token: tokens.get}
+	server, err := url.Parse(c.BaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", inServerURL, err)
+	}
+	c.HTTP.Transport = bearer{base: base, token: tokens.get, server: server}
 	return c, nil
 }

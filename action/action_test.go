@@ -4,6 +4,8 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"maps"
 	"net/http"
@@ -591,5 +593,51 @@ func TestBundleDirectory(t *testing.T) {
 		if got := bundleDirectory(ws, tc.path); got != tc.want {
 			t.Errorf("bundleDirectory(%s) = %q, want %q", tc.path, got, tc.want)
 		}
+	}
+}
+
+// A group with upload: direct gets its bundle through an upload slot: the bytes go to the
+// bucket, with the slot's headers and without the job's token, and only JSON to the server.
+func TestAction_DirectUploadSendsTheBundleToTheBucket(t *testing.T) {
+	e := newActionEnv(t)
+	e.env["INPUT_WAIT"], e.env["INPUT_GITHUB-TOKEN"] = "false", ""
+	e.slipway.mu.Lock()
+	e.slipway.answers["GET /api/v1/applications/web/groups/prod"] = []fakeAnswer{okAnswer(api.DeploymentGroup{
+		Application: "web", Name: "prod", Environment: "production", Upload: api.UploadDirect,
+		GitHub: &api.GitHubLink{Repository: "acme/shop", RepositoryID: 4242},
+	})}
+	e.slipway.mu.Unlock()
+	bucket, bucketURL := newFakeAPI(t) // stands for S3
+	bucket.on("PUT", "/bundles/uploads/u1", okAnswer(nil))
+	e.slipway.on("POST", "/api/v1/applications/web/groups/prod/uploads", fakeAnswer{status: http.StatusCreated, body: api.Upload{
+		ID: "u1", URL: bucketURL + "/bundles/uploads/u1?X-Amz-Signature=s", Method: http.MethodPut,
+		Headers: map[string]string{"X-Amz-Checksum-Sha256": "c2lnbmVk"},
+	}})
+	e.slipway.on("POST", "/api/v1/applications/web/groups/prod/uploads/u1/complete", fakeAnswer{status: http.StatusCreated, reply: func(fakeRequest) any {
+		sum := sha256.Sum256(bucket.requests()[0].Body)
+		return api.Revision{Digest: hex.EncodeToString(sum[:]), Application: "web", Source: "upload"}
+	}})
+	onCreate(e.slipway, testDeployment("Queued"))
+	code, out := e.run(t)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	wantCalls(t, e.slipway, "GET /api/v1/applications/web/groups/prod", "POST /api/v1/applications/web/groups/prod/uploads",
+		"POST /api/v1/applications/web/groups/prod/uploads/u1/complete", "POST /api/v1/deployments")
+	puts := bucket.requests()
+	if len(puts) != 1 || puts[0].Auth != "" || len(puts[0].Body) == 0 {
+		t.Fatalf("bucket requests %+v: want one PUT of the bundle without Authorization", bucket.calls())
+	}
+	sum := sha256.Sum256(puts[0].Body)
+	var slot api.CreateUpload
+	if err := json.Unmarshal(e.slipway.requests()[1].Body, &slot); err != nil {
+		t.Fatal(err)
+	}
+	want := api.CreateUpload{Digest: hex.EncodeToString(sum[:]), Size: int64(len(puts[0].Body)), Commit: testSHA, Directory: "app"}
+	if slot != want {
+		t.Errorf("slot request %+v, want %+v", slot, want)
+	}
+	if create := lastBody[api.CreateDeployment](t, e.slipway); create.Revision != want.Digest {
+		t.Errorf("deployment of revision %s, want the uploaded %s", create.Revision, want.Digest)
 	}
 }
