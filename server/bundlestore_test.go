@@ -1,12 +1,16 @@
 package main
 
 import (
+	"context"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/slipway-deploy/slipway/internal/apiserver"
 )
 
 func tokensEnv(kv ...string) func(string) string {
@@ -64,4 +68,37 @@ func TestLoadConfig_BundleStoreMistakesSayWhatToChange(t *testing.T) {
 			}
 		})
 	}
+}
+
+// uploadCleaner records the times CleanUploads is called with.
+type uploadCleaner struct {
+	apiserver.Blobs
+	calls chan time.Time
+}
+
+func (u uploadCleaner) CleanUploads(_ context.Context, before time.Time) (int, error) {
+	u.calls <- before
+	return 1, nil
+}
+
+// With an S3 store the server removes abandoned direct uploads at start, those last written two
+// URL lifetimes ago, and stops with the server; a disk store has nothing to clean.
+func TestCleanUploads_AtStartAndUntilTheServerStops(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	c := uploadCleaner{calls: make(chan time.Time, 1)}
+	done := make(chan struct{})
+	before := time.Now()
+	go func() {
+		defer close(done)
+		cleanUploads(ctx, c, 10*time.Minute, slog.New(slog.DiscardHandler))
+	}()
+	got := <-c.calls
+	if lo, hi := before.Add(-20*time.Minute), time.Now().Add(-20*time.Minute); got.Before(lo) || got.After(hi) {
+		t.Errorf("CleanUploads(%v), want two 10m lifetimes before the start, between %v and %v", got, lo, hi)
+	}
+	cancel()
+	<-done
+
+	// A store without CleanUploads (bundles on disk): cleanUploads returns at once.
+	cleanUploads(context.Background(), nil, time.Minute, slog.New(slog.DiscardHandler))
 }

@@ -171,6 +171,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	var wg sync.WaitGroup
 	errc := make(chan error, 3)
 	wg.Go(func() { errc <- orch.Run(ctx) })
+	wg.Go(func() { cleanUploads(ctx, blobs, cfg.S3PresignTTL, log) })
 	if gh != nil {
 		wg.Go(func() { errc <- gh.Run(ctx) })
 	}
@@ -200,6 +201,35 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	wg.Wait()
 	log.Info("slipway-server stopped")
 	return runErr
+}
+
+// uploadCleanInterval is how often the server looks for direct uploads never completed.
+const uploadCleanInterval = time.Hour
+
+// cleanUploads removes, at start and then every uploadCleanInterval until ctx ends, the objects
+// clients uploaded to direct upload slots they never completed. A slot's URL lasts ttl and the
+// slot can be completed for ttl more, so an object last written two lifetimes ago is abandoned.
+func cleanUploads(ctx context.Context, blobs apiserver.Blobs, ttl time.Duration, log *slog.Logger) {
+	c, ok := blobs.(interface {
+		CleanUploads(context.Context, time.Time) (int, error)
+	})
+	if !ok {
+		return
+	}
+	t := time.NewTicker(uploadCleanInterval)
+	defer t.Stop()
+	for {
+		if n, err := c.CleanUploads(ctx, time.Now().Add(-2*ttl)); err != nil && ctx.Err() == nil {
+			log.Warn("clean abandoned direct uploads", "error", err)
+		} else if n > 0 {
+			log.Info("removed abandoned direct uploads", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // openBundles opens the bundle store the configuration names, and the S3 client that serves it

@@ -363,11 +363,32 @@ func (s *S3) PresignGet(ctx context.Context, digest string) (string, time.Time, 
 // Call it at startup with the start time; a lifecycle rule expiring <prefix>tmp/ after a day
 // does the same without s3:ListBucket.
 func (s *S3) CleanTemp(ctx context.Context, before time.Time) (removed int, err error) {
-	p := s3.NewListObjectsV2Paginator(s.c.api, &s3.ListObjectsV2Input{Bucket: aws.String(s.bucket), Prefix: aws.String(s.tempPrefix())})
+	removed, err = s.clean(ctx, s.tempPrefix(), before)
+	if err != nil {
+		return removed, fmt.Errorf("clean blob temp: %w", err)
+	}
+	return removed, nil
+}
+
+// CleanUploads deletes objects clients uploaded to direct upload slots, last written before
+// before, that were never completed (a completed slot's object is gone). An object written
+// before the slot's URL expired can be completed for one URL lifetime more, so pass a time at
+// least two URL lifetimes ago.
+func (s *S3) CleanUploads(ctx context.Context, before time.Time) (removed int, err error) {
+	removed, err = s.clean(ctx, s.uploadPrefix(), before)
+	if err != nil {
+		return removed, fmt.Errorf("clean abandoned uploads: %w", err)
+	}
+	return removed, nil
+}
+
+// clean deletes the objects under prefix last modified before before.
+func (s *S3) clean(ctx context.Context, prefix string, before time.Time) (removed int, err error) {
+	p := s3.NewListObjectsV2Paginator(s.c.api, &s3.ListObjectsV2Input{Bucket: aws.String(s.bucket), Prefix: aws.String(prefix)})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return removed, fmt.Errorf("clean blob temp: %w", s3Err(err))
+			return removed, s3Err(err)
 		}
 		for _, o := range page.Contents {
 			if o.LastModified == nil || !o.LastModified.Before(before) {
@@ -375,7 +396,7 @@ func (s *S3) CleanTemp(ctx context.Context, before time.Time) (removed int, err 
 			}
 			_, err := s.c.api.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(s.bucket), Key: o.Key})
 			if err != nil {
-				return removed, fmt.Errorf("clean blob temp: %w", s3Err(err))
+				return removed, s3Err(err)
 			}
 			removed++
 		}

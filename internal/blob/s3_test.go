@@ -124,25 +124,36 @@ func TestS3_PutNeedsTheSize(t *testing.T) {
 	}
 }
 
-func TestS3_CleanTempRemovesOnlyOldTemporaryObjects(t *testing.T) {
+// Each cleaner removes only old objects under its own prefix: CleanTemp those of Puts cut short,
+// CleanUploads those of direct upload slots never completed.
+func TestS3_CleanersRemoveOnlyOldObjectsOfTheirOwn(t *testing.T) {
 	ctx := context.Background()
 	srv, _, s := newS3(t, 0)
 	srv.Put(t, "bundles", "tmp/left-by-a-crash", []byte("half an upload"))
+	srv.Put(t, "bundles", "uploads/abandoned", []byte("a bundle never completed"))
 	srv.Put(t, "bundles", "unrelated", []byte("not ours"))
 	content := []byte("kept")
 	if _, _, err := s.Put(ctx, bytes.NewReader(content), int64(len(content)), "", nil); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := s.CleanTemp(ctx, time.Now().Add(-time.Hour)); err != nil || n != 0 {
-		t.Errorf("CleanTemp(an hour ago): removed %d %v, want 0: nothing is that old", n, err)
-	}
-	if n, err := s.CleanTemp(ctx, time.Now().Add(time.Minute)); err != nil || n != 1 {
-		t.Errorf("CleanTemp(now): removed %d %v, want 1", n, err)
-	}
-	got := srv.Keys(t, "bundles")
-	want := []string{"sha256/" + sum(content), "unrelated"}
-	if strings.Join(got, " ") != strings.Join(want, " ") {
-		t.Errorf("bucket holds %q, want %q", got, want)
+	kept := "sha256/" + sum(content)
+	for _, c := range []struct {
+		name  string
+		clean func(context.Context, time.Time) (int, error)
+		left  []string
+	}{
+		{"CleanTemp", s.CleanTemp, []string{kept, "unrelated", "uploads/abandoned"}},
+		{"CleanUploads", s.CleanUploads, []string{kept, "unrelated"}},
+	} {
+		if n, err := c.clean(ctx, time.Now().Add(-time.Hour)); err != nil || n != 0 {
+			t.Errorf("%s(an hour ago): removed %d %v, want 0: nothing is that old", c.name, n, err)
+		}
+		if n, err := c.clean(ctx, time.Now().Add(time.Minute)); err != nil || n != 1 {
+			t.Errorf("%s(now): removed %d %v, want 1", c.name, n, err)
+		}
+		if got := srv.Keys(t, "bundles"); strings.Join(got, " ") != strings.Join(c.left, " ") {
+			t.Errorf("after %s the bucket holds %q, want %q", c.name, got, c.left)
+		}
 	}
 }
 

@@ -37,7 +37,9 @@ type PresignedPut struct {
 	Expires time.Time
 }
 
-func (s *S3) uploadKey(id string) string { return s.prefix + "uploads/" + id }
+func (s *S3) uploadKey(id string) string { return s.uploadPrefix() + id }
+
+func (s *S3) uploadPrefix() string { return s.prefix + "uploads/" }
 
 // PresignUpload returns a PUT that stores size bytes whose sha256 is digest as upload id, for
 // ttl. The request is signed with its length and its sha256 checksum (x-amz-checksum-sha256),
