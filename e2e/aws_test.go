@@ -1,6 +1,9 @@
 package e2e
 
 import (
+	"bytes"
+	"context"
+	"crypto/sha256"
 	"fmt"
 	"maps"
 	"net/http"
@@ -15,6 +18,8 @@ import (
 
 	"github.com/slipway-deploy/slipway/internal/api"
 	"github.com/slipway-deploy/slipway/internal/awsfake"
+	"github.com/slipway-deploy/slipway/internal/blob/blobtest"
+	"github.com/slipway-deploy/slipway/internal/bundle"
 )
 
 // The real slipway-server and CLI deploy to AWS stand-ins (internal/awsfake) started in the test
@@ -30,7 +35,7 @@ type lambdaLab struct {
 	fake *awsfake.Lambda
 }
 
-func newLambdaLab(t *testing.T) *lambdaLab {
+func newLambdaLab(t *testing.T, serverFlags ...string) *lambdaLab {
 	t.Helper()
 	awsfake.Credentials(t) // the server inherits the test's environment
 	fake := awsfake.NewLambda(t, nil)
@@ -38,7 +43,7 @@ func newLambdaLab(t *testing.T) *lambdaLab {
 	fake.AddAlias("checkout", "live", "1")
 	cfg := filepath.Join(t.TempDir(), "server.yaml")
 	writeFile(t, cfg, "alarm_interval: 200ms\n", 0o600)
-	l := &lambdaLab{t: t, s: startServer(t, "--config", cfg), fake: fake}
+	l := &lambdaLab{t: t, s: startServer(t, append([]string{"--config", cfg}, serverFlags...)...), fake: fake}
 	mustCLI(t, l.s, "app", "create", "checkout", "--platform", "lambda")
 	return l
 }
@@ -119,6 +124,33 @@ func TestAWS_LambdaCanary(t *testing.T) {
 	_, rbErr, code := cli(t, l.s, "rollback", "--app", "checkout", "--group", "live")
 	if code == 0 || !strings.Contains(rbErr, "puts the alias or service back by itself") {
 		t.Errorf("rollback of a lambda group: exit %d %s; want a refusal that says why", code, rbErr)
+	}
+}
+
+// A lambda revision registered by S3 location (an AppSpec-only bundle in the user's versioned
+// bucket, on the real S3-compatible server) is read from the version registered.
+func TestAWS_LambdaRevisionRegisteredByS3Location(t *testing.T) {
+	store := blobtest.StartS3(t)
+	l := newLambdaLab(t, "--s3-endpoint", store.Endpoint, "--s3-path-style", "--s3-region", blobtest.Region)
+	store.SetEnv(t) // after the lab's: the server signs with versitygw's keys, which the stand-in takes too
+	store.CreateBucket(t, "releases", true)
+	l.s.restart(syscall.SIGTERM)
+	l.group("--traffic", "all-at-once")
+	var tgz bytes.Buffer
+	if _, err := bundle.Build(context.Background(), &tgz, lambdaBundle(t, 1, 3, nil), bundle.FormatTgz, bundle.BuildOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	store.Put(t, "releases", "checkout/v3.tgz", tgz.Bytes())
+	out, errOut, code := cli(t, l.s, "deploy", "--app", "checkout", "--group", "live", "--s3", "s3://releases/checkout/v3.tgz", "--wait")
+	if code != 0 {
+		t.Fatalf("deploy --s3: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if a := l.fake.Alias("checkout", "live"); a.Version != "3" || len(a.Weights) != 0 {
+		t.Errorf("alias ends %+v; want version 3 alone", a)
+	}
+	d := getDeployment(t, l.s, deployID(t, out))
+	if d.Status != "Succeeded" || d.Revision != fmt.Sprintf("%x", sha256.Sum256(tgz.Bytes())) {
+		t.Errorf("deployment %s of %s; want Succeeded of the registered object", d.Status, d.Revision)
 	}
 }
 

@@ -3,6 +3,8 @@ package apiserver
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -145,18 +147,16 @@ func (s *Server) functionDeployment(ctx context.Context, g store.Group, p store.
 	return nil
 }
 
-// revisionSpec reads the AppSpec of an uploaded revision.
+// revisionSpec reads the AppSpec of a revision: an uploaded bundle, or one registered by S3
+// location, read from its pinned version and checked against its digest.
 func (s *Server) revisionSpec(ctx context.Context, application, digest string, p store.ComputePlatform) (*appspec.Spec, error) {
 	rev, err := s.store.GetRevision(ctx, application, digest)
 	if err != nil {
 		return nil, storeErr(err)
 	}
-	if rev.Source == store.SourceS3 {
-		return nil, invalid("revision", "a %s deployment reads its AppSpec from an uploaded revision; upload the bundle (slipway deploy --bundle DIR) instead of registering it by S3 location", p)
-	}
-	rc, size, err := s.blobs.Open(ctx, digest)
+	rc, size, err := s.openRevision(ctx, rev)
 	if err != nil {
-		return nil, fmt.Errorf("open revision %s: %w", digest, err)
+		return nil, err
 	}
 	defer func() { _ = rc.Close() }() // read only
 	content, ok := rc.(io.ReaderAt)
@@ -164,9 +164,12 @@ func (s *Server) revisionSpec(ctx context.Context, application, digest string, p
 		if size > maxFunctionBundle {
 			return nil, invalid("revision", "a %s revision holds its AppSpec alone; this one is %d bytes", p, size)
 		}
-		b, err := io.ReadAll(rc)
+		b, err := io.ReadAll(io.LimitReader(rc, size+1))
 		if err != nil {
 			return nil, fmt.Errorf("read revision %s: %w", digest, err)
+		}
+		if sum := sha256.Sum256(b); int64(len(b)) != size || hex.EncodeToString(sum[:]) != digest {
+			return nil, invalid("revision", "revision %s no longer holds what was registered (%d bytes read, %d registered, or another sha256): register the object again", digest, len(b), size)
 		}
 		content = bytes.NewReader(b)
 	}
@@ -191,6 +194,31 @@ func (s *Server) revisionSpec(ctx context.Context, application, digest string, p
 		return nil, invalid("revision", "%v", diags)
 	}
 	return spec, nil
+}
+
+// openRevision opens a revision's bundle: from the bundle store, or from the S3 object it was
+// registered by.
+func (s *Server) openRevision(ctx context.Context, rev store.Revision) (io.ReadCloser, int64, error) {
+	if rev.Source != store.SourceS3 {
+		rc, size, err := s.blobs.Open(ctx, rev.Digest)
+		if err != nil {
+			return nil, 0, fmt.Errorf("open revision %s: %w", rev.Digest, err)
+		}
+		return rc, size, nil
+	}
+	loc, err := s3Location(rev.Location)
+	if err != nil {
+		return nil, 0, err
+	}
+	if s.s3 == nil {
+		return nil, 0, fmt.Errorf("revision %s is in S3 but this server has no S3 access (set s3_region)", rev.Digest)
+	}
+	o := s3Object(loc)
+	rc, err := s.s3.Get(ctx, o)
+	if err != nil {
+		return nil, 0, s3UserErr(err, o)
+	}
+	return rc, rev.Size, nil
 }
 
 // handleHookStatus takes a lambda or ecs hook's verdict. It is outside the user authentication:
