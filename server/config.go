@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -107,6 +108,10 @@ type Config struct {
 	HookTimeout time.Duration `yaml:"hook_timeout"`
 	// AWSPollInterval is how often a replacement ECS task set is read while it stabilises.
 	AWSPollInterval time.Duration `yaml:"aws_poll_interval"`
+
+	// DebugListen, when set, serves Go's profiler (net/http/pprof) on its own listener, never
+	// on Listen: profiles show the server's internals, so it must be a loopback address.
+	DebugListen string `yaml:"debug_listen"`
 }
 
 // GitHubConfig is how the server talks to GitHub: as a GitHub App (AppID and PrivateKeyFile) or
@@ -159,6 +164,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 		ghAPI      = fs.String("github-api-url", "", "GitHub REST API `URL` (default "+githubapp.DefaultAPIURL+"; https://HOST/api/v3 for GitHub Enterprise Server)")
 		ghApp      = fs.Int64("github-app-id", 0, "GitHub App `id`")
 		ghKey      = fs.String("github-private-key-file", "", "GitHub App private key `file` (PEM)")
+		debug      = fs.String("debug-listen", "", "loopback `address` to serve Go's profiler (/debug/pprof/) on; off by default")
 	)
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -194,6 +200,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 		"SLIPWAY_GITHUB_PRIVATE_KEY_FILE": &cfg.GitHub.PrivateKeyFile,
 		"SLIPWAY_GITHUB_TOKEN":            &cfg.GitHub.Token,
 		"SLIPWAY_GITHUB_WEBHOOK_SECRET":   &cfg.GitHub.WebhookSecret,
+		"SLIPWAY_DEBUG_LISTEN":            &cfg.DebugListen,
 	} {
 		if v := getenv(env); v != "" {
 			*dst = v
@@ -222,6 +229,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 		{*store, &cfg.BundleStore}, {*bucket, &cfg.S3Bucket}, {*prefix, &cfg.S3Prefix},
 		{*region, &cfg.S3Region}, {*endpoint, &cfg.S3Endpoint},
 		{*ghAPI, &cfg.GitHub.APIURL}, {*ghKey, &cfg.GitHub.PrivateKeyFile},
+		{*region, &cfg.S3Region}, {*endpoint, &cfg.S3Endpoint}, {*debug, &cfg.DebugListen},
 	} {
 		if f.val != "" {
 			*f.dst = f.val
@@ -303,6 +311,9 @@ func (c Config) Validate() error {
 	}
 	if strings.HasPrefix(c.S3Prefix, "/") {
 		errs = append(errs, fmt.Errorf("s3_prefix %q: S3 keys do not start with '/'; drop it", c.S3Prefix))
+	}
+	if err := checkDebugListen(c.DebugListen); err != nil {
+		errs = append(errs, err)
 	}
 	if err := c.s3Options().Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("s3: %w (s3_endpoint, s3_presign_ttl)", err))
@@ -389,4 +400,20 @@ func (g GitHubConfig) validate(publicURL string) []error {
 		errs = append(errs, errors.New("public_url: GitHub links to deployment pages on this server; give the address people reach it at (--public-url https://slipway.example.com)"))
 	}
 	return errs
+}
+
+// checkDebugListen refuses a profiler address that other hosts could reach: profiles and
+// goroutine dumps show the server's internals.
+func checkDebugListen(addr string) error {
+	if addr == "" {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("debug_listen %q: give host:port, e.g. 127.0.0.1:6060", addr)
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("debug_listen %q: the profiler must listen on a loopback address (127.0.0.1:PORT or [::1]:PORT); reach it from elsewhere through an SSH tunnel", addr)
+	}
+	return nil
 }

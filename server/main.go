@@ -11,6 +11,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -155,6 +156,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		IdleTimeout: 2 * time.Minute,
 		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	var wg sync.WaitGroup
+	errc := make(chan error, 4)
+	// Started before the line that says the server is up, so a script that waits for that
+	// line finds the profiler ready too.
+	if cfg.DebugListen != "" {
+		dbg, err := listenDebug(cfg.DebugListen, log)
+		if err != nil {
+			_ = ln.Close()
+			return err
+		}
+		fmt.Fprintf(stdout, "pprof listening on http://%s/debug/pprof/\n", dbg.ln.Addr())
+		wg.Go(func() { errc <- dbg.serve(ctx) })
+	}
 	scheme := "http"
 	if cfg.TLSCertFile != "" {
 		scheme = "https"
@@ -168,8 +182,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fmt.Fprintf(stdout, "listening on %s://%s\n", scheme, ln.Addr())
 	log.Info("slipway-server started", "version", version, "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "bundle_store", cfg.BundleStore)
 
-	var wg sync.WaitGroup
-	errc := make(chan error, 3)
 	wg.Go(func() { errc <- orch.Run(ctx) })
 	wg.Go(func() { cleanUploads(ctx, blobs, cfg.S3PresignTTL, log) })
 	if gh != nil {
@@ -300,4 +312,43 @@ func newGitHub(cfg Config, st *store.SQLite, srv *apiserver.Server, tempDir stri
 	}
 	log.Info("github integration on", "auth", mode, "api_url", g.APIURL, "webhooks", g.WebhookSecret != "")
 	return app, nil
+}
+
+// debugServer serves Go's profiler on its own loopback listener (Config.DebugListen), so the
+// public listener never exposes it.
+type debugServer struct {
+	ln net.Listener
+	hs *http.Server
+}
+
+func listenDebug(addr string, log *slog.Logger) (*debugServer, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("debug listener: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return &debugServer{ln: ln, hs: &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		// No WriteTimeout: a CPU profile or trace streams for as long as it was asked to run.
+		IdleTimeout: 2 * time.Minute,
+		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}}, nil
+}
+
+// serve runs until ctx ends.
+func (d *debugServer) serve(ctx context.Context) error {
+	go func() {
+		<-ctx.Done()
+		_ = d.hs.Close()
+	}()
+	if err := d.hs.Serve(d.ln); !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("debug listener: %w", err)
+	}
+	return nil
 }

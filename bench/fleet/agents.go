@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"sync"
 	"syscall"
@@ -41,8 +42,11 @@ func agentPrefix(dir string, i int) string { return filepath.Join(dir, hostName(
 type workers struct {
 	exe, server, enroll, dir string
 	perWorker, wave          int
-	n                        int
-	procs                    []*workerProc
+	// cpuprofile, when set, makes the next workers started write a CPU profile there (the
+	// first one; the others to path.2, path.3...).
+	cpuprofile string
+	n          int
+	procs      []*workerProc
 }
 
 type workerProc struct {
@@ -65,8 +69,16 @@ func (w *workers) add(ctx context.Context, n int, tag string) error {
 }
 
 func (w *workers) start(ctx context.Context, first, count int, tag string) error {
-	cmd := exec.Command(w.exe, "worker", "-server", w.server, "-dir", w.dir, "-first", strconv.Itoa(first),
-		"-count", strconv.Itoa(count), "-tag", tag, "-wave", strconv.Itoa(w.wave))
+	args := []string{"worker", "-server", w.server, "-dir", w.dir, "-first", strconv.Itoa(first),
+		"-count", strconv.Itoa(count), "-tag", tag, "-wave", strconv.Itoa(w.wave)}
+	if w.cpuprofile != "" {
+		path := w.cpuprofile
+		if first > 0 {
+			path += "." + strconv.Itoa(first)
+		}
+		args = append(args, "-cpuprofile", path)
+	}
+	cmd := exec.Command(w.exe, args...)
 	cmd.Env = append(os.Environ(), "SLIPWAY_ENROLL_TOKEN="+w.enroll)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
@@ -139,6 +151,7 @@ func worker(ctx context.Context, args []string, stdout io.Writer) error {
 	count := fl.Int("count", 0, "agents to run")
 	tag := fl.String("tag", "", "value of every agent's fleet tag")
 	wave := fl.Int("wave", 500, "agents started at once")
+	cpuprofile := fl.String("cpuprofile", "", "write a CPU profile of this worker, from when its agents are ready until it stops, to `file`")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
@@ -157,9 +170,32 @@ func worker(ctx context.Context, args []string, stdout io.Writer) error {
 			}
 		}
 	}
+	if *cpuprofile != "" {
+		stop, err := profileCPU(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	fmt.Fprintln(stdout, "ready")
 	<-ctx.Done()
 	return nil
+}
+
+// profileCPU starts a CPU profile of this process into path; call stop to write it.
+func profileCPU(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		_ = f.Close()
+	}, nil
 }
 
 // fleet is many agents in one process.

@@ -67,6 +67,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	perWorker := fl.Int("per-worker", 5000, "agents per worker process (fewer if the file limit says so)")
 	work := fl.String("dir", "", "work directory for the server and the baselines, kept (default: a new temp dir, removed at the end)")
 	serverBin := fl.String("server-bin", "", "use this slipway-server binary instead of building one (e.g. one built for profiling)")
+	cpuprofile := fl.String("cpuprofile", "", "write CPU profiles: the server's over the deployment's first -profile-for to `PREFIX`.server (through its --debug-listen profiler), the deployment's agent workers' to PREFIX.agents")
+	profileFor := fl.Duration("profile-for", 20*time.Second, "how long the server's CPU profile runs from the create call")
 	agentsDir := fl.String("agents-dir", "", "where the agents' roots go (default: a temp dir on /dev/shm when it exists: on a real fleet every host has its own disk)")
 	if err := fl.Parse(args); err != nil {
 		return err
@@ -107,7 +109,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		bin = bins["slipway-server"]
 	}
-	srv, err := rig.StartServer(ctx, bin, dir, nil)
+	var serverArgs []string
+	if *cpuprofile != "" {
+		serverArgs = append(serverArgs, "--debug-listen", "127.0.0.1:0")
+	}
+	srv, err := rig.StartServer(ctx, bin, dir, nil, serverArgs...)
 	if err != nil {
 		return err
 	}
@@ -145,13 +151,28 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	w := &workers{exe: exe, server: srv.URL, enroll: srv.EnrollToken, dir: adir, perWorker: per, wave: *wave}
 	defer w.stop()
 	start := time.Now()
+	if *cpuprofile != "" {
+		w.cpuprofile = *cpuprofile + ".agents"
+	}
 	if err := w.add(ctx, *nAgents, "deploy"); err != nil {
 		return err
 	}
+	w.cpuprofile = ""
 	fmt.Fprintf(stdout, "%d agents registered and long-polling in %s\n", *nAgents, rig.Round(time.Since(start)))
 
+	profiled := make(chan error, 1)
+	if *cpuprofile != "" {
+		go func() { profiled <- srv.CPUProfile(ctx, *cpuprofile+".server", *profileFor) }()
+	}
 	if err := deployFleet(ctx, stdout, srv, w, digest, rev, *hooks, httpCPU, sqlCPU); err != nil {
 		return err
+	}
+	if *cpuprofile != "" {
+		if err := <-profiled; err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "CPU profiles: %s.server (the server's first %s of the deployment), %s.agents (the agent workers', written when they stop)\n",
+			*cpuprofile, *profileFor, *cpuprofile)
 	}
 	if *nIdle == 0 {
 		return nil

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -51,9 +52,12 @@ type Server struct {
 	URL         string
 	AdminToken  string
 	EnrollToken string
-	cmd         *exec.Cmd
-	log         *tail
-	done        chan struct{}
+	// DebugURL is the profiler's base URL (".../debug/pprof/") when the server was started
+	// with --debug-listen, else "".
+	DebugURL string
+	cmd      *exec.Cmd
+	log      *tail
+	done     chan struct{}
 }
 
 // StartServer runs bin with its data in dataDir and waits until it listens. extraEnv is added to
@@ -78,9 +82,13 @@ func StartServer(ctx context.Context, bin, dataDir string, extraEnv []string, ar
 	}
 	s.cmd = cmd
 	urls := make(chan string, 1)
+	debugURL := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
+			if u, ok := strings.CutPrefix(sc.Text(), "pprof listening on "); ok {
+				debugURL <- u
+			}
 			if u, ok := strings.CutPrefix(sc.Text(), "listening on "); ok {
 				urls <- u
 			}
@@ -93,6 +101,11 @@ func StartServer(ctx context.Context, bin, dataDir string, extraEnv []string, ar
 	}()
 	select {
 	case s.URL = <-urls:
+		// The server prints the profiler's line, when it has one, before this one.
+		select {
+		case s.DebugURL = <-debugURL:
+		default:
+		}
 		return s, nil
 	case <-s.done:
 		return nil, fmt.Errorf("slipway-server exited before listening:\n%s", s.log.last())
@@ -120,6 +133,36 @@ func (s *Server) Stop() {
 		_ = s.cmd.Process.Kill()
 		<-s.done
 	}
+}
+
+// CPUProfile asks the server's profiler (see DebugURL) for a CPU profile of the next d and
+// writes it to path. It blocks for d.
+func (s *Server) CPUProfile(ctx context.Context, path string, d time.Duration) error {
+	if s.DebugURL == "" {
+		return errors.New("cpu profile: the server was not started with --debug-listen")
+	}
+	url := fmt.Sprintf("%sprofile?seconds=%d", s.DebugURL, int(d.Round(time.Second).Seconds()))
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := (&http.Client{Timeout: d + time.Minute}).Do(req)
+	if err != nil {
+		return fmt.Errorf("cpu profile: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("cpu profile: %s", resp.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("cpu profile: %w", err)
+	}
+	return f.Close()
 }
 
 // LogTail is the end of the server's log, for error messages.
