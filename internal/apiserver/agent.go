@@ -37,8 +37,6 @@ const (
 	// maxInterrupted bounds the commands a hello may report as interrupted: an agent has at most
 	// one in flight per deployment.
 	maxInterrupted = 100
-	// touchEvery is how stale an instance's last_seen may get while its agent polls.
-	touchEvery = 10 * time.Second
 )
 
 type instanceKey struct{}
@@ -184,13 +182,9 @@ func (s *Server) handleAgentNext(w http.ResponseWriter, r *http.Request) {
 		}
 		wait = min(d, maxPollWait)
 	}
-	// last_seen is for people reading the instance list; refreshing it at most every touchEvery
-	// spares a durable write (an fsync on the one writer connection) on every poll, seven per
-	// host per deployment.
-	if now := time.Now(); now.Sub(inst.LastSeen) >= touchEvery {
-		if err := s.store.TouchInstance(r.Context(), inst.ID, now); err != nil {
-			s.log.Warn("touch instance", "instance", inst.ID, "error", err)
-		}
+	// The store keeps last_seen in memory and writes many at once (see TouchInstance).
+	if err := s.store.TouchInstance(r.Context(), inst.ID, time.Now()); err != nil {
+		s.log.Warn("touch instance", "instance", inst.ID, "error", err)
 	}
 	cmd, err := s.orch.NextCommand(r.Context(), inst.ID, wait)
 	if err != nil {

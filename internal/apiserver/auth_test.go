@@ -150,8 +150,9 @@ func TestAuth_InstanceActsOnlyAsItself(t *testing.T) {
 	want(t, e.call(http.MethodPost, api.PathAgent+"/commands/"+cmd.ID+"/heartbeat", web.credential, "{}"), http.StatusGone)
 }
 
-// TestAuth_DeregisteredCredential: deregistering revokes the credential, and the agent is told
-// to enroll again; the name can then enroll afresh.
+// TestAuth_DeregisteredCredential: deregistering revokes the credential at once (the first
+// call put it in the store's memory), and the agent is told to enroll again; the name can then
+// enroll afresh.
 func TestAuth_DeregisteredCredential(t *testing.T) {
 	e := newEnv(t)
 	host := e.register("web-1", map[string]string{"role": "web"})

@@ -71,11 +71,18 @@ func (s *SQLite) RegisterInstance(ctx context.Context, name string, tags map[str
 	}
 	now := fromMillis(millis(s.now()))
 	inst := Instance{ID: newID("i-"), Name: name, Tags: tags, RegisterTime: now, LastSeen: now}
+	var replaced string
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		if replace {
-			if _, err := tx.ExecContext(ctx, `UPDATE instances SET deregistered = 1, deregister_time = ?, credential_hash = NULL
-				WHERE name = ? AND deregistered = 0`, millis(now), name); err != nil {
-				return fmt.Errorf("deregister previous: %w", err)
+			err := tx.QueryRowContext(ctx, "SELECT id FROM instances WHERE name = ? AND deregistered = 0", name).Scan(&replaced)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("find previous: %w", err)
+			}
+			if replaced != "" {
+				if _, err := tx.ExecContext(ctx, `UPDATE instances SET deregistered = 1, deregister_time = ?, credential_hash = NULL
+					WHERE id = ?`, millis(now), replaced); err != nil {
+					return fmt.Errorf("deregister previous: %w", err)
+				}
 			}
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO instances (id, name, tags, credential_hash, register_time, last_seen, deregistered, deregister_time)
@@ -89,15 +96,24 @@ func (s *SQLite) RegisterInstance(ctx context.Context, name string, tags map[str
 	if err != nil {
 		return Instance{}, fmt.Errorf("register instance %s: %w", name, err)
 	}
+	if replaced != "" {
+		s.agents.forget(replaced)
+	}
 	return inst, nil
 }
 
 // InstanceByCredential returns the registered instance whose credential hashes to hash;
-// ErrNotFound when none does (unknown or revoked).
+// ErrNotFound when none does (unknown or revoked). Every agent request asks, so the answers
+// for valid credentials are kept in memory until a write to the instance (see agentCache).
 func (s *SQLite) InstanceByCredential(ctx context.Context, hash string) (Instance, error) {
-	// The lookup is an index search on the hash, not a comparison of secrets: learning how
-	// close a guess's hash came tells nothing about a token. The constant-time compare below
-	// keeps the final check free of early exits all the same.
+	// The lookups (the cache's map, the database's index) search on the hash, not compare
+	// secrets: learning how close a guess's hash came tells nothing about a token. The
+	// constant-time compare below keeps the database's final check free of early exits all
+	// the same.
+	cached, gen, ok := s.agents.credential(hash)
+	if ok {
+		return cached, nil
+	}
 	var stored string
 	inst, err := scanInstance(s.byCredential.QueryRowContext(ctx, hash), &stored)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && subtle.ConstantTimeCompare([]byte(stored), []byte(hash)) != 1) {
@@ -106,6 +122,8 @@ func (s *SQLite) InstanceByCredential(ctx context.Context, hash string) (Instanc
 	if err != nil {
 		return Instance{}, fmt.Errorf("instance by credential: %w", err)
 	}
+	s.agents.fill(hash, inst, gen)
+	inst.LastSeen = s.agents.lastSeen(inst.ID, inst.LastSeen)
 	return inst, nil
 }
 
@@ -123,6 +141,7 @@ func (s *SQLite) GetInstance(ctx context.Context, id string) (Instance, error) {
 		}
 		groups, err := groupHealth(ctx, tx, "WHERE instance = ?", id)
 		inst.Groups = groups[id]
+		inst.LastSeen = s.agents.lastSeen(id, inst.LastSeen)
 		return err
 	})
 	if err != nil {
@@ -161,6 +180,7 @@ func (s *SQLite) ListInstances(ctx context.Context, includeDeregistered bool) ([
 		}
 		for i := range out {
 			out[i].Groups = groups[out[i].ID]
+			out[i].LastSeen = s.agents.lastSeen(out[i].ID, out[i].LastSeen)
 		}
 		return nil
 	})
@@ -181,20 +201,7 @@ func (s *SQLite) DeregisterInstance(ctx context.Context, id string) error {
 	if err := mustAffect(res); err != nil {
 		return fmt.Errorf("deregister instance %s: %w", id, err)
 	}
-	return nil
-}
-
-// TouchInstance records that a registered instance was seen at now; ErrNotFound when it is not
-// registered. It is one indexed UPDATE; a server with thousands of agents polling may still
-// prefer to keep last-seen times in memory and flush them now and then.
-func (s *SQLite) TouchInstance(ctx context.Context, id string, now time.Time) error {
-	res, err := s.w.ExecContext(ctx, "UPDATE instances SET last_seen = ? WHERE id = ? AND deregistered = 0", millis(now), id)
-	if err != nil {
-		return fmt.Errorf("touch instance %s: %w", id, err)
-	}
-	if err := mustAffect(res); err != nil {
-		return fmt.Errorf("touch instance %s: %w", id, err)
-	}
+	s.agents.forget(id)
 	return nil
 }
 
@@ -288,5 +295,6 @@ func (s *SQLite) SetInstanceTags(ctx context.Context, id string, tags map[string
 	if err := mustAffect(res); err != nil {
 		return fmt.Errorf("set tags of instance %s: %w", id, err)
 	}
+	s.agents.forget(id)
 	return nil
 }

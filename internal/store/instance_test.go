@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"maps"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/slipway-deploy/slipway/internal/deploy"
 	"github.com/slipway-deploy/slipway/internal/store"
@@ -61,7 +63,7 @@ func TestSQLite_Instances(t *testing.T) {
 	_, err = s.InstanceByCredential(ctx, store.HashToken("wrong"))
 	wantErr(t, "InstanceByCredential(wrong)", err, store.ErrNotFound)
 
-	seen := t0.Add(42e9)
+	seen := web1.RegisterTime.Add(42 * time.Second) // last_seen never moves back
 	if err := s.TouchInstance(ctx, web1.ID, seen); err != nil {
 		t.Fatalf("TouchInstance: %v", err)
 	}
@@ -131,6 +133,95 @@ func TestSQLite_Instances(t *testing.T) {
 				t.Errorf("ListInstances(%v): got %v, want %v", tc.all, names, tc.want)
 			}
 		})
+	}
+}
+
+// TestSQLite_CredentialRefusedOnceRevoked checks that the in-memory answers of
+// InstanceByCredential never outlive a write to the instance.
+func TestSQLite_CredentialRefusedOnceRevoked(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	lookup := func(token string) (store.Instance, error) {
+		t.Helper()
+		return s.InstanceByCredential(ctx, store.HashToken(token))
+	}
+	a, err := s.RegisterInstance(ctx, "a", map[string]string{"role": "web"}, store.HashToken("ta"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // the second answer comes from memory
+		if got, err := lookup("ta"); err != nil || got.ID != a.ID || got.Tags["role"] != "web" {
+			t.Fatalf("lookup: got %+v, %v; want %s with role=web", got, err, a.ID)
+		}
+	}
+	got, _ := lookup("ta")
+	got.Tags["role"] = "changed by a caller"
+	if again, _ := lookup("ta"); again.Tags["role"] != "web" {
+		t.Errorf("a caller's change to the returned tags reached the next caller: %v", again.Tags)
+	}
+
+	if err := s.SetInstanceTags(ctx, a.ID, map[string]string{"role": "db"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := lookup("ta"); err != nil || got.Tags["role"] != "db" {
+		t.Errorf("after SetInstanceTags: got %+v, %v; want role=db", got, err)
+	}
+
+	if err := s.DeregisterInstance(ctx, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, err = lookup("ta")
+	wantErr(t, "credential of a deregistered instance", err, store.ErrNotFound)
+	wantErr(t, "TouchInstance(deregistered)", s.TouchInstance(ctx, a.ID, t0), store.ErrNotFound)
+
+	b, err := s.RegisterInstance(ctx, "b", nil, store.HashToken("tb"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lookup("tb"); err != nil {
+		t.Fatal(err)
+	}
+	b2, err := s.RegisterInstance(ctx, "b", nil, store.HashToken("tb2"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = lookup("tb")
+	wantErr(t, "credential of a replaced instance", err, store.ErrNotFound)
+	if got, err := lookup("tb2"); err != nil || got.ID != b2.ID || got.ID == b.ID {
+		t.Errorf("new credential: got %+v, %v; want %s", got, err, b2.ID)
+	}
+}
+
+// TestSQLite_LastSeenWrittenAtClose checks that the last_seen times kept in memory reach the
+// database when the store closes.
+func TestSQLite_LastSeenWrittenAtClose(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "slipway.db")
+	s, err := store.OpenSQLite(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.RegisterInstance(ctx, "a", nil, store.HashToken("ta"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := a.LastSeen.Add(5 * time.Second)
+	if err := s.TouchInstance(ctx, a.ID, seen); err != nil {
+		t.Fatal(err)
+	}
+	// An older touch does not move it back.
+	if err := s.TouchInstance(ctx, a.ID, seen.Add(-time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.InstanceByCredential(ctx, store.HashToken("ta")); err != nil || !got.LastSeen.Equal(seen) {
+		t.Errorf("before close: LastSeen %v, %v; want %v", got.LastSeen, err, seen)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := openAt(t, path).GetInstance(ctx, a.ID)
+	if err != nil || !got.LastSeen.Equal(seen) {
+		t.Errorf("after reopening: LastSeen %v, %v; want %v", got.LastSeen, err, seen)
 	}
 }
 

@@ -29,6 +29,7 @@ type SQLite struct {
 	// byCredential is InstanceByCredential's query, prepared once: it runs on every agent
 	// request, and SQLite parsing it anew each time was half its cost.
 	byCredential *sql.Stmt
+	agents       *agentCache
 }
 
 // OpenSQLite opens (creating if needed) the database at path and brings its schema up to date.
@@ -53,6 +54,7 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
 	s := &SQLite{w: w, now: time.Now}
+	s.agents = newAgentCache(s.now())
 	if err := s.checkWAL(ctx); err != nil {
 		_ = w.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
@@ -89,9 +91,12 @@ func (s *SQLite) checkWAL(ctx context.Context) error {
 	return nil
 }
 
-// Close closes both pools. Calls in flight finish first.
+// Close writes the last_seen times still in memory and closes both pools. Calls in flight
+// finish first.
 func (s *SQLite) Close() error {
-	var errs []error
+	ctx, cancel := context.WithTimeout(context.Background(), busyTimeout)
+	defer cancel()
+	errs := []error{s.flushSeen(ctx)}
 	if s.byCredential != nil {
 		errs = append(errs, s.byCredential.Close())
 	}
