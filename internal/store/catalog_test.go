@@ -289,6 +289,24 @@ func TestSQLite_Revisions(t *testing.T) {
 	if !reflect.DeepEqual(got, s3) {
 		t.Errorf("GetRevision: got %+v, want %+v", got, s3)
 	}
+	// The second answer comes from memory, unchanged by what a caller did to the first.
+	got.Location[0] = 'X'
+	if again, err := s.GetRevision(ctx, "other", digest); err != nil || !reflect.DeepEqual(again, s3) {
+		t.Errorf("GetRevision again: got %+v, %v; want %+v", again, err, s3)
+	}
+	// A commit filled in later shows in the next read, though the revision was read (and kept
+	// in memory) without it.
+	if _, err := s.GetRevision(ctx, "app", digest); err != nil {
+		t.Fatal(err)
+	}
+	withCommit := r
+	withCommit.Commit = strings.Repeat("c0", 20)
+	if _, err := s.PutRevision(ctx, withCommit); err != nil {
+		t.Fatalf("PutRevision with a commit: %v", err)
+	}
+	if got, err := s.GetRevision(ctx, "app", digest); err != nil || got.Commit != withCommit.Commit {
+		t.Errorf("GetRevision after the commit was filled in: got %+v, %v; want commit %s", got, err, withCommit.Commit)
+	}
 	_, err = s.GetRevision(ctx, "app", strings.Repeat("cd", 32))
 	wantErr(t, "GetRevision(unknown)", err, store.ErrNotFound)
 

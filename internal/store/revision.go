@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 	"time"
 )
 
@@ -99,15 +101,23 @@ func (s *SQLite) PutRevision(ctx context.Context, r Revision) (Revision, error) 
 	if err != nil {
 		return Revision{}, fmt.Errorf("put revision %s: %w", r.Digest, err)
 	}
+	s.revisions.put(out, true)
 	return out, nil
 }
 
-// GetRevision returns a registered revision; ErrNotFound if none.
+// GetRevision returns a registered revision; ErrNotFound if none. Every command handed to an
+// agent names its revision, and a stored revision changes only through PutRevision (which
+// fills in a missing commit or directory, and updates the memory too) and is never deleted,
+// so the answers are kept in memory.
 func (s *SQLite) GetRevision(ctx context.Context, application, digest string) (Revision, error) {
+	if r, ok := s.revisions.get(application, digest); ok {
+		return r, nil
+	}
 	r, err := getRevision(ctx, s.r, application, digest)
 	if err != nil {
 		return Revision{}, fmt.Errorf("get revision %s/%s: %w", application, digest, err)
 	}
+	s.revisions.put(r, false)
 	return r, nil
 }
 
@@ -126,6 +136,40 @@ func (s *SQLite) RevisionForCommit(ctx context.Context, application, commit stri
 }
 
 const revisionColumns = "application, digest, size, format, source, location, commit_sha, directory, create_time"
+
+// maxCachedRevisions bounds the revisions GetRevision keeps in memory; past it, it starts
+// afresh. A fleet deploys a handful of revisions at a time.
+const maxCachedRevisions = 256
+
+// revisionCache holds stored revisions by application and digest.
+type revisionCache struct {
+	mu sync.Mutex
+	m  map[[2]string]Revision
+}
+
+func (c *revisionCache) get(application, digest string) (Revision, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r, ok := c.m[[2]string{application, digest}]
+	r.Location = slices.Clone(r.Location)
+	return r, ok
+}
+
+// put keeps r. A read keeps it only when it is not there yet (replace false), so that a read
+// from before a PutRevision cannot put back what PutRevision replaced.
+func (c *revisionCache) put(r Revision, replace bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxCachedRevisions {
+		c.m = map[[2]string]Revision{}
+	}
+	k := [2]string{r.Application, r.Digest}
+	if _, ok := c.m[k]; ok && !replace {
+		return
+	}
+	r.Location = slices.Clone(r.Location)
+	c.m[k] = r
+}
 
 func getRevision(ctx context.Context, q querier, application, digest string) (Revision, error) {
 	return scanRevision(q.QueryRowContext(ctx, "SELECT "+revisionColumns+" FROM revisions WHERE application = ? AND digest = ?", application, digest))

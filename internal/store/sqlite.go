@@ -30,6 +30,7 @@ type SQLite struct {
 	// request, and SQLite parsing it anew each time was half its cost.
 	byCredential *sql.Stmt
 	agents       *agentCache
+	revisions    revisionCache
 }
 
 // OpenSQLite opens (creating if needed) the database at path and brings its schema up to date.
