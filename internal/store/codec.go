@@ -42,7 +42,7 @@ type deploymentJSON struct {
 	Error                         errorJSON        `json:"error"`
 	Minimum                       int              `json:"minimum"`
 	Batch                         int              `json:"batch"`
-	Targets                       []targetJSON     `json:"targets,omitempty"`
+	Targets                       []targetJSON     `json:"targets,omitempty"` // in deployment_targets since; see decodeDeployment
 	Stop                          stopJSON         `json:"stop"`
 	RollbackRevision              string           `json:"rollback_revision,omitempty"`
 	Shift                         shiftJSON        `json:"shift,omitzero"`
@@ -172,6 +172,8 @@ type diagnosticsJSON struct {
 	LogTail    string `json:"log_tail,omitempty"`
 }
 
+// encodeDeployment is the JSON of d without its targets (deployments.state); encodeTarget
+// writes each target's.
 func encodeDeployment(d deploy.Deployment) ([]byte, error) {
 	j := deploymentJSON{
 		ID: d.ID, Application: d.Application, Group: d.Group,
@@ -212,24 +214,6 @@ func encodeDeployment(d deploy.Deployment) ([]byte, error) {
 		// A duration string is exact and readable; a number would need a unit everyone agrees on.
 		j.Lease = d.Lease.String()
 	}
-	for _, t := range d.Targets {
-		tj := targetJSON{
-			Instance: t.Instance, Name: t.Name, Server: t.Server,
-			HealthAtStart: t.HealthAtStart.String(), RevisionAtStart: t.RevisionAtStart.String(),
-			InstalledRevision: t.InstalledRevision, Status: t.Status.String(), Attempt: t.Attempt,
-			UpToDate: t.UpToDate, Gone: t.Gone, Message: t.Message, StartTime: t.StartTime, EndTime: t.EndTime,
-		}
-		if t.Fleet != deploy.InPlaceFleet {
-			tj.Fleet = t.Fleet.String()
-		}
-		for _, e := range t.Events {
-			tj.Events = append(tj.Events, eventJSON{
-				Name: e.Name, Status: e.Status.String(), Attempt: e.Attempt, LeaseDeadline: e.LeaseDeadline,
-				Diagnostics: diagnosticsJSON(e.Diagnostics), StartTime: e.StartTime, EndTime: e.EndTime,
-			})
-		}
-		j.Targets = append(j.Targets, tj)
-	}
 	b, err := json.Marshal(j)
 	if err != nil {
 		return nil, fmt.Errorf("encode deployment %s: %w", d.ID, err)
@@ -237,10 +221,45 @@ func encodeDeployment(d deploy.Deployment) ([]byte, error) {
 	return b, nil
 }
 
-func decodeDeployment(b []byte) (deploy.Deployment, error) {
+// encodeTarget is the JSON of one target, a row of deployment_targets.
+func encodeTarget(t deploy.Target) ([]byte, error) {
+	tj := targetJSON{
+		Instance: t.Instance, Name: t.Name, Server: t.Server,
+		HealthAtStart: t.HealthAtStart.String(), RevisionAtStart: t.RevisionAtStart.String(),
+		InstalledRevision: t.InstalledRevision, Status: t.Status.String(), Attempt: t.Attempt,
+		UpToDate: t.UpToDate, Gone: t.Gone, Message: t.Message, StartTime: t.StartTime, EndTime: t.EndTime,
+	}
+	if t.Fleet != deploy.InPlaceFleet {
+		tj.Fleet = t.Fleet.String()
+	}
+	for _, e := range t.Events {
+		tj.Events = append(tj.Events, eventJSON{
+			Name: e.Name, Status: e.Status.String(), Attempt: e.Attempt, LeaseDeadline: e.LeaseDeadline,
+			Diagnostics: diagnosticsJSON(e.Diagnostics), StartTime: e.StartTime, EndTime: e.EndTime,
+		})
+	}
+	b, err := json.Marshal(tj)
+	if err != nil {
+		return nil, fmt.Errorf("encode target %s: %w", t.Instance, err)
+	}
+	return b, nil
+}
+
+// decodeDeployment reads a deployment from its state (encodeDeployment's JSON) and its targets'
+// rows (encodeTarget's), in order. A deployment last saved before targets had rows of their own
+// has them in its state and no rows.
+func decodeDeployment(state []byte, targets [][]byte) (deploy.Deployment, error) {
 	var j deploymentJSON
-	if err := json.Unmarshal(b, &j); err != nil {
+	if err := json.Unmarshal(state, &j); err != nil {
 		return deploy.Deployment{}, fmt.Errorf("decode deployment: %w", err)
+	}
+	if len(targets) > 0 {
+		j.Targets = make([]targetJSON, len(targets))
+		for i, b := range targets {
+			if err := json.Unmarshal(b, &j.Targets[i]); err != nil {
+				return deploy.Deployment{}, fmt.Errorf("decode deployment %s: target %d: %w", j.ID, i, err)
+			}
+		}
 	}
 	p := parser{}
 	d := deploy.Deployment{

@@ -110,38 +110,55 @@ func insertDeployment(ctx context.Context, tx *sql.Tx, d deploy.Deployment) erro
 	if err != nil {
 		return fmt.Errorf("insert deployment: %w", err)
 	}
-	return nil
+	_, err = putTargets(ctx, tx, d.ID, d.Targets, nil, false)
+	return err
 }
 
 // GetDeployment returns a deployment and its version; ErrNotFound if none.
 func (s *SQLite) GetDeployment(ctx context.Context, id string) (Versioned, error) {
-	v, err := getDeployment(ctx, s.r, id)
+	var v Versioned
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		var err error
+		v, err = getDeployment(ctx, tx, id)
+		return err
+	})
 	if err != nil {
 		return Versioned{}, fmt.Errorf("get deployment %s: %w", id, err)
 	}
 	return v, nil
 }
 
+// getDeployment reads a deployment; q must see one snapshot (a transaction), since its state
+// and its targets are separate rows.
 func getDeployment(ctx context.Context, q querier, id string) (Versioned, error) {
-	v, err := scanVersioned(q.QueryRowContext(ctx, "SELECT version, state FROM deployments WHERE id = ?", id))
+	var r stateRow
+	err := q.QueryRowContext(ctx, "SELECT id, version, state FROM deployments WHERE id = ?", id).Scan(&r.id, &r.version, &r.state)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Versioned{}, ErrNotFound
 	}
-	return v, err
-}
-
-func scanVersioned(sc scanner) (Versioned, error) {
-	var v Versioned
-	var state string
-	if err := sc.Scan(&v.Version, &state); err != nil {
-		return Versioned{}, err
-	}
-	d, err := decodeDeployment([]byte(state))
 	if err != nil {
 		return Versioned{}, err
 	}
-	v.Deployment = d
-	return v, nil
+	return r.withTargets(ctx, q)
+}
+
+// stateRow is a deployments row as read, before its targets.
+type stateRow struct {
+	id      string
+	version int
+	state   []byte
+}
+
+func (r stateRow) withTargets(ctx context.Context, q querier) (Versioned, error) {
+	targets, err := targetRows(ctx, q, r.id)
+	if err != nil {
+		return Versioned{}, err
+	}
+	d, err := decodeDeployment(r.state, targets)
+	if err != nil {
+		return Versioned{}, err
+	}
+	return Versioned{Deployment: d, Version: r.version}, nil
 }
 
 // DeploymentFilter narrows ListDeployments. Zero fields do not filter.
@@ -171,7 +188,7 @@ func (s *SQLite) ListDeployments(ctx context.Context, f DeploymentFilter) ([]Ver
 		}
 		where = append(where, "status IN ("+strings.Join(marks, ", ")+")")
 	}
-	query := "SELECT version, state FROM deployments"
+	query := "SELECT id, version, state FROM deployments"
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -198,7 +215,7 @@ func (s *SQLite) ActiveDeployments(ctx context.Context) ([]Versioned, error) {
 		}
 	}
 	marks := strings.TrimSuffix(strings.Repeat("?, ", len(finished)), ", ")
-	out, err := s.queryDeployments(ctx, "SELECT version, state FROM deployments WHERE status NOT IN ("+marks+") ORDER BY create_time, id", finished...)
+	out, err := s.queryDeployments(ctx, "SELECT id, version, state FROM deployments WHERE status NOT IN ("+marks+") ORDER BY create_time, id", finished...)
 	if err != nil {
 		return nil, fmt.Errorf("active deployments: %w", err)
 	}
@@ -206,20 +223,35 @@ func (s *SQLite) ActiveDeployments(ctx context.Context) ([]Versioned, error) {
 }
 
 func (s *SQLite) queryDeployments(ctx context.Context, query string, args ...any) ([]Versioned, error) {
-	rows, err := s.r.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
 	var out []Versioned
-	for rows.Next() {
-		v, err := scanVersioned(rows)
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		var found []stateRow
+		rows, err := tx.QueryContext(ctx, query, args...)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+		defer rows.Close()
+		for rows.Next() {
+			var r stateRow
+			if err := rows.Scan(&r.id, &r.version, &r.state); err != nil {
+				return err
+			}
+			found = append(found, r)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		_ = rows.Close() // before the targets' queries on the same connection
+		for _, r := range found {
+			v, err := r.withTargets(ctx, tx)
+			if err != nil {
+				return err
+			}
+			out = append(out, v)
+		}
+		return nil
+	})
+	return out, err
 }
 
 // SaveDeployment stores the state Decide returned for a deployment read at version, with the
@@ -239,32 +271,37 @@ func (s *SQLite) queryDeployments(ctx context.Context, query string, args ...any
 // The application and group of a deployment never change.
 func (s *SQLite) SaveDeployment(ctx context.Context, d deploy.Deployment, version int, effects []deploy.Effect) (Saved, error) {
 	var saved Saved
+	var written []bool
+	prev, known := s.targets.at(d.ID, version)
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		var err error
-		saved, err = s.save(ctx, tx, d, version, effects)
+		saved, written, err = s.save(ctx, tx, d, version, effects, prev, known)
 		return err
 	})
 	if err != nil {
 		return Saved{}, fmt.Errorf("save deployment %s: %w", d.ID, err)
 	}
+	s.targets.saved(d.ID, saved.Version, d.Targets, prev, written, d.Status.Finished())
 	return saved, nil
 }
 
-func (s *SQLite) save(ctx context.Context, tx *sql.Tx, d deploy.Deployment, version int, effects []deploy.Effect) (Saved, error) {
+// save is SaveDeployment's transaction body. prev are the targets stored at version, when known
+// (then only the targets that differ are written); written says which were.
+func (s *SQLite) save(ctx context.Context, tx *sql.Tx, d deploy.Deployment, version int, effects []deploy.Effect, prev []deploy.Target, known bool) (Saved, []bool, error) {
 	var stored int
 	var app, group string
 	err := tx.QueryRowContext(ctx, "SELECT version, application, group_name FROM deployments WHERE id = ?", d.ID).Scan(&stored, &app, &group)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Saved{}, ErrNotFound
+		return Saved{}, nil, ErrNotFound
 	}
 	if err != nil {
-		return Saved{}, err
+		return Saved{}, nil, err
 	}
 	if stored != version {
-		return Saved{}, fmt.Errorf("%w: stored version %d, saving from %d", ErrVersionConflict, stored, version)
+		return Saved{}, nil, fmt.Errorf("%w: stored version %d, saving from %d", ErrVersionConflict, stored, version)
 	}
 	if d.Application != app || d.Group != group {
-		return Saved{}, fmt.Errorf("%w: deployment belongs to %s/%s, not %s/%s", ErrInvalid, app, group, d.Application, d.Group)
+		return Saved{}, nil, fmt.Errorf("%w: deployment belongs to %s/%s, not %s/%s", ErrInvalid, app, group, d.Application, d.Group)
 	}
 	saved := Saved{Version: version + 1}
 	now := s.now()
@@ -279,57 +316,61 @@ func (s *SQLite) save(ctx context.Context, tx *sql.Tx, d deploy.Deployment, vers
 			done[i] = true
 		case deploy.SwapFleets:
 			if err := swapFleets(ctx, tx, d, e); err != nil {
-				return Saved{}, err
+				return Saved{}, nil, err
 			}
 			done[i] = true
 		case deploy.SetInstanceHealth:
 			if err := setInstanceHealth(ctx, tx, d.Application, d.Group, e, now); err != nil {
-				return Saved{}, err
+				return Saved{}, nil, err
 			}
 			done[i] = true
 		case deploy.SetGroupRevision:
 			if err := setGroupRevision(ctx, tx, d, e); err != nil {
-				return Saved{}, err
+				return Saved{}, nil, err
 			}
 			done[i] = true
 		case deploy.StartRollback:
 			rb, err := s.startRollback(ctx, tx, d, e, now)
 			if err != nil {
-				return Saved{}, err
+				return Saved{}, nil, err
 			}
 			saved.Rollback, d.RolledBackBy = rb, rb
 			done[i] = true
 		case deploy.Finished:
 			if e.Deployment != d.ID {
-				return Saved{}, fmt.Errorf("%w: Finished effect names deployment %s", ErrInvalid, e.Deployment)
+				return Saved{}, nil, fmt.Errorf("%w: Finished effect names deployment %s", ErrInvalid, e.Deployment)
 			}
 			// Released after the loop: deploy asks for a rollback to be admitted before the
 			// group is released, so it runs ahead of anything already queued.
 			finished = true
 		default:
-			return Saved{}, fmt.Errorf("%w: unknown effect %T", ErrInvalid, e)
+			return Saved{}, nil, fmt.Errorf("%w: unknown effect %T", ErrInvalid, e)
 		}
 	}
 	// The state is written after the effects because a rollback adds its id to it.
 	state, err := encodeDeployment(d)
 	if err != nil {
-		return Saved{}, err
+		return Saved{}, nil, err
 	}
 	if _, err := tx.ExecContext(ctx, "UPDATE deployments SET status = ?, end_time = ?, version = ?, state = ? WHERE id = ?",
 		d.Status.String(), millis(d.EndTime), saved.Version, string(state), d.ID); err != nil {
-		return Saved{}, fmt.Errorf("update deployment: %w", err)
+		return Saved{}, nil, fmt.Errorf("update deployment: %w", err)
+	}
+	written, err := putTargets(ctx, tx, d.ID, d.Targets, prev, known)
+	if err != nil {
+		return Saved{}, nil, err
 	}
 	if finished {
 		next, err := release(ctx, tx, d)
 		if err != nil {
-			return Saved{}, err
+			return Saved{}, nil, err
 		}
 		saved.Next = next
 	}
 	if err := appendEffects(ctx, tx, d.ID, effects, done, now); err != nil {
-		return Saved{}, err
+		return Saved{}, nil, err
 	}
-	return saved, nil
+	return saved, written, nil
 }
 
 func setInstanceHealth(ctx context.Context, tx *sql.Tx, app, group string, e deploy.SetInstanceHealth, now time.Time) error {
@@ -474,6 +515,10 @@ func refreshGroupRevision(ctx context.Context, tx *sql.Tx, id, revision string) 
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, "UPDATE deployments SET version = version + 1, state = ? WHERE id = ?", string(state), id); err != nil {
+		return fmt.Errorf("next deployment %s: %w", id, err)
+	}
+	// Its state no longer holds targets, should it still have had them there.
+	if _, err := putTargets(ctx, tx, id, d.Targets, nil, false); err != nil {
 		return fmt.Errorf("next deployment %s: %w", id, err)
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"reflect"
 	"sync"
 	"testing"
@@ -506,6 +507,72 @@ func TestSQLite_SaveDeployment_Concurrent(t *testing.T) {
 	for i, e := range effs {
 		if cmd := e.Effect.(deploy.SendCommand); cmd.Attempt != i+1 || e.Seq != i+1 {
 			t.Fatalf("effect %d: got seq %d attempt %d, want both %d (one per committed version, in order)", i, e.Seq, cmd.Attempt, i+1)
+		}
+	}
+}
+
+// TestSQLite_SaveDeployment_TargetsAsSaved runs a deployment through the store the way the
+// runtime does, deciding from the state in memory rather than from the store, and after every
+// save reads it back through a second handle on the file: the targets a save left unwritten,
+// because the store believed them unchanged, must be the ones decided.
+func TestSQLite_SaveDeployment_TargetsAsSaved(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "slipway.db")
+	s := openAt(t, path)
+	f := newFixture(t, s, 5)
+	create(t, s, newDeployment("d-1", "r1"))
+	reader := openAt(t, path)
+
+	v := get(t, s, "d-1")
+	d, version := v.Deployment, v.Version
+	save := func(in deploy.Input) {
+		t.Helper()
+		next, effects, err := deploy.Decide(d, in, t0.Add(time.Duration(version)*time.Second))
+		if err != nil {
+			t.Fatalf("Decide(%T): %v", in, err)
+		}
+		saved, err := s.SaveDeployment(ctx, next, version, effects)
+		if err != nil {
+			t.Fatalf("SaveDeployment: %v", err)
+		}
+		d, version = next, saved.Version
+		got := get(t, reader, "d-1")
+		if got.Version != version || len(got.Deployment.Targets) != len(d.Targets) {
+			t.Fatalf("after saving version %d: read back version %d with %d targets, want %d", version, got.Version, len(got.Deployment.Targets), len(d.Targets))
+		}
+		for i := range d.Targets {
+			if !reflect.DeepEqual(got.Deployment.Targets[i], d.Targets[i]) {
+				t.Fatalf("after saving version %d, target %d read back:\n got %+v\nwant %+v", version, i, got.Deployment.Targets[i], d.Targets[i])
+			}
+		}
+		if !reflect.DeepEqual(got.Deployment, d) {
+			t.Fatalf("after saving version %d, read back:\n got %+v\nwant %+v", version, got.Deployment, d)
+		}
+	}
+	in := deploy.Start{}
+	for _, id := range f.ids() {
+		in.Instances = append(in.Instances, deploy.Instance{ID: id, Health: deploy.Unhealthy})
+	}
+	save(in)
+	for i := 0; !d.Status.Finished(); i++ {
+		if i > 1000 {
+			t.Fatal("the deployment did not finish")
+		}
+		for _, target := range d.Targets {
+			if cmd, ok := deploy.CommandFor(d, target.Instance); ok {
+				status := deploy.EventSucceeded
+				if target.Instance == f.ids()[4] && cmd.Event == "AfterInstall" {
+					status = deploy.EventFailed
+				}
+				save(deploy.EventReported{Instance: cmd.Instance, Event: cmd.Event, Attempt: cmd.Attempt, Status: status,
+					Diagnostics: deploy.Diagnostics{Message: fmt.Sprintf("report %d", i)}})
+				break
+			}
+		}
+	}
+	for _, target := range d.Targets {
+		if target.Instance == f.ids()[4] && target.Status != deploy.InstanceFailed {
+			t.Errorf("the host that failed AfterInstall is %v, want Failed", target.Status)
 		}
 	}
 }

@@ -31,6 +31,7 @@ type SQLite struct {
 	byCredential *sql.Stmt
 	agents       *agentCache
 	revisions    revisionCache
+	targets      savedTargets
 }
 
 // OpenSQLite opens (creating if needed) the database at path and brings its schema up to date.
