@@ -80,6 +80,9 @@ type sentKey struct {
 type request struct {
 	in   deploy.Input
 	done chan error
+	// after is the deployment as the batch that decided in left it, set before done is sent, so
+	// that no caller looks it up again (from the store, with every target, once it finished).
+	after deploy.Deployment
 }
 
 // New returns an orchestrator over store. now is the clock (time.Now when nil).
@@ -360,7 +363,7 @@ func (o *Orchestrator) Apply(ctx context.Context, id string, in deploy.Input) (d
 		o.mu.Unlock()
 		select {
 		case err := <-req.done:
-			return o.snapshot(id), err
+			return req.after, err
 		case <-ctx.Done():
 			return deploy.Deployment{}, ctx.Err()
 		}
@@ -381,6 +384,7 @@ func (o *Orchestrator) Apply(ctx context.Context, id string, in deploy.Input) (d
 			follow = append(follow, o.act(e, effects, saved)...)
 		}
 		for i, r := range batch {
+			r.after = e.d
 			r.done <- errs[i]
 		}
 	}
@@ -395,17 +399,8 @@ func (o *Orchestrator) Apply(ctx context.Context, id string, in deploy.Input) (d
 	for _, f := range follow {
 		f()
 	}
-	return o.snapshot(id), <-req.done
-}
-
-func (o *Orchestrator) snapshot(id string) deploy.Deployment {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if e, ok := o.active[id]; ok {
-		return e.d
-	}
-	v, _ := o.store.GetDeployment(context.Background(), id)
-	return v.Deployment
+	err := <-req.done
+	return req.after, err
 }
 
 // decideAndSave decides a batch of inputs and stores the result, retrying on a version conflict
