@@ -131,6 +131,9 @@ func Extract(ctx context.Context, r io.ReaderAt, size int64, dest string, lim Li
 		return Result{}, err
 	}
 	x := newExtractor(ctx, out, lim, format)
+	// A small archive gets a small buffer: its files may be larger than it (compressed), but
+	// then the copy only takes a few more reads.
+	x.bufSize = int(min(max(size, 4<<10), copyBufSize))
 	return x.run(func() error { return x.readAt(r, size) })
 }
 
@@ -154,7 +157,7 @@ func (x *extractor) readAt(r io.ReaderAt, size int64) error {
 	if x.res.Format == FormatZip {
 		return x.zip(r, size)
 	}
-	return x.stream(bufio.NewReaderSize(io.NewSectionReader(r, 0, size), streamBufSize), x.res.Format)
+	return x.stream(bufio.NewReaderSize(io.NewSectionReader(r, 0, size), readAhead(size)), x.res.Format)
 }
 
 // ExtractReader unpacks a tar or tgz stream into dest with the guarantees of Extract. A zip
@@ -182,6 +185,10 @@ func ExtractReader(ctx context.Context, r io.Reader, dest string, lim Limits) (R
 
 // streamBufSize is the read-ahead on the compressed input; gzip reads it a byte at a time.
 const streamBufSize = 1 << 20
+
+// readAhead is the read-ahead for an archive of size bytes: no more than it holds, so that a
+// small bundle does not cost a mebibyte of memory to read.
+func readAhead(size int64) int { return int(max(min(size, streamBufSize), 16)) }
 
 type kind uint8
 
@@ -232,17 +239,19 @@ type extractor struct {
 	lim   Limits
 	nodes map[string]node // cleaned slash path → node; the root itself is not stored
 	res   Result
-	buf   []byte
+	// buf is the copy buffer, made at the first file: bufSize bytes.
+	buf     []byte
+	bufSize int
 }
 
 func newExtractor(ctx context.Context, out tree, lim Limits, format Format) *extractor {
 	return &extractor{
-		ctx:   ctx,
-		out:   out,
-		lim:   lim.withDefaults(),
-		nodes: make(map[string]node),
-		res:   Result{Format: format},
-		buf:   make([]byte, copyBufSize),
+		ctx:     ctx,
+		out:     out,
+		lim:     lim.withDefaults(),
+		nodes:   make(map[string]node),
+		res:     Result{Format: format},
+		bufSize: copyBufSize,
 	}
 }
 
@@ -408,6 +417,9 @@ func (x *extractor) file(name string, e entry, body io.Reader) error {
 // copy streams body into f, counting what is written against MaxBytes: headers can lie, bytes
 // cannot. A read that would pass the limit is refused before it is written.
 func (x *extractor) copy(name string, f io.Writer, body io.Reader) error {
+	if x.buf == nil {
+		x.buf = make([]byte, x.bufSize)
+	}
 	for {
 		if err := x.ctx.Err(); err != nil {
 			return err

@@ -167,7 +167,7 @@ func (m *Manifest) entry(name string) (io.ReadCloser, error) {
 		}
 		return nil, fs.ErrNotExist
 	}
-	var r io.Reader = bufio.NewReaderSize(io.NewSectionReader(m.r, 0, m.size), streamBufSize)
+	var r io.Reader = bufio.NewReaderSize(io.NewSectionReader(m.r, 0, m.size), readAhead(m.size))
 	var closer io.Closer = io.NopCloser(nil)
 	if m.Format == FormatTgz {
 		zr, err := gzip.NewReader(r)
