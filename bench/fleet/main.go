@@ -67,7 +67,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	perWorker := fl.Int("per-worker", 5000, "agents per worker process (fewer if the file limit says so)")
 	work := fl.String("dir", "", "work directory for the server and the baselines, kept (default: a new temp dir, removed at the end)")
 	serverBin := fl.String("server-bin", "", "use this slipway-server binary instead of building one (e.g. one built for profiling)")
-	cpuprofile := fl.String("cpuprofile", "", "write CPU profiles: the server's over the deployment's first -profile-for to `PREFIX`.server (through its --debug-listen profiler), the deployment's agent workers' to PREFIX.agents")
+	cpuprofile := fl.String("cpuprofile", "", "write CPU profiles: the server's over the deployment's first -profile-for to `PREFIX`.server and over the idle window to PREFIX.idle.server (through its --debug-listen profiler), the deployment's agent workers' to PREFIX.agents")
 	profileFor := fl.Duration("profile-for", 20*time.Second, "how long the server's CPU profile runs from the create call")
 	agentsDir := fl.String("agents-dir", "", "where the agents' roots go (default: a temp dir on /dev/shm when it exists: on a real fleet every host has its own disk)")
 	if err := fl.Parse(args); err != nil {
@@ -182,7 +182,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "%d more agents registered and long-polling in %s\n", *nIdle-*nAgents, rig.Round(time.Since(start)))
-	return idle(ctx, stdout, srv, w, *idleFor)
+	idleProfile := ""
+	if *cpuprofile != "" {
+		idleProfile = *cpuprofile + ".idle.server"
+	}
+	return idle(ctx, stdout, srv, w, *idleFor, idleProfile)
 }
 
 func deployFleet(ctx context.Context, stdout io.Writer, srv *rig.Server, w *workers, digest string, rev rig.Trivial, hooks bool, httpCPU, sqlCPU time.Duration) error {
@@ -285,7 +289,9 @@ func check(ctx context.Context, c *api.Client, w *workers, id string, rev rig.Tr
 	return strings.Join(parts, ", "), nil
 }
 
-func idle(ctx context.Context, stdout io.Writer, srv *rig.Server, w *workers, window time.Duration) error {
+// idle measures the server with every agent long-polling and nothing to do; with a profile path,
+// it also writes the server's CPU profile of that window there.
+func idle(ctx context.Context, stdout io.Writer, srv *rig.Server, w *workers, window time.Duration, profile string) error {
 	// Let the burst of connecting settle: every agent is in a long poll, nothing else happens.
 	select {
 	case <-ctx.Done():
@@ -298,6 +304,10 @@ func idle(ctx context.Context, stdout io.Writer, srv *rig.Server, w *workers, wi
 	}
 	agents0 := w.cpu()
 	start := time.Now()
+	profiled := make(chan error, 1)
+	if profile != "" {
+		go func() { profiled <- srv.CPUProfile(ctx, profile, window) }()
+	}
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
@@ -324,5 +334,11 @@ func idle(ctx context.Context, stdout io.Writer, srv *rig.Server, w *workers, wi
 	fmt.Fprintf(stdout, "  server RSS                   %s (%.1f KiB per agent), peak %s\n", rig.MiB(rss), float64(rss)/1024/float64(w.n), rig.MiB(peak))
 	fmt.Fprintf(stdout, "  server open files            %d\n", fds)
 	fmt.Fprintf(stdout, "  agents' CPU (workers)        %s per second\n", rig.Round(perSecond(agentsCPU)))
+	if profile != "" {
+		if err := <-profiled; err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "CPU profile of the idle server: %s\n", profile)
+	}
 	return nil
 }
