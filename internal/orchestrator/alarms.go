@@ -84,7 +84,7 @@ func (o *Orchestrator) watchAlarms(ctx context.Context) {
 	defer t.Stop()
 	busy := map[string]bool{}
 	done := make(chan string)
-	for {
+	check := func() {
 		for _, w := range o.live() {
 			if busy[w.id] {
 				continue
@@ -98,13 +98,18 @@ func (o *Orchestrator) watchAlarms(ctx context.Context) {
 				}
 			})
 		}
+	}
+	check()
+	for {
 		select {
 		case <-ctx.Done():
 			return
 		case id := <-done:
+			// Read again at the next tick, not now: going round at once read every live
+			// deployment's group and alarms in a loop with no pause.
 			delete(busy, id)
-			continue
 		case <-t.C:
+			check()
 		}
 	}
 }
