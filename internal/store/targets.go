@@ -69,7 +69,8 @@ func (c *savedTargets) saved(id string, version int, targets, prev []deploy.Targ
 
 // sameTarget says whether two targets are equal in every field, times included down to their
 // location and monotonic reading (a difference there costs a write, never a lost change).
-// TestSameTarget_EveryField fails when deploy.Target gains a field this does not compare.
+// TestSameTarget_EveryField fails when a target, its events or their diagnostics gain a field
+// this does not compare.
 func sameTarget(a, b deploy.Target) bool {
 	return a.Instance == b.Instance && a.Name == b.Name && a.Fleet == b.Fleet && a.Server == b.Server &&
 		a.HealthAtStart == b.HealthAtStart &&

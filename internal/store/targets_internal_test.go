@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,36 +14,117 @@ import (
 	"github.com/slipway-deploy/slipway/internal/deploy"
 )
 
-// TestSameTarget_EveryField changes each field of a target in turn: sameTarget must see every
-// change, or a save would leave that field's change unwritten.
+// targetField is one field of a target, down to an event's and its diagnostics' fields, set
+// to a value other than its zero (and one every decoder accepts: 1 is a valid name of each enum).
+type targetField struct {
+	name string
+	set  func(*deploy.Target)
+}
+
+// targetFields lists every leaf field of deploy.Target, walking into its events (the first one)
+// and their diagnostics. A field of a kind it does not know fails the test: teach it, and
+// sameTarget and the codec, the new field.
+func targetFields(t *testing.T) []targetField {
+	t.Helper()
+	var out []targetField
+	var walk func(prefix string, typ reflect.Type, at func(*deploy.Target) reflect.Value)
+	walk = func(prefix string, typ reflect.Type, at func(*deploy.Target) reflect.Value) {
+		for i := range typ.NumField() {
+			f := typ.Field(i)
+			name := prefix + f.Name
+			field := func(tg *deploy.Target) reflect.Value { return at(tg).Field(i) }
+			var set func(reflect.Value)
+			switch {
+			case f.Type == reflect.TypeFor[time.Time]():
+				set = func(v reflect.Value) { v.Set(reflect.ValueOf(time.Unix(1, 0).UTC())) }
+			case f.Type == reflect.TypeFor[[]deploy.Event]():
+				walk(name+"[0].", f.Type.Elem(), func(tg *deploy.Target) reflect.Value { return field(tg).Index(0) })
+				continue
+			case f.Type.Kind() == reflect.Struct:
+				walk(name+".", f.Type, field)
+				continue
+			case f.Type.Kind() == reflect.String:
+				set = func(v reflect.Value) { v.SetString("x") }
+			case f.Type.Kind() == reflect.Int:
+				set = func(v reflect.Value) { v.SetInt(1) }
+			case f.Type.Kind() == reflect.Bool:
+				set = func(v reflect.Value) { v.SetBool(true) }
+			default:
+				t.Fatalf("field %s: teach this test (and sameTarget) its kind %v", name, f.Type.Kind())
+			}
+			out = append(out, targetField{name: name, set: func(tg *deploy.Target) { set(field(tg)) }})
+		}
+	}
+	walk("", reflect.TypeFor[deploy.Target](), func(tg *deploy.Target) reflect.Value { return reflect.ValueOf(tg).Elem() })
+	out = append(out, targetField{name: "Events (one more)", set: func(tg *deploy.Target) {
+		tg.Events = append(tg.Events, deploy.Event{Name: "Install"})
+	}})
+	return out
+}
+
+// baseTarget is a target at every zero value but one event, so that each field of targetFields
+// changes it.
+func baseTarget() deploy.Target {
+	return deploy.Target{Events: []deploy.Event{{}}}
+}
+
+// TestSameTarget_EveryField changes each field of a target in turn, those of its events and
+// diagnostics included: sameTarget must see every change, or a save would leave it unwritten.
 func TestSameTarget_EveryField(t *testing.T) {
-	base := deploy.Target{Events: []deploy.Event{{Name: "Install"}}}
+	base := baseTarget()
 	if !sameTarget(base, base) {
 		t.Fatal("a target differs from itself")
 	}
-	typ := reflect.TypeFor[deploy.Target]()
-	for i := range typ.NumField() {
-		f := typ.Field(i)
-		changed := base
-		changed.Events = []deploy.Event{{Name: "Install"}}
-		v := reflect.ValueOf(&changed).Elem().Field(i)
-		switch {
-		case f.Type == reflect.TypeFor[time.Time]():
-			v.Set(reflect.ValueOf(time.Unix(1, 0)))
-		case f.Type == reflect.TypeFor[[]deploy.Event]():
-			changed.Events[0].Attempt = 1
-		case v.Kind() == reflect.String:
-			v.SetString("x")
-		case v.Kind() == reflect.Int:
-			v.SetInt(2)
-		case v.Kind() == reflect.Bool:
-			v.SetBool(true)
-		default:
-			t.Fatalf("field %s: teach this test (and sameTarget) its kind %v", f.Name, v.Kind())
+	for _, f := range targetFields(t) {
+		changed := baseTarget()
+		f.set(&changed)
+		if reflect.DeepEqual(base, changed) {
+			t.Fatalf("field %s: the test's change changed nothing", f.name)
 		}
 		if sameTarget(base, changed) {
-			t.Errorf("sameTarget misses a change to %s: compare it there", f.Name)
+			t.Errorf("sameTarget misses a change to %s: compare it there", f.name)
 		}
+	}
+}
+
+// TestSaveDeployment_EveryTargetFieldWritten saves, over a version whose targets the store
+// knows, a change to each persisted field of a target in turn, and reads it back through a
+// second handle: the change must be in the database, not only in the store's memory.
+func TestSaveDeployment_EveryTargetFieldWritten(t *testing.T) {
+	ctx := context.Background()
+	s, v, path := openTargets(t, 2)
+	reader, err := OpenSQLite(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	d, version := v.Deployment, v.Version
+	save := func(target deploy.Target) {
+		t.Helper()
+		d.Targets = slices.Clone(d.Targets)
+		d.Targets[0] = target
+		saved, err := s.SaveDeployment(ctx, d, version, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		version = saved.Version
+	}
+	save(baseTarget())
+	for _, f := range targetFields(t) {
+		if _, known := s.targets.at(d.ID, version); !known {
+			t.Fatalf("before %s: the store does not know the targets it saved", f.name)
+		}
+		changed := baseTarget()
+		f.set(&changed)
+		save(changed)
+		got, err := reader.GetDeployment(ctx, d.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got.Deployment.Targets[0], changed) {
+			t.Errorf("a change to %s was not written: read back\n%+v\nwant\n%+v", f.name, got.Deployment.Targets[0], changed)
+		}
+		save(baseTarget())
 	}
 }
 
