@@ -27,9 +27,9 @@ const (
 	maxTags     = 50
 	maxTagBytes = 256
 	// What a host may report about one event. The agent sends one line of message and at most
-	// an 8 KiB output tail; longer fields are cut here, because a deployment's state is rewritten
-	// whole on every change and served to every reader: one hostile host must not grow it by
-	// megabytes per event.
+	// an 8 KiB output tail; longer fields are cut here, because a host's target is stored again
+	// on every change of it and every deployment read serves all of them: one hostile host must
+	// not grow a deployment by megabytes per event.
 	maxDiagCodeBytes    = 64
 	maxDiagScriptBytes  = 1 << 10
 	maxDiagMessageBytes = 4 << 10
