@@ -397,9 +397,7 @@ func TestAgentKilledMidHook_EventFailsAfterRestart(t *testing.T) {
 		if runs := hookRuns(t, o[0], id); runs["AfterInstall"] != 1 {
 			t.Errorf("%s ran AfterInstall %d times, want once", o[0].Name, runs["AfterInstall"])
 		}
-		if !strings.Contains(o[0].p.out.String(), "event interrupted by an agent restart reported as failed") {
-			t.Errorf("the restarted agent did not say it reported the interrupted event:\n%s", o[0].p.out.String())
-		}
+		waitOutput(t, o[0], "the restarted agent to say it reported the interrupted event", "event interrupted by an agent restart reported as failed")
 		wantRunOnce(t, s, d, o)
 		if d.RolledBackBy == "" {
 			t.Fatal("no rollback started for a failed deployment of a group with auto-rollback")
@@ -449,9 +447,22 @@ func wantOrphanEnded(t *testing.T, a *agent, pid int) {
 	if script.Running(pid) {
 		t.Errorf("the hook %s's killed agent left running (pid %d) still runs after the restart", a.Name, pid)
 	}
-	if out := a.p.out.String(); !strings.Contains(out, "ended the script an interrupted event left running") || !strings.Contains(out, "ended by SIGTERM") {
-		t.Errorf("the restarted agent did not say it ended the orphaned hook:\n%s", out)
-	}
+	waitOutput(t, a, "the restarted agent to say it ended the orphaned hook", "ended the script an interrupted event left running", "ended by SIGTERM")
+}
+
+// waitOutput waits for a's agent to have printed every one of lines: what it logs reaches the
+// test through a pipe, a moment after the server has heard what followed.
+func waitOutput(t *testing.T, a *agent, what string, lines ...string) {
+	t.Helper()
+	waitFor(t, 10*time.Second, what, func() (string, bool) {
+		out := a.p.out.String()
+		for _, l := range lines {
+			if !strings.Contains(out, l) {
+				return out, false
+			}
+		}
+		return out, true
+	})
 }
 
 // TestAgentGone_EventFailsAfterLease kills an agent mid-hook for good: its event fails when the

@@ -347,46 +347,61 @@ func TestHost_DiagnosticsTailKeepsLongLastLine(t *testing.T) {
 }
 
 // TestHost_CrashMarkerNamesTheRunningScript: while a hook runs, its crash marker names the
-// script's process group, and EndInterrupted (what a restarted agent calls) ends that group.
+// script's process group, and EndInterrupted (what a restarted agent calls) ends that group. A
+// marker that could not name it (the agent was killed between starting the script and writing
+// the marker) ends the script found by its DEPLOYMENT_ID and LIFECYCLE_EVENT, and no other.
 func TestHost_CrashMarkerNamesTheRunningScript(t *testing.T) {
-	f := newFixture(t)
-	bundle := newBundle(t, hookSpec(appspec.EventBeforeInstall, 600, "wait.sh"), map[string]string{
-		"wait.sh": "#!/bin/sh\nsleep 600 &\necho $! > \"$OUT/child.tmp\"\nmv \"$OUT/child.tmp\" \"$OUT/child\"\nwait\n",
-	})
-	d := deployment("d-1", bundle)
-	if r := f.run(d, appspec.EventDownloadBundle); r.Status != StatusSucceeded {
-		t.Fatalf("DownloadBundle: %s %s: %s", r.Status, r.Code, r.Message)
-	}
-	done := make(chan Result, 1)
-	go func() { done <- f.host.Run(context.Background(), d, appspec.EventBeforeInstall) }()
-	childFile := filepath.Join(f.Out, "child")
-	deadline := time.Now().Add(30 * time.Second)
-	for _, err := os.Stat(childFile); err != nil; _, err = os.Stat(childFile) {
-		if time.Now().After(deadline) {
-			t.Fatal("the hook did not start")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	child := readPid(t, childFile)
+	for _, recorded := range []bool{true, false} {
+		t.Run(fmt.Sprintf("group recorded %v", recorded), func(t *testing.T) {
+			f := newFixture(t)
+			bundle := newBundle(t, hookSpec(appspec.EventBeforeInstall, 600, "wait.sh"), map[string]string{
+				"wait.sh": "#!/bin/sh\nsleep 600 &\necho $! > \"$OUT/child.tmp\"\nmv \"$OUT/child.tmp\" \"$OUT/child\"\nwait\n",
+			})
+			d := deployment("d-1", bundle)
+			if r := f.run(d, appspec.EventDownloadBundle); r.Status != StatusSucceeded {
+				t.Fatalf("DownloadBundle: %s %s: %s", r.Status, r.Code, r.Message)
+			}
+			done := make(chan Result, 1)
+			go func() { done <- f.host.Run(context.Background(), d, appspec.EventBeforeInstall) }()
+			childFile := filepath.Join(f.Out, "child")
+			deadline := time.Now().Add(30 * time.Second)
+			for _, err := os.Stat(childFile); err != nil; _, err = os.Stat(childFile) {
+				if time.Now().After(deadline) {
+					t.Fatal("the hook did not start")
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			child := readPid(t, childFile)
 
-	markers, err := f.host.Root.Interrupted()
-	if err != nil || len(markers) != 1 {
-		t.Fatalf("Interrupted() = %+v, %v; want the running event's marker", markers, err)
-	}
-	m := markers[0]
-	if m.Event != appspec.EventBeforeInstall || m.Group == nil || m.Group.ID <= 0 {
-		t.Fatalf("marker %+v, want BeforeInstall with the script's process group", m)
-	}
-	t.Cleanup(func() { _ = syscall.Kill(-m.Group.ID, syscall.SIGKILL) })
-	end, err := f.host.EndInterrupted(context.Background(), m)
-	if err != nil || end != script.Terminated {
-		t.Fatalf("EndInterrupted = %v, %v; want %v", end, err, script.Terminated)
-	}
-	waitGone(t, child)
-	wantFailure(t, <-done, script.Failed, "killed by SIGTERM")
+			markers, err := f.host.Root.Interrupted()
+			if err != nil || len(markers) != 1 {
+				t.Fatalf("Interrupted() = %+v, %v; want the running event's marker", markers, err)
+			}
+			m := markers[0]
+			if m.Event != appspec.EventBeforeInstall || m.Group == nil || m.Group.ID <= 0 {
+				t.Fatalf("marker %+v, want BeforeInstall with the script's process group", m)
+			}
+			pgid := m.Group.ID
+			t.Cleanup(func() { _ = syscall.Kill(-pgid, syscall.SIGKILL) })
+			if !recorded {
+				m.Group = nil
+				other := m
+				other.DeploymentID = "d-other"
+				if end, err := f.host.EndInterrupted(context.Background(), other); err != nil || end != script.NotRunning {
+					t.Fatalf("EndInterrupted of another deployment's marker = %v, %v; want %v", end, err, script.NotRunning)
+				}
+			}
+			end, err := f.host.EndInterrupted(context.Background(), m)
+			if err != nil || end != script.Terminated {
+				t.Fatalf("EndInterrupted = %v, %v; want %v", end, err, script.Terminated)
+			}
+			waitGone(t, child)
+			wantFailure(t, <-done, script.Failed, "killed by SIGTERM")
 
-	// The script has ended: the same record now ends nothing.
-	if end, err := f.host.EndInterrupted(context.Background(), m); err != nil || end != script.NotRunning {
-		t.Errorf("EndInterrupted of an ended script = %v, %v; want %v", end, err, script.NotRunning)
+			// The script has ended: the same record now ends nothing.
+			if end, err := f.host.EndInterrupted(context.Background(), m); err != nil || end != script.NotRunning {
+				t.Errorf("EndInterrupted of an ended script = %v, %v; want %v", end, err, script.NotRunning)
+			}
+		})
 	}
 }

@@ -104,19 +104,34 @@ func (r Root) Interrupted() ([]Marker, error) {
 // process group m records gets SIGTERM, then SIGKILL after the grace, but only while it is still
 // the script that was started (see script.End). It returns script.NotRunning when there was
 // nothing to end.
+//
+// A marker without a process group belongs to an agent killed between starting the script and
+// recording its group, or before any script started: the script, if there is one, is found by the
+// DEPLOYMENT_ID and LIFECYCLE_EVENT it was given.
 func (h *Host) EndInterrupted(ctx context.Context, m Marker) (script.Ending, error) {
-	if m.Group == nil {
-		return script.NotRunning, nil
+	var groups []script.Group
+	if m.Group != nil {
+		groups = append(groups, *m.Group)
+	} else if m.DeploymentID != "" && m.Event != "" {
+		found, err := script.LeadersWithEnv("DEPLOYMENT_ID="+m.DeploymentID, "LIFECYCLE_EVENT="+m.Event)
+		if err != nil {
+			return script.NotRunning, fmt.Errorf("look for the script of interrupted %s of deployment %s: %w", m.Event, m.DeploymentID, err)
+		}
+		groups = found
 	}
 	grace := h.KillGrace
 	if grace <= 0 {
 		grace = script.DefaultKillGrace
 	}
-	end, err := script.End(ctx, *m.Group, grace)
-	if err != nil {
-		return end, fmt.Errorf("end the script of interrupted %s of deployment %s (process group %d): %w", m.Event, m.DeploymentID, m.Group.ID, err)
+	ending := script.NotRunning
+	for _, g := range groups {
+		end, err := script.End(ctx, g, grace)
+		if err != nil {
+			return end, fmt.Errorf("end the script of interrupted %s of deployment %s (process group %d): %w", m.Event, m.DeploymentID, g.ID, err)
+		}
+		ending = max(ending, end)
 	}
-	return end, nil
+	return ending, nil
 }
 
 // Done removes the marker of a deployment's event once its result is recorded (see

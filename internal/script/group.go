@@ -206,6 +206,56 @@ func readStat(pid int) (stat, error) {
 	return stat{state: f[0][0], pgrp: pgrp, start: start}, nil
 }
 
+// LeadersWithEnv finds the running process group leaders whose environment holds every one of
+// vars ("KEY=value"): a script whose group a crash marker could not record, because its agent
+// was killed between starting it and writing the marker, is found by the variables the agent
+// gave it (a hook's DEPLOYMENT_ID and LIFECYCLE_EVENT). Processes whose environment cannot be
+// read (another user's, to an agent not running as root) are passed over.
+func LeadersWithEnv(vars ...string) ([]Group, error) {
+	if len(vars) == 0 {
+		return nil, errors.New("leaders with env: no variables to look for")
+	}
+	entries, err := os.ReadDir(procRoot)
+	if err != nil {
+		return nil, fmt.Errorf("list processes: %w", err)
+	}
+	var out []Group
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		st, err := readStat(pid)
+		if err != nil || st.pgrp != pid || st.state == 'Z' || st.state == 'X' {
+			continue
+		}
+		environ, err := os.ReadFile(fmt.Sprintf("%s/%d/environ", procRoot, pid))
+		if err != nil || !hasAll(environ, vars) {
+			continue
+		}
+		g, err := groupOf(pid)
+		if err != nil {
+			continue // it ended while we looked
+		}
+		out = append(out, g)
+	}
+	return out, nil
+}
+
+// hasAll reports whether a NUL-separated environment holds every one of vars.
+func hasAll(environ []byte, vars []string) bool {
+	have := make(map[string]bool, len(vars))
+	for kv := range bytes.SplitSeq(environ, []byte{0}) {
+		have[string(kv)] = true
+	}
+	for _, v := range vars {
+		if !have[v] {
+			return false
+		}
+	}
+	return true
+}
+
 func bootID() (string, error) {
 	b, err := os.ReadFile(procRoot + "/sys/kernel/random/boot_id")
 	if err != nil {
