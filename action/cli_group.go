@@ -34,10 +34,13 @@ Traffic (see docs/bluegreen.md): --router-address and --router-backend name the 
 socket (level admin) and backend the group's instances serve in; each instance is the server
 --router-server-name names ({name} and {id} stand for the instance's name and id). In place,
 each host is then drained before its lifecycle and readied after it. --deployment-type
-blue-green deploys to the fleet the --replacement-tag filters select, moves traffic to it in
-the --traffic shape (all-at-once, canary:PERCENT:INTERVAL, linear:PERCENT:INTERVAL, a
-CodeDeployDefault.* preset, or a YAML file of steps with --traffic-file), then drains the
-group's fleet; after a success the two fleets swap. --ready-wait makes a deployment wait for
+blue-green deploys to a replacement fleet, moves traffic to it in the --traffic shape
+(all-at-once, canary:PERCENT:INTERVAL, linear:PERCENT:INTERVAL, a CodeDeployDefault.* preset,
+or a YAML file of steps with --traffic-file), then drains the fleet that served. The --tag
+filters select the fleet serving now and the --replacement-tag filters the replacement fleet;
+--tag-group groups select both (--tag fleet=blue --tag-group app=shop --replacement-tag
+fleet=green deploys to hosts tagged fleet=green and app=shop). After a success the --tag and
+--replacement-tag filters swap. --ready-wait makes a deployment wait for
 'slipway deployment continue' once the replacements are installed; --release-command names one
 of the server's release_commands to run on the original instances after --release-wait.
 
@@ -68,7 +71,7 @@ Creates a deployment group of application APP (the second form for lambda and ec
 const groupUpdateUsage = `usage: slipway group update APP GROUP [the flags of group create] [--no-router] [--no-alarms]
 
 Changes the settings the flags name and keeps the others. --tag or --tag-group replace all the
-tag groups, --replacement-tag or --replacement-tag-group all the replacement ones. Turn a bool
+tag groups, --replacement-tag the replacement fleet's own filters. Turn a bool
 setting off with --flag=false. --deployment-type in-place drops the blue/green settings.
 ` + groupFlagsUsage
 
@@ -85,7 +88,7 @@ Lists an application's deployment groups.
 
 // groupFlags are the settings group create and group update take.
 type groupFlags struct {
-	tags, tagGroups, allowedRefs, replTags, replTagGroups listFlag
+	tags, tagGroups, allowedRefs, replTags listFlag
 
 	config, env, repo, envURL                          *string
 	repoID                                             *int64
@@ -120,8 +123,7 @@ func addGroupFlags(fs *flag.FlagSet) *groupFlags {
 	f.routerBackend = fs.String("router-backend", "", "the router's backend `NAME` the group's instances serve in")
 	f.template = fs.String("router-server-name", "", "an instance's server `TEMPLATE` in the backend ({name}, {id}; default {name})")
 	f.noRouter = fs.Bool("no-router", false, "group update: remove the traffic router")
-	fs.Var(&f.replTags, "replacement-tag", "blue/green: tag filter `K=V` of the replacement fleet's first tag group (repeatable)")
-	fs.Var(&f.replTagGroups, "replacement-tag-group", "blue/green: another replacement tag group, `K=V,K2=V2` (repeatable)")
+	fs.Var(&f.replTags, "replacement-tag", "blue/green: tag filter `K=V` of the replacement fleet, in place of the --tag ones (repeatable)")
 	f.shape = fs.String("traffic", "", "blue/green: traffic `SHAPE`: all-at-once, canary:PERCENT:INTERVAL, linear:PERCENT:INTERVAL or a CodeDeployDefault.* preset")
 	f.shapeFile = fs.String("traffic-file", "", "blue/green: YAML or JSON `FILE` of the traffic shape (for step lists)")
 	f.readyWait = fs.Duration("ready-wait", 0, "blue/green: wait up to `D` for 'deployment continue' once the replacements are installed (0: go on at once)")
@@ -150,7 +152,7 @@ func (f *groupFlags) apply(g *api.DeploymentGroup, set map[string]bool, function
 	}
 	if function {
 		if given("tag", "tag-group", "deployment-type", "router", "router-address", "router-backend", "router-server-name", "no-router",
-			"replacement-tag", "replacement-tag-group", "ready-wait", "release-command", "release-wait", "ignore-stop-failures") {
+			"replacement-tag", "ready-wait", "release-command", "release-wait", "ignore-stop-failures") {
 			return errors.New("a lambda or ecs group targets no instances: tags, routers, blue/green fleets and stop failures are for server groups")
 		}
 		shape, err := f.trafficShape(set)
@@ -162,8 +164,12 @@ func (f *groupFlags) apply(g *api.DeploymentGroup, set map[string]bool, function
 	if f.aws.given(set) {
 		return errors.New("--aws-*, --ecs-* and --hook-timeout are for groups of lambda and ecs applications (slipway app create NAME --platform lambda|ecs)")
 	}
+	if g.BlueGreen != nil {
+		// The server derives the replacement fleet's tag set; what it sent is not a setting.
+		g.BlueGreen.ReplacementFleet = nil
+	}
 	if given("tag", "tag-group") {
-		groups, err := tagGroups(f.tags, f.tagGroups, "tag")
+		groups, err := tagGroups(f.tags, f.tagGroups)
 		if err != nil {
 			return err
 		}
@@ -181,6 +187,9 @@ func (f *groupFlags) apply(g *api.DeploymentGroup, set map[string]bool, function
 		default:
 			return fmt.Errorf("--deployment-type %q: want in-place or blue-green", *f.deploymentType)
 		}
+	}
+	if given("tag", "tag-group") && !set["tag"] && g.DeploymentType == "BLUE_GREEN" {
+		return errors.New("--tag-group without --tag: in a blue-green group the --tag filters select the fleet serving now and the --tag-group ones both fleets; give the serving fleet's filters with --tag")
 	}
 	if err := f.applyRouter(g, set); err != nil {
 		return err
@@ -281,7 +290,7 @@ func (f *groupFlags) applyRouter(g *api.DeploymentGroup, set map[string]bool) er
 }
 
 func (f *groupFlags) applyBlueGreen(g *api.DeploymentGroup, set map[string]bool, given func(...string) bool) error {
-	if !given("replacement-tag", "replacement-tag-group", "traffic", "traffic-file", "ready-wait", "release-command", "release-wait") {
+	if !given("replacement-tag", "traffic", "traffic-file", "ready-wait", "release-command", "release-wait") {
 		return nil
 	}
 	if g.DeploymentType != "BLUE_GREEN" {
@@ -291,12 +300,12 @@ func (f *groupFlags) applyBlueGreen(g *api.DeploymentGroup, set map[string]bool,
 	if g.BlueGreen != nil {
 		bg = *g.BlueGreen
 	}
-	if given("replacement-tag", "replacement-tag-group") {
-		groups, err := tagGroups(f.replTags, f.replTagGroups, "replacement-tag")
+	if set["replacement-tag"] {
+		filters, err := parseTagFilters(f.replTags)
 		if err != nil {
-			return err
+			return fmt.Errorf("--replacement-tag %w", err)
 		}
-		bg.ReplacementTagGroups = groups
+		bg.ReplacementTags = filters
 	}
 	shape, err := f.trafficShape(set)
 	if err != nil {
@@ -318,20 +327,21 @@ func (f *groupFlags) applyBlueGreen(g *api.DeploymentGroup, set map[string]bool,
 	return nil
 }
 
-// tagGroups builds tag groups from the --X filters (one group) and the --X-group lists.
-func tagGroups(first, more listFlag, flagName string) ([][]api.TagFilter, error) {
+// tagGroups builds tag groups from the --tag filters (the first group) and the --tag-group
+// lists.
+func tagGroups(first, more listFlag) ([][]api.TagFilter, error) {
 	out := [][]api.TagFilter{}
 	if len(first) > 0 {
 		set, err := parseTagFilters(first)
 		if err != nil {
-			return nil, fmt.Errorf("--%s %w", flagName, err)
+			return nil, fmt.Errorf("--tag %w", err)
 		}
 		out = append(out, set)
 	}
 	for _, tg := range more {
 		set, err := parseTagFilters(strings.Split(tg, ","))
 		if err != nil {
-			return nil, fmt.Errorf("--%s-group %w", flagName, err)
+			return nil, fmt.Errorf("--tag-group %w", err)
 		}
 		out = append(out, set)
 	}
@@ -531,7 +541,7 @@ func writeGroup(w io.Writer, g api.DeploymentGroup) error {
 		row("Router", fmt.Sprintf("%s %s, backend %s, servers %s", r.Type, r.Address, r.Backend, cmp.Or(r.ServerName, "{name}")))
 	}
 	if bg := g.BlueGreen; bg != nil {
-		row("Replacements", formatTagGroups(bg.ReplacementTagGroups))
+		row("Replacements", formatTagGroups(bg.ReplacementFleet))
 		row("Traffic", formatShape(bg.Traffic))
 		if bg.ReadyWait > 0 {
 			row("Ready wait", time.Duration(bg.ReadyWait).String())

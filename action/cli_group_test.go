@@ -30,7 +30,11 @@ func writeTemp(t *testing.T, name, content string) string {
 	return p
 }
 
-var blueTags = [][]api.TagFilter{{{Key: "fleet", Value: "blue", Type: "KEY_AND_VALUE"}}}
+var (
+	blueTags   = [][]api.TagFilter{{{Key: "fleet", Value: "blue", Type: "KEY_AND_VALUE"}}}
+	greenGroup = []api.TagFilter{{Key: "fleet", Value: "green", Type: "KEY_AND_VALUE"}}
+	shopGroup  = []api.TagFilter{{Key: "app", Value: "shop", Type: "KEY_AND_VALUE"}}
+)
 
 func TestGroupCreate_BlueGreen(t *testing.T) {
 	alarms := writeTemp(t, "alarms.yaml", `alarm_configuration:
@@ -57,7 +61,7 @@ func TestGroupCreate_BlueGreen(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f, url := newFakeAPI(t)
 			f.on("POST", "/api/v1/applications/shop/groups", echoGroup(http.StatusCreated))
-			args := append([]string{"group", "create", "shop", "prod", "--tag", "fleet=blue", "--deployment-type", "blue-green",
+			args := append([]string{"group", "create", "shop", "prod", "--tag", "fleet=blue", "--tag-group", "app=shop", "--deployment-type", "blue-green",
 				"--replacement-tag", "fleet=green", "--router-address", "/run/haproxy/admin.sock", "--router-backend", "shop",
 				"--router-server-name", "{name}-app", "--ready-wait", "30m", "--release-command", "terminate", "--release-wait", "1h",
 				"--alarms-file", alarms}, tc.extra...)
@@ -66,12 +70,12 @@ func TestGroupCreate_BlueGreen(t *testing.T) {
 				t.Fatalf("exit %d; stderr:\n%s", code, stderr)
 			}
 			want := api.DeploymentGroup{
-				Application: "shop", Name: "prod", TagGroups: blueTags, DeploymentType: "BLUE_GREEN",
+				Application: "shop", Name: "prod", TagGroups: [][]api.TagFilter{blueTags[0], shopGroup}, DeploymentType: "BLUE_GREEN",
 				TrafficRouter: &api.TrafficRouter{Type: "haproxy", Address: "/run/haproxy/admin.sock", Backend: "shop", ServerName: "{name}-app"},
 				BlueGreen: &api.BlueGreen{
-					ReplacementTagGroups: [][]api.TagFilter{{{Key: "fleet", Value: "green", Type: "KEY_AND_VALUE"}}},
-					Traffic:              tc.shape,
-					ReadyWait:            api.Duration(30 * time.Minute), ReleaseCommand: "terminate", ReleaseWait: api.Duration(time.Hour),
+					ReplacementTags: greenGroup,
+					Traffic:         tc.shape,
+					ReadyWait:       api.Duration(30 * time.Minute), ReleaseCommand: "terminate", ReleaseWait: api.Duration(time.Hour),
 				},
 				AlarmConfiguration: &api.AlarmConfiguration{Interval: api.Duration(2 * time.Second),
 					Alarms: []api.Alarm{{Name: "health", HTTP: &api.HTTPAlarm{URL: "http://shop.internal/healthz", Status: []int{200}}}}},
@@ -111,13 +115,27 @@ func TestGroupFlags_Mistakes(t *testing.T) {
 	}
 }
 
+// In a blue/green group the --tag filters are the serving fleet's own: --tag-group alone would
+// make a shared tag group the one that swaps.
+func TestGroupUpdate_BlueGreenTagGroupNeedsTag(t *testing.T) {
+	f, url := newFakeAPI(t)
+	f.on("GET", "/api/v1/applications/shop/groups/prod", fakeAnswer{status: http.StatusOK, body: api.DeploymentGroup{
+		Application: "shop", Name: "prod", TagGroups: blueTags, DeploymentType: "BLUE_GREEN",
+		BlueGreen: &api.BlueGreen{ReplacementTags: greenGroup, Traffic: api.TrafficShape{AllAtOnce: true}}}})
+	code, _, stderr := runAt(t, url, "group", "update", "shop", "prod", "--tag-group", "app=shop")
+	if code != 2 || !strings.Contains(stderr, "--tag-group without --tag") {
+		t.Errorf("exit %d, stderr %q; want 2 saying --tag-group needs --tag", code, stderr)
+	}
+	wantCalls(t, f, "GET /api/v1/applications/shop/groups/prod")
+}
+
 // group update changes what its flags name and keeps the rest of the group as the server has it.
 func TestGroupUpdate(t *testing.T) {
 	current := api.DeploymentGroup{
 		Application: "shop", Name: "prod", TagGroups: blueTags, DeploymentConfig: "CodeDeployDefault.OneAtATime", OnBusy: "queue",
 		DeploymentType: "BLUE_GREEN",
 		TrafficRouter:  &api.TrafficRouter{Type: "haproxy", Address: "/run/haproxy/admin.sock", Backend: "shop"},
-		BlueGreen: &api.BlueGreen{ReplacementTagGroups: [][]api.TagFilter{{{Key: "fleet", Value: "green", Type: "KEY_AND_VALUE"}}},
+		BlueGreen: &api.BlueGreen{ReplacementTags: greenGroup, ReplacementFleet: [][]api.TagFilter{greenGroup},
 			Traffic: api.TrafficShape{AllAtOnce: true}, ReadyWait: api.Duration(time.Minute)},
 		AlarmConfiguration: &api.AlarmConfiguration{Alarms: []api.Alarm{{Name: "h", HTTP: &api.HTTPAlarm{URL: "http://h"}}}},
 	}
@@ -135,6 +153,10 @@ func TestGroupUpdate(t *testing.T) {
 			g.DeploymentType, g.BlueGreen, g.TrafficRouter, g.AlarmConfiguration = "", nil, nil, nil
 		}},
 		{"switch off a bool", []string{"--reject-when-busy=false", "--auto-rollback"}, func(g *api.DeploymentGroup) { g.AutoRollback.OnFailure = true }},
+		{"fleets", []string{"--tag", "fleet=blue", "--tag-group", "app=shop", "--replacement-tag", "fleet=green", "--replacement-tag", "fleet=teal"}, func(g *api.DeploymentGroup) {
+			g.TagGroups = [][]api.TagFilter{blueTags[0], shopGroup}
+			g.BlueGreen.ReplacementTags = []api.TagFilter{greenGroup[0], {Key: "fleet", Value: "teal", Type: "KEY_AND_VALUE"}}
+		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -148,6 +170,10 @@ func TestGroupUpdate(t *testing.T) {
 			var want api.DeploymentGroup
 			b, _ := json.Marshal(current)
 			_ = json.Unmarshal(b, &want)
+			if want.BlueGreen != nil {
+				// Derived by the server: not sent back.
+				want.BlueGreen.ReplacementFleet = nil
+			}
 			tc.change(&want)
 			if got := lastBody[api.DeploymentGroup](t, f); !reflect.DeepEqual(got, want) {
 				t.Errorf("body:\n  got  %+v\n  want %+v", got, want)

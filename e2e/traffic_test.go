@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -62,7 +63,7 @@ func newTrafficLab(t *testing.T, blue, green int) *trafficLab {
 			"E2E_WEB_BIN=" + filepath.Join(bin, "testweb"), "E2E_WEB_PORT=" + h.port,
 			"E2E_HAPROXY_SOCKET=" + l.proxy.Socket, "E2E_SERVER=" + h.Name,
 		}
-		h.start(t, l.s, "fleet="+h.fleet)
+		h.start(t, l.s, "fleet="+h.fleet, "app=shop")
 		prefix := h.Prefix
 		// The web servers the hooks started outlive the agents, as daemons do.
 		t.Cleanup(func() { stopWeb(prefix) })
@@ -379,8 +380,8 @@ func TestTraffic_InPlaceThenBlueGreen(t *testing.T) {
 	if err := json.Unmarshal([]byte(mustCLI(t, l.s, "group", "get", "shop", "web", "--json")), &g); err != nil {
 		t.Fatal(err)
 	}
-	if g.TagGroups[0][0].Value != "green" || g.BlueGreen.ReplacementTagGroups[0][0].Value != "blue" {
-		t.Errorf("after the deployment the group's tags are %v, replacement %v; want the fleets swapped", g.TagGroups, g.BlueGreen.ReplacementTagGroups)
+	if g.TagGroups[0][0].Value != "green" || g.BlueGreen.ReplacementTags[0].Value != "blue" {
+		t.Errorf("after the deployment the group's tags are %v, replacement %v; want the fleets swapped", g.TagGroups, g.BlueGreen.ReplacementTags)
 	}
 
 	// The next deployment goes to the blue fleet; it waits for a continue, then for a promotion
@@ -531,5 +532,41 @@ func TestTraffic_ServerKilledMidShiftResumes(t *testing.T) {
 	front.end()
 	if f := front.failures(); len(f) > 0 {
 		t.Errorf("%d of %d requests failed; first: %+v", len(f), len(front.since(time.Time{})), f[0])
+	}
+}
+
+// The group's tag groups other than the first select both fleets: a host of another application
+// tagged like the replacement fleet gets nothing, and after the swap both fleets still have the
+// shared tag group.
+func TestTraffic_BlueGreenFleetTags(t *testing.T) {
+	l := newTrafficLab(t, 1, 1)
+	intruder := startAgent(t, l.s, "intruder", "fleet=green", "app=other")
+	waitInstances(t, l.s, len(l.hosts)+1)
+	l.inPlaceV1()
+	mustCLI(t, l.s, "group", "update", "shop", "web", "--deployment-type", "blue-green", "--tag", "fleet=blue", "--tag-group", "app=shop",
+		"--replacement-tag", "fleet=green", "--traffic", "all-at-once", "--config", "CodeDeployDefault.AllAtOnce")
+	v2 := l.deploy("v2", nil)
+	if d := l.finished(v2); d.Status != "Succeeded" {
+		t.Fatalf("v2: %s %s %s", d.Status, d.ErrorCode, d.ErrorMessage)
+	} else if len(d.Instances) != 2 {
+		t.Errorf("v2 ran on %d instances, want green-1 and blue-1: %+v", len(d.Instances), d.Instances)
+	}
+	l.waitServing("green-1:1")
+	if _, err := os.Stat(filepath.Join(intruder.Prefix, "trace")); !os.IsNotExist(err) {
+		t.Errorf("the other application's host ran hooks: %v", err)
+	}
+	var g api.DeploymentGroup
+	if err := json.Unmarshal([]byte(mustCLI(t, l.s, "group", "get", "shop", "web", "--json")), &g); err != nil {
+		t.Fatal(err)
+	}
+	shop := []api.TagFilter{{Key: "app", Value: "shop", Type: "KEY_AND_VALUE"}}
+	fleet := func(v string) []api.TagFilter {
+		return []api.TagFilter{{Key: "fleet", Value: v, Type: "KEY_AND_VALUE"}}
+	}
+	if want := [][]api.TagFilter{fleet("green"), shop}; !reflect.DeepEqual(g.TagGroups, want) {
+		t.Errorf("after the swap the group's tags are %v, want %v", g.TagGroups, want)
+	}
+	if want := [][]api.TagFilter{fleet("blue"), shop}; !reflect.DeepEqual(g.BlueGreen.ReplacementFleet, want) || !reflect.DeepEqual(g.BlueGreen.ReplacementTags, fleet("blue")) {
+		t.Errorf("after the swap the replacement fleet is %v (replacement tags %v), want %v", g.BlueGreen.ReplacementFleet, g.BlueGreen.ReplacementTags, want)
 	}
 }

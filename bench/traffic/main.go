@@ -268,8 +268,8 @@ func createGroup(ctx context.Context, c *api.Client, socket, alarmURL string, pe
 		TagGroups:     [][]api.TagFilter{{{Key: "fleet", Value: "blue", Type: "KEY_AND_VALUE"}}},
 		TrafficRouter: &api.TrafficRouter{Type: "haproxy", Address: socket, Backend: backend},
 		BlueGreen: &api.BlueGreen{
-			ReplacementTagGroups: [][]api.TagFilter{{{Key: "fleet", Value: "green", Type: "KEY_AND_VALUE"}}},
-			Traffic:              api.TrafficShape{Linear: &api.TrafficIncrement{Percent: percent, Interval: interval.String()}},
+			ReplacementTags: []api.TagFilter{{Key: "fleet", Value: "green", Type: "KEY_AND_VALUE"}},
+			Traffic:         api.TrafficShape{Linear: &api.TrafficIncrement{Percent: percent, Interval: interval.String()}},
 		},
 		AlarmConfiguration: &api.AlarmConfiguration{Interval: api.Duration(time.Second),
 			Alarms: []api.Alarm{{Name: "health", HTTP: &api.HTTPAlarm{URL: alarmURL, Status: []int{200}}}}},

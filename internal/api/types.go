@@ -204,8 +204,13 @@ type TrafficRouter struct {
 
 // BlueGreen is how a blue/green group deploys: to the replacement fleet, then traffic.
 type BlueGreen struct {
-	// ReplacementTagGroups select the replacement fleet, as TagGroups select the fleet serving.
-	ReplacementTagGroups [][]TagFilter `json:"replacement_tag_groups"`
+	// ReplacementTags select the replacement fleet in place of the group's first tag group: the
+	// first of TagGroups selects the fleet that serves now, the others select both fleets. After
+	// a successful deployment the first tag group and these swap.
+	ReplacementTags []TagFilter `json:"replacement_tags"`
+	// ReplacementFleet is the whole tag set that selects the replacement fleet, as the server
+	// derives it. Read only: requests leave it out (it is ignored).
+	ReplacementFleet [][]TagFilter `json:"replacement_fleet,omitempty"`
 	// Traffic is how traffic moves from the original fleet to the replacement fleet.
 	Traffic TrafficShape `json:"traffic"`
 	// ReadyWait, when set, makes a deployment wait in status Ready once the replacements are

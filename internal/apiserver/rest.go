@@ -186,13 +186,9 @@ func tagSetFromJSON(field string, groups [][]api.TagFilter) (deploy.TagSet, erro
 	}
 	var set deploy.TagSet
 	for i, tg := range groups {
-		var fs []deploy.TagFilter
-		for j, f := range tg {
-			typ, err := deploy.ParseTagFilterType(f.Type)
-			if err != nil {
-				return nil, invalid(sprintf("%s[%d][%d].type", field, i, j), "%v", err)
-			}
-			fs = append(fs, deploy.TagFilter{Key: f.Key, Value: f.Value, Type: typ})
+		fs, err := tagFiltersFromJSON(sprintf("%s[%d]", field, i), tg)
+		if err != nil {
+			return nil, err
 		}
 		set = append(set, fs)
 	}
@@ -200,6 +196,19 @@ func tagSetFromJSON(field string, groups [][]api.TagFilter) (deploy.TagSet, erro
 		return nil, invalid(field, "%v", err)
 	}
 	return set, nil
+}
+
+// tagFiltersFromJSON reads the filters of one tag group, field; Validate checks them.
+func tagFiltersFromJSON(field string, filters []api.TagFilter) ([]deploy.TagFilter, error) {
+	var fs []deploy.TagFilter
+	for j, f := range filters {
+		typ, err := deploy.ParseTagFilterType(f.Type)
+		if err != nil {
+			return nil, invalid(sprintf("%s[%d].type", field, j), "%v", err)
+		}
+		fs = append(fs, deploy.TagFilter{Key: f.Key, Value: f.Value, Type: typ})
+	}
+	return fs, nil
 }
 
 // groupFromJSON validates a group request; app is the application named by the path.
@@ -635,7 +644,7 @@ func (s *Server) allGroups(ctx context.Context) ([]store.Group, error) {
 // selects reports whether group g deploys to an instance with tags: its tag groups match, or,
 // for a blue/green group, those of its replacement fleet.
 func selects(g store.Group, tags map[string]string) bool {
-	return g.Tags.Match(tags) || g.Type == deploy.BlueGreen && g.ReplacementTags.Match(tags)
+	return g.Tags.Match(tags) || g.Type == deploy.BlueGreen && g.ReplacementFleet().Match(tags)
 }
 
 func (s *Server) handleInstanceDeregister(w http.ResponseWriter, r *http.Request) {

@@ -29,11 +29,12 @@ func blueGreenJSON(g store.Group) *api.BlueGreen {
 	}
 	o := g.BlueGreen
 	return &api.BlueGreen{
-		ReplacementTagGroups: tagGroupsJSON(g.ReplacementTags),
-		Traffic:              shapeJSON(o.Traffic),
-		ReadyWait:            api.Duration(o.ReadyWait),
-		ReleaseCommand:       o.ReleaseCommand,
-		ReleaseWait:          api.Duration(o.ReleaseWait),
+		ReplacementTags:  tagGroupsJSON(deploy.TagSet{g.ReplacementTags})[0],
+		ReplacementFleet: tagGroupsJSON(g.ReplacementFleet()),
+		Traffic:          shapeJSON(o.Traffic),
+		ReadyWait:        api.Duration(o.ReadyWait),
+		ReleaseCommand:   o.ReleaseCommand,
+		ReleaseWait:      api.Duration(o.ReleaseWait),
 	}
 }
 
@@ -98,11 +99,16 @@ func (s *Server) trafficFromJSON(in api.DeploymentGroup, g *store.Group) error {
 	case !g.Router.Enabled():
 		return invalid("traffic_router", "a BLUE_GREEN group moves traffic through a router; give its type (haproxy), address and backend")
 	case bg == nil:
-		return invalid("blue_green", "a BLUE_GREEN group needs blue_green: the replacement fleet's tag groups and a traffic shape")
+		return invalid("blue_green", "a BLUE_GREEN group needs blue_green: the replacement fleet's tags and a traffic shape")
+	case len(bg.ReplacementTags) == 0:
+		return invalid("blue_green.replacement_tags", "give the tag filters that select the replacement fleet in place of the first of tag_groups, e.g. [{\"key\":\"fleet\",\"value\":\"green\",\"type\":\"KEY_AND_VALUE\"}]")
 	}
-	tags, err := tagSetFromJSON("blue_green.replacement_tag_groups", bg.ReplacementTagGroups)
+	tags, err := tagFiltersFromJSON("blue_green.replacement_tags", bg.ReplacementTags)
 	if err != nil {
 		return err
+	}
+	if err := (deploy.TagSet{tags}).Validate(); err != nil {
+		return invalid("blue_green.replacement_tags", "%v", err)
 	}
 	g.ReplacementTags = tags
 	g.BlueGreen = deploy.BlueGreenOptions{

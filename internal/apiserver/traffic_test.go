@@ -14,15 +14,16 @@ func TestGroups_TrafficSettings(t *testing.T) {
 	want(t, e.call(http.MethodPost, pathApps, adminToken, api.Application{Name: "app"}), http.StatusCreated)
 	groups := pathApps + "/app/groups"
 	blue := [][]api.TagFilter{{{Key: "fleet", Value: "blue", Type: "KEY_AND_VALUE"}}}
-	green := [][]api.TagFilter{{{Key: "fleet", Value: "green", Type: "KEY_AND_VALUE"}}}
+	green := []api.TagFilter{{Key: "fleet", Value: "green", Type: "KEY_AND_VALUE"}}
+	shop := []api.TagFilter{{Key: "app", Value: "shop", Type: "KEY_AND_VALUE"}}
 	router := &api.TrafficRouter{Type: "haproxy", Address: "/run/haproxy/admin.sock", Backend: "shop", ServerName: "{name}"}
 	ten := 10
 	bg := api.DeploymentGroup{
-		Name: "shop", TagGroups: blue, DeploymentType: "BLUE_GREEN", TrafficRouter: router,
+		Name: "shop", TagGroups: [][]api.TagFilter{blue[0], shop}, DeploymentType: "BLUE_GREEN", TrafficRouter: router,
 		BlueGreen: &api.BlueGreen{
-			ReplacementTagGroups: green,
-			Traffic:              api.TrafficShape{Steps: []api.TrafficStep{{Weight: &ten}, {Pause: "until_promoted"}, {Analysis: &api.TrafficAnalysis{Name: "errors", Duration: "1m"}}}},
-			ReadyWait:            api.Duration(30 * time.Minute), ReleaseCommand: "terminate", ReleaseWait: api.Duration(time.Hour),
+			ReplacementTags: green,
+			Traffic:         api.TrafficShape{Steps: []api.TrafficStep{{Weight: &ten}, {Pause: "until_promoted"}, {Analysis: &api.TrafficAnalysis{Name: "errors", Duration: "1m"}}}},
+			ReadyWait:       api.Duration(30 * time.Minute), ReleaseCommand: "terminate", ReleaseWait: api.Duration(time.Hour),
 		},
 		AlarmConfiguration: &api.AlarmConfiguration{Interval: api.Duration(time.Second), Alarms: []api.Alarm{
 			{Name: "errors", Prometheus: &api.PrometheusAlarm{URL: "http://127.0.0.1:9090", Query: "up", Op: "<", Threshold: ptr(1.0)}},
@@ -36,7 +37,10 @@ func TestGroups_TrafficSettings(t *testing.T) {
 	r = e.call(http.MethodGet, groups+"/shop", adminToken, nil)
 	want(t, r, http.StatusOK)
 	r.decode(t, &got)
-	if got.DeploymentType != "BLUE_GREEN" || !reflect.DeepEqual(got.TrafficRouter, router) || !reflect.DeepEqual(got.BlueGreen, bg.BlueGreen) ||
+	// The group's tag groups other than the first select the replacement fleet too.
+	wantBG := *bg.BlueGreen
+	wantBG.ReplacementFleet = [][]api.TagFilter{green, shop}
+	if got.DeploymentType != "BLUE_GREEN" || !reflect.DeepEqual(got.TrafficRouter, router) || !reflect.DeepEqual(got.BlueGreen, &wantBG) ||
 		!reflect.DeepEqual(got.AlarmConfiguration, bg.AlarmConfiguration) {
 		t.Errorf("read back %+v %+v %+v %+v, want what was created", got.DeploymentType, got.TrafficRouter, got.BlueGreen, got.AlarmConfiguration)
 	}
@@ -69,11 +73,14 @@ func TestGroups_TrafficSettings(t *testing.T) {
 		{"no router", with(func(g *api.DeploymentGroup) { g.TrafficRouter = nil }), "traffic_router", "moves traffic through a router"},
 		{"bad router", with(func(g *api.DeploymentGroup) { g.TrafficRouter = &api.TrafficRouter{Type: "haproxy", Address: "socket"} }), "traffic_router", "address"},
 		{"no blue_green", with(func(g *api.DeploymentGroup) { g.BlueGreen = nil }), "blue_green", "replacement fleet"},
-		{"no replacement tags", with(func(g *api.DeploymentGroup) { g.BlueGreen.ReplacementTagGroups = nil }), "blue_green.replacement_tag_groups", "at least one"},
+		{"no replacement tags", with(func(g *api.DeploymentGroup) { g.BlueGreen.ReplacementTags = nil }), "blue_green.replacement_tags", "in place of the first of tag_groups"},
+		{"bad replacement tag", with(func(g *api.DeploymentGroup) {
+			g.BlueGreen.ReplacementTags = []api.TagFilter{{Key: "fleet", Type: "EXACT"}}
+		}), "blue_green.replacement_tags[0].type", "tag filter type"},
 		{"two shapes", with(func(g *api.DeploymentGroup) { g.BlueGreen.Traffic.AllAtOnce = true }), "blue_green.traffic", "keep one of"},
 		{"bad preset", with(func(g *api.DeploymentGroup) { g.BlueGreen.Traffic = api.TrafficShape{Preset: "Fast"} }), "blue_green.traffic", "preset \"Fast\""},
 		{"unknown release command", with(func(g *api.DeploymentGroup) { g.BlueGreen.ReleaseCommand = "rm" }), "blue_green.release_command", "terminate"},
-		{"same fleets", with(func(g *api.DeploymentGroup) { g.BlueGreen.ReplacementTagGroups = blue }), "", "tell them apart"},
+		{"same fleets", with(func(g *api.DeploymentGroup) { g.BlueGreen.ReplacementTags = blue[0] }), "", "tell them apart"},
 		{"bad alarm", with(func(g *api.DeploymentGroup) {
 			g.AlarmConfiguration = &api.AlarmConfiguration{Alarms: []api.Alarm{{Name: "errors", Prometheus: &api.PrometheusAlarm{URL: "x", Query: "up", Op: "gt"}}}}
 		}), "alarm_configuration", `op "gt" is not a comparison`},

@@ -226,9 +226,10 @@ type ReleaseOriginals struct {
 	InstanceIDs []string
 }
 
-// SwapFleets exchanges the group's tags and replacement tags after a successful blue/green
-// deployment: the fleet that now serves is the group's, and the next deployment goes to the
-// other one.
+// SwapFleets exchanges the two fleets' own tag groups after a successful blue/green deployment
+// (the group's first tag group and its replacement tags; the other tag groups select both
+// fleets and stay): the fleet that now serves is the group's, and the next deployment goes to
+// the other one.
 type SwapFleets struct {
 	Group string
 }

@@ -118,3 +118,14 @@ func (s TagSet) Validate() error {
 	}
 	return nil
 }
+
+// WithFirst is the set with its first tag group replaced by first. A blue/green group's
+// replacement fleet is its tag set with the serving fleet's own tag group (the first) replaced
+// by the replacement tags, so that the other tag groups (app=shop, say) select both fleets.
+func (s TagSet) WithFirst(first []TagFilter) TagSet {
+	out := TagSet{first}
+	if len(s) > 1 {
+		out = append(out, s[1:]...)
+	}
+	return out
+}

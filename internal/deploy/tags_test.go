@@ -72,3 +72,36 @@ func TestTagSet_Validate(t *testing.T) {
 		})
 	}
 }
+
+// The replacement fleet shares every tag group but the first with the group: an instance of
+// another application with the replacement fleet's tag is not in it.
+func TestTagSet_WithFirst(t *testing.T) {
+	blue := deploy.TagFilter{Key: "fleet", Value: "blue", Type: deploy.KeyAndValue}
+	green := deploy.TagFilter{Key: "fleet", Value: "green", Type: deploy.KeyAndValue}
+	shop := deploy.TagFilter{Key: "app", Value: "shop", Type: deploy.KeyAndValue}
+	serving := deploy.TagSet{{blue}, {shop}}
+	replacement := serving.WithFirst([]deploy.TagFilter{green})
+	for _, tc := range []struct {
+		tags        map[string]string
+		inServing   bool
+		inReplacing bool
+	}{
+		{map[string]string{"fleet": "blue", "app": "shop"}, true, false},
+		{map[string]string{"fleet": "green", "app": "shop"}, false, true},
+		{map[string]string{"fleet": "green", "app": "other"}, false, false},
+		{map[string]string{"fleet": "green"}, false, false},
+	} {
+		if got := serving.Match(tc.tags); got != tc.inServing {
+			t.Errorf("serving fleet Match(%v) = %v, want %v", tc.tags, got, tc.inServing)
+		}
+		if got := replacement.Match(tc.tags); got != tc.inReplacing {
+			t.Errorf("replacement fleet Match(%v) = %v, want %v", tc.tags, got, tc.inReplacing)
+		}
+	}
+	if len(serving[0]) != 1 || serving[0][0] != blue {
+		t.Errorf("WithFirst changed the set it was called on: %v", serving)
+	}
+	if got := (deploy.TagSet{}).WithFirst([]deploy.TagFilter{green}); len(got) != 1 || got[0][0] != green {
+		t.Errorf("empty set WithFirst = %v, want the one group", got)
+	}
+}

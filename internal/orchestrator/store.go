@@ -34,8 +34,8 @@ type Store interface {
 var _ Store = (*store.SQLite)(nil)
 
 // startInput is the Start for a deployment: the group's instances as they are now, and for a
-// blue/green deployment its replacement fleet (replacement tags) apart from the fleet that
-// serves (the group's tags).
+// blue/green deployment its replacement fleet (the group's tags with the replacement tags in
+// place of the first tag group) apart from the fleet that serves (the group's tags).
 func startInput(ctx context.Context, st Store, d deploy.Deployment) (deploy.Start, error) {
 	if d.Platform != deploy.PlatformServer {
 		return deploy.Start{}, nil // its target is the alias or service it names
@@ -48,7 +48,7 @@ func startInput(ctx context.Context, st Store, d deploy.Deployment) (deploy.Star
 		in, err := targets(ctx, st, g, g.Tags, d.OnlyInstances)
 		return deploy.Start{Instances: in}, err
 	}
-	replacements, err := targets(ctx, st, g, g.ReplacementTags, nil)
+	replacements, err := targets(ctx, st, g, g.ReplacementFleet(), nil)
 	if err != nil {
 		return deploy.Start{}, err
 	}

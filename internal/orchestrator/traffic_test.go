@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -232,6 +233,9 @@ var (
 	greenSet  = deploy.TagSet{{{Key: "fleet", Value: "green", Type: deploy.KeyAndValue}}}
 )
 
+// first is a tag set's first tag group: a blue/green group's replacement tags.
+func first(s deploy.TagSet) []deploy.TagFilter { return s[0] }
+
 // In place with a router: each host is drained before ApplicationStop and back in rotation
 // after ValidateService; the router's two events never reach the agent.
 func TestInPlace_RouterDrainsEachHost(t *testing.T) {
@@ -292,7 +296,7 @@ func TestInPlace_RouterRefusal(t *testing.T) {
 
 func blueGreenGroup(w *world, shape traffic.Config) store.Group {
 	return store.Group{
-		Name: "shop", Type: deploy.BlueGreen, Router: w.router(), Tags: blueSet, ReplacementTags: greenSet,
+		Name: "shop", Type: deploy.BlueGreen, Router: w.router(), Tags: blueSet, ReplacementTags: first(greenSet),
 		BlueGreen: deploy.BlueGreenOptions{Traffic: shape},
 	}
 }
@@ -333,8 +337,49 @@ func TestBlueGreen_ShiftsThroughHAProxy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.EqualFunc(g.Tags, greenSet, slices.Equal) || !slices.EqualFunc(g.ReplacementTags, blueSet, slices.Equal) {
+	if !slices.EqualFunc(g.Tags, greenSet, slices.Equal) || !slices.Equal(g.ReplacementTags, first(blueSet)) {
 		t.Errorf("after success the group's tags are %v and replacement tags %v; want the fleets swapped", g.Tags, g.ReplacementTags)
+	}
+}
+
+// The group's tag groups other than the first select both fleets: a host with the replacement
+// fleet's tag but another application's is no replacement, and the swap keeps the shared tag
+// group on both sides.
+func TestBlueGreen_SharedTagGroups(t *testing.T) {
+	w := newWorld(t, map[string]map[string]string{
+		"blue-1":   {"fleet": "blue", "app": "shop"},
+		"green-1":  {"fleet": "green", "app": "shop"},
+		"intruder": {"fleet": "green", "app": "other"},
+	}, "green-1", "intruder")
+	shop := []deploy.TagFilter{{Key: "app", Value: "shop", Type: deploy.KeyAndValue}}
+	g := blueGreenGroup(w, traffic.Config{AllAtOnce: true})
+	g.Tags = deploy.TagSet{first(blueSet), shop}
+	w.createGroup(g)
+	d := w.finished(w.deploy("shop").ID)
+	if d.Status != deploy.StatusSucceeded {
+		t.Fatalf("deployment %v: %s", d.Status, d.Error.Message)
+	}
+	var names []string
+	for _, tg := range d.Targets {
+		names = append(names, tg.Name+" "+tg.Fleet.String())
+	}
+	if want := []string{"green-1 replacement", "blue-1 original"}; !slices.Equal(names, want) {
+		t.Errorf("targets %v, want %v", names, want)
+	}
+	w.mu.Lock()
+	for _, o := range w.observed {
+		if strings.HasPrefix(o, "intruder ") {
+			t.Errorf("the other application's host received %s", o)
+		}
+	}
+	w.mu.Unlock()
+	got, err := w.store.GetGroup(context.Background(), "app", "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantTags, wantNext := deploy.TagSet{first(greenSet), shop}, deploy.TagSet{first(blueSet), shop}
+	if !reflect.DeepEqual(got.Tags, wantTags) || !reflect.DeepEqual(got.ReplacementFleet(), wantNext) {
+		t.Errorf("after the swap the group serves %v and replaces %v; want %v and %v", got.Tags, got.ReplacementFleet(), wantTags, wantNext)
 	}
 }
 
@@ -402,7 +447,7 @@ func TestBlueGreen_AnalysisStep(t *testing.T) {
 	w.restart()
 	w.createGroup(func() store.Group {
 		g := blueGreenGroup(w, traffic.Config{Steps: []traffic.StepConfig{{Analysis: &traffic.AnalysisConfig{Name: "errors"}}}})
-		g.Name, g.Tags, g.ReplacementTags = "shop2", greenSet, blueSet
+		g.Name, g.Tags, g.ReplacementTags = "shop2", greenSet, first(blueSet)
 		return g
 	}())
 	d = w.finished(w.deploy("shop2").ID)

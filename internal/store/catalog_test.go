@@ -329,10 +329,13 @@ func TestSQLite_Revisions(t *testing.T) {
 	}
 }
 
-// The two fleets of the blue/green tests.
+// The two fleets of the blue/green tests, their own tag groups, and a tag group both share.
 var (
-	blue  = deploy.TagSet{{{Key: "fleet", Value: "blue", Type: deploy.KeyAndValue}}}
-	green = deploy.TagSet{{{Key: "fleet", Value: "green", Type: deploy.KeyAndValue}}}
+	blueF  = []deploy.TagFilter{{Key: "fleet", Value: "blue", Type: deploy.KeyAndValue}}
+	greenF = []deploy.TagFilter{{Key: "fleet", Value: "green", Type: deploy.KeyAndValue}}
+	shopF  = []deploy.TagFilter{{Key: "app", Value: "shop", Type: deploy.KeyAndValue}}
+	blue   = deploy.TagSet{blueF, shopF}
+	green  = deploy.TagSet{greenF, shopF}
 )
 
 func TestSQLite_BlueGreenGroups(t *testing.T) {
@@ -342,7 +345,7 @@ func TestSQLite_BlueGreenGroups(t *testing.T) {
 	router := deploy.Router{Type: deploy.RouterHAProxy, Address: "unix:/run/haproxy/admin.sock", Backend: "shop", ServerName: "{name}"}
 	g := store.Group{
 		Application: "app", Name: "bg", ConfigName: deploy.ConfigAllAtOnce, Tags: blue,
-		Type: deploy.BlueGreen, Router: router, ReplacementTags: green,
+		Type: deploy.BlueGreen, Router: router, ReplacementTags: greenF,
 		BlueGreen: deploy.BlueGreenOptions{
 			Traffic:   traffic.Config{Steps: []traffic.StepConfig{{Weight: ptr(10)}, {Pause: traffic.PauseUntilPromoted}}},
 			ReadyWait: 30 * time.Minute, ReleaseCommand: "terminate", ReleaseWait: time.Hour,
@@ -361,6 +364,9 @@ func TestSQLite_BlueGreenGroups(t *testing.T) {
 	if !reflect.DeepEqual(got, g) {
 		t.Errorf("GetGroup:\n got %+v\nwant %+v", got, g)
 	}
+	if fleet := got.ReplacementFleet(); !reflect.DeepEqual(fleet, green) {
+		t.Errorf("ReplacementFleet %v, want %v: the group's other tag groups select both fleets", fleet, green)
+	}
 
 	for _, tc := range []struct {
 		name   string
@@ -370,7 +376,9 @@ func TestSQLite_BlueGreenGroups(t *testing.T) {
 		{"no router", func(g *store.Group) { g.Router = deploy.Router{} }, "traffic router"},
 		{"bad router", func(g *store.Group) { g.Router.Address = "nowhere" }, "address"},
 		{"no replacement tags", func(g *store.Group) { g.ReplacementTags = nil }, "replacement tags"},
-		{"same tags", func(g *store.Group) { g.ReplacementTags = blue }, "tell them apart"},
+		{"same tags", func(g *store.Group) { g.ReplacementTags = blueF }, "tell them apart"},
+		{"bad replacement tag", func(g *store.Group) { g.ReplacementTags = []deploy.TagFilter{{Value: "x", Type: deploy.KeyOnly}} }, "replacement tags"},
+		{"no tags", func(g *store.Group) { g.Tags = nil }, "selects the fleet that serves now"},
 		{"no shape", func(g *store.Group) { g.BlueGreen.Traffic = traffic.Config{} }, "traffic"},
 		{"wait without command", func(g *store.Group) { g.BlueGreen.ReleaseCommand = "" }, "without a release command"},
 		{"in place with blue/green settings", func(g *store.Group) { g.Type = deploy.InPlace }, "are for BLUE_GREEN groups"},
@@ -400,7 +408,8 @@ func TestSQLite_BlueGreenGroups(t *testing.T) {
 	}
 }
 
-// A successful blue/green deployment's SwapFleets makes the replacement fleet the group's.
+// A successful blue/green deployment's SwapFleets makes the replacement fleet the group's; only
+// the fleets' own tag groups change places, the shared ones stay with both.
 func TestSQLite_SwapFleets(t *testing.T) {
 	ctx := context.Background()
 	s := open(t)
@@ -408,7 +417,7 @@ func TestSQLite_SwapFleets(t *testing.T) {
 	g := store.Group{
 		Application: "app", Name: "web", ConfigName: deploy.ConfigAllAtOnce, Tags: blue, Type: deploy.BlueGreen,
 		Router:          deploy.Router{Type: deploy.RouterHAProxy, Address: "/run/haproxy.sock", Backend: "shop"},
-		ReplacementTags: green, BlueGreen: deploy.BlueGreenOptions{Traffic: traffic.Config{AllAtOnce: true}},
+		ReplacementTags: greenF, BlueGreen: deploy.BlueGreenOptions{Traffic: traffic.Config{AllAtOnce: true}},
 	}
 	if _, err := s.UpdateGroup(ctx, g); err != nil {
 		t.Fatal(err)
@@ -421,8 +430,8 @@ func TestSQLite_SwapFleets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(got.Tags, green) || !reflect.DeepEqual(got.ReplacementTags, blue) {
-		t.Errorf("after the swap tags %v, replacement tags %v; want green then blue", got.Tags, got.ReplacementTags)
+	if !reflect.DeepEqual(got.Tags, green) || !reflect.DeepEqual(got.ReplacementTags, blueF) || !reflect.DeepEqual(got.ReplacementFleet(), blue) {
+		t.Errorf("after the swap tags %v, replacement tags %v; want %v then %v", got.Tags, got.ReplacementTags, green, blueF)
 	}
 	effects, err := s.DeploymentEffects(ctx, "d-1")
 	if err != nil || len(effects) != 1 || !effects[0].Done {

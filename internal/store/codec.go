@@ -679,17 +679,21 @@ type tagFilterJSON struct {
 func encodeTagSet(s deploy.TagSet) ([]byte, error) {
 	out := make([][]tagFilterJSON, 0, len(s))
 	for _, g := range s {
-		jg := make([]tagFilterJSON, 0, len(g))
-		for _, f := range g {
-			jg = append(jg, tagFilterJSON{Key: f.Key, Value: f.Value, Type: f.Type.String()})
-		}
-		out = append(out, jg)
+		out = append(out, encodeTagGroup(g))
 	}
 	b, err := json.Marshal(out)
 	if err != nil {
 		return nil, fmt.Errorf("encode tag set: %w", err)
 	}
 	return b, nil
+}
+
+func encodeTagGroup(g []deploy.TagFilter) []tagFilterJSON {
+	out := make([]tagFilterJSON, 0, len(g))
+	for _, f := range g {
+		out = append(out, tagFilterJSON{Key: f.Key, Value: f.Value, Type: f.Type.String()})
+	}
+	return out
 }
 
 func decodeTagSet(b []byte) (deploy.TagSet, error) {
@@ -702,15 +706,27 @@ func decodeTagSet(b []byte) (deploy.TagSet, error) {
 	}
 	out := make(deploy.TagSet, 0, len(in))
 	for _, g := range in {
-		fg := make([]deploy.TagFilter, 0, len(g))
-		for _, f := range g {
-			t, err := deploy.ParseTagFilterType(f.Type)
-			if err != nil {
-				return nil, fmt.Errorf("decode tag set: %w", err)
-			}
-			fg = append(fg, deploy.TagFilter{Key: f.Key, Value: f.Value, Type: t})
+		fg, err := decodeTagGroup(g)
+		if err != nil {
+			return nil, err
 		}
 		out = append(out, fg)
+	}
+	return out, nil
+}
+
+// decodeTagGroup reads one tag group; nil when it has no filter.
+func decodeTagGroup(in []tagFilterJSON) ([]deploy.TagFilter, error) {
+	if len(in) == 0 {
+		return nil, nil
+	}
+	out := make([]deploy.TagFilter, 0, len(in))
+	for _, f := range in {
+		t, err := deploy.ParseTagFilterType(f.Type)
+		if err != nil {
+			return nil, fmt.Errorf("decode tag set: %w", err)
+		}
+		out = append(out, deploy.TagFilter{Key: f.Key, Value: f.Value, Type: t})
 	}
 	return out, nil
 }

@@ -413,7 +413,7 @@ func swapFleets(ctx context.Context, tx *sql.Tx, d deploy.Deployment, e deploy.S
 	if err != nil {
 		return fmt.Errorf("swap fleets of group %s: %w", d.Group, err)
 	}
-	g.Tags, g.ReplacementTags = g.ReplacementTags, g.Tags
+	g.swapFleets()
 	row, err := encodeGroup(g)
 	if err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"path"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -38,10 +39,12 @@ type Group struct {
 	Type deploy.Type
 	// Router is the group's traffic router; the zero value means none.
 	Router deploy.Router
-	// ReplacementTags select a blue/green group's replacement fleet, as Tags select the fleet
-	// that serves. A successful blue/green deployment swaps the two, so the next one goes to the
-	// other fleet.
-	ReplacementTags deploy.TagSet
+	// ReplacementTags is a blue/green group's replacement fleet's own tag group. Tags' first tag
+	// group selects the fleet that serves and its other tag groups select both fleets (app=shop,
+	// say): the replacement fleet is Tags with the first tag group replaced by these
+	// (ReplacementFleet). A successful blue/green deployment swaps the first tag group and
+	// these, so the next one goes to the other fleet and both keep the shared tag groups.
+	ReplacementTags []deploy.TagFilter
 	// BlueGreen is how a blue/green group moves traffic and what it does with the originals.
 	BlueGreen deploy.BlueGreenOptions
 	// Alarms are what the group's deployments watch while they run (none when empty).
@@ -61,6 +64,23 @@ type Group struct {
 	Queue                    deploy.Queue
 	// CreateTime is set by the store when zero.
 	CreateTime time.Time
+}
+
+// ReplacementFleet is the tag set that selects a blue/green group's replacement fleet.
+func (g Group) ReplacementFleet() deploy.TagSet {
+	return g.Tags.WithFirst(g.ReplacementTags)
+}
+
+// swapFleets makes the replacement fleet the one that serves and the serving fleet the next
+// replacement: only the fleets' own tag groups change places.
+func (g *Group) swapFleets() {
+	if len(g.Tags) == 0 {
+		g.Tags, g.ReplacementTags = deploy.TagSet{g.ReplacementTags}, nil
+		return
+	}
+	tags := slices.Clone(g.Tags)
+	tags[0], g.ReplacementTags = g.ReplacementTags, g.Tags[0]
+	g.Tags = tags
 }
 
 // GitHubLink names the repository allowed to deploy a group, from GitHub webhooks and from
@@ -184,14 +204,17 @@ func (g Group) validateBlueGreen() error {
 	if !g.Router.Enabled() {
 		return fmt.Errorf("%w: a %v group moves traffic through a traffic router; set one", ErrInvalid, deploy.BlueGreen)
 	}
-	if len(g.ReplacementTags) == 0 {
-		return fmt.Errorf("%w: a %v group needs replacement tags that select its replacement fleet", ErrInvalid, deploy.BlueGreen)
+	if len(g.Tags) == 0 {
+		return fmt.Errorf("%w: a %v group needs tags: the first tag group selects the fleet that serves now (it may have no instances yet), the others both fleets", ErrInvalid, deploy.BlueGreen)
 	}
-	if err := g.ReplacementTags.Validate(); err != nil {
+	if len(g.ReplacementTags) == 0 {
+		return fmt.Errorf("%w: a %v group needs replacement tags that select its replacement fleet in place of its first tag group", ErrInvalid, deploy.BlueGreen)
+	}
+	if err := (deploy.TagSet{g.ReplacementTags}).Validate(); err != nil {
 		return fmt.Errorf("%w: replacement tags: %w", ErrInvalid, err)
 	}
-	if reflect.DeepEqual(g.ReplacementTags, g.Tags) {
-		return fmt.Errorf("%w: the replacement tags are the group's tags; the two fleets need tags that tell them apart", ErrInvalid)
+	if reflect.DeepEqual(g.ReplacementTags, g.Tags[0]) {
+		return fmt.Errorf("%w: the replacement tags are the group's first tag group; the two fleets need tags that tell them apart", ErrInvalid)
 	}
 	if err := g.BlueGreen.Validate(); err != nil {
 		return fmt.Errorf("%w: blue/green: %w", ErrInvalid, err)
@@ -209,16 +232,12 @@ func encodeGroup(g Group) (groupRow, error) {
 	if err != nil {
 		return groupRow{}, err
 	}
-	replacement, err := encodeTagSet(g.ReplacementTags)
-	if err != nil {
-		return groupRow{}, err
-	}
 	row := groupRow{tags: string(tags), typ: g.Type.String()}
 	for dst, v := range map[*string]any{
 		&row.rollback:  autoRollbackJSON(g.AutoRollback),
 		&row.github:    g.GitHub,
 		&row.router:    routerJSON(g.Router),
-		&row.blueGreen: blueGreenGroupJSON{ReplacementTags: replacement, Options: encodeBlueGreen(g.BlueGreen)},
+		&row.blueGreen: blueGreenGroupJSON{ReplacementTags: encodeTagGroup(g.ReplacementTags), Options: encodeBlueGreen(g.BlueGreen)},
 		// alarm.Config is its own JSON form (the alarm_configuration users write).
 		&row.alarms: g.Alarms,
 		&row.aws: awsGroupJSON{Config: g.AWS.Config, ECS: g.AWS.ECS, Traffic: g.AWS.Traffic,
@@ -233,9 +252,11 @@ func encodeGroup(g Group) (groupRow, error) {
 	return row, nil
 }
 
-// blueGreenGroupJSON is the blue_green column: the replacement fleet's tags and the options.
+// blueGreenGroupJSON is the blue_green column: the replacement fleet's own tag group and the
+// options. (Before migration 0011 the replacement tags were a whole tag set, under
+// "replacement_tags".)
 type blueGreenGroupJSON struct {
-	ReplacementTags json.RawMessage `json:"replacement_tags,omitempty"`
+	ReplacementTags []tagFilterJSON `json:"replacement_tag_group,omitempty"`
 	Options         blueGreenJSON   `json:"options"`
 }
 
@@ -378,10 +399,8 @@ func scanGroup(sc scanner) (Group, error) {
 	if err := json.Unmarshal([]byte(blueGreen), &bg); err != nil {
 		return Group{}, fmt.Errorf("decode blue/green settings: %w", err)
 	}
-	if len(bg.ReplacementTags) > 0 {
-		if g.ReplacementTags, err = decodeTagSet(bg.ReplacementTags); err != nil {
-			return Group{}, err
-		}
+	if g.ReplacementTags, err = decodeTagGroup(bg.ReplacementTags); err != nil {
+		return Group{}, err
 	}
 	if err := json.Unmarshal([]byte(alarms), &g.Alarms); err != nil {
 		return Group{}, fmt.Errorf("decode alarms: %w", err)

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -294,5 +295,73 @@ func TestHookExecutions_OutliveTheProcess(t *testing.T) {
 	}
 	if _, err := again.Get(ctx, "nope"); !errors.Is(err, hook.ErrUnknownExecution) {
 		t.Errorf("Get of an unknown id: %v", err)
+	}
+}
+
+// Migration 0011 turns the replacement tags a blue/green group stored as a whole tag set into
+// the replacement fleet's own tag group, and gives back the shared tag groups a swap had moved to
+// the replacement side.
+func TestMigration_FleetTags(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "slipway.db")
+	s := openAt(t, path)
+	newFixture(t, s, 0)
+	router := deploy.Router{Type: deploy.RouterHAProxy, Address: "/run/haproxy.sock", Backend: "shop"}
+	for _, name := range []string{"fresh", "swapped", "shared"} {
+		g := store.Group{Application: "app", Name: name, ConfigName: deploy.ConfigAllAtOnce, Tags: blue, Type: deploy.BlueGreen,
+			Router: router, ReplacementTags: greenF, BlueGreen: deploy.BlueGreenOptions{Traffic: traffic.Config{AllAtOnce: true}}}
+		if _, err := s.CreateGroup(ctx, g); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db := rawDB(t, path)
+	const (
+		blueJSON  = `[{"key":"fleet","value":"blue","type":"KEY_AND_VALUE"}]`
+		greenJSON = `[{"key":"fleet","value":"green","type":"KEY_AND_VALUE"}]`
+		shopJSON  = `[{"key":"app","value":"shop","type":"KEY_AND_VALUE"}]`
+		options   = `"options":{"traffic":{"all_at_once":true}}`
+	)
+	// As the old code stored them: created with --tag fleet=blue --tag-group app=shop
+	// --replacement-tag fleet=green; the same group after a swap; a group whose replacement tags
+	// repeated the shared tag group.
+	for name, row := range map[string][2]string{
+		"fresh":   {"[" + blueJSON + "," + shopJSON + "]", `{"replacement_tags":[` + greenJSON + `],` + options + `}`},
+		"swapped": {"[" + greenJSON + "]", `{"replacement_tags":[` + blueJSON + "," + shopJSON + `],` + options + `}`},
+		"shared":  {"[" + blueJSON + "," + shopJSON + "]", `{"replacement_tags":[` + greenJSON + "," + shopJSON + `],` + options + `}`},
+	} {
+		if _, err := db.Exec("UPDATE deployment_groups SET tags = ?, blue_green = ? WHERE name = ?", row[0], row[1], name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sql, err := os.ReadFile(filepath.Join("migrations", "0011_fleet_tags.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(string(sql)); err != nil {
+		t.Fatalf("migration: %v", err)
+	}
+	for name, want := range map[string][2]deploy.TagSet{
+		"fresh":   {blue, green},
+		"swapped": {green, blue},
+		"shared":  {blue, green},
+	} {
+		g, err := s.GetGroup(ctx, "app", name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(g.Tags, want[0]) || !reflect.DeepEqual(g.ReplacementFleet(), want[1]) {
+			t.Errorf("%s: serving %v, replacement %v; want %v and %v", name, g.Tags, g.ReplacementFleet(), want[0], want[1])
+		}
+		var raw string
+		if err := db.QueryRow("SELECT blue_green FROM deployment_groups WHERE name = ?", name).Scan(&raw); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(raw, `"replacement_tags"`) {
+			t.Errorf("%s: blue_green %s still has the old key", name, raw)
+		}
+	}
+	// The in-place group is untouched.
+	if g, err := s.GetGroup(ctx, "app", "web"); err != nil || len(g.Tags) != 1 || g.ReplacementTags != nil {
+		t.Errorf("in-place group after the migration: %+v, %v", g, err)
 	}
 }
