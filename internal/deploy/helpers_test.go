@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -72,8 +73,25 @@ func newDriver(t *testing.T, d deploy.Deployment) *driver {
 	return &driver{t: t, now: t0, r: run{d: d}}
 }
 
+// routed is s as the runtime gives it to a deployment with router r: with a backend that has
+// a server for every instance (unless s says otherwise).
+func routed(r deploy.Router, s deploy.Start) deploy.Start {
+	if !r.Enabled() || s.Backend != nil {
+		return s
+	}
+	b := &deploy.RouterBackend{}
+	for _, in := range append(slices.Clone(s.Instances), s.Originals...) {
+		b.Servers = append(b.Servers, r.Server(in.Name, in.ID))
+	}
+	s.Backend = b
+	return s
+}
+
 func (dr *driver) step(in deploy.Input) []deploy.Effect {
 	dr.t.Helper()
+	if s, ok := in.(deploy.Start); ok {
+		in = routed(dr.r.d.Router, s)
+	}
 	d, eff, err := deploy.Decide(dr.r.d, in, dr.now)
 	if err != nil {
 		dr.t.Fatalf("Decide(%T %+v): %v", in, in, err)

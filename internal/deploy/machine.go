@@ -24,6 +24,18 @@ type Start struct {
 	Instances []Instance
 	// Originals are a blue/green deployment's original fleet: the hosts serving now.
 	Originals []Instance
+	// Backend is the router's backend as the runtime read it for the start; a deployment with a
+	// traffic router needs it. A host whose server the backend lacks fails the start before
+	// any host is touched.
+	Backend *RouterBackend
+}
+
+// RouterBackend is what the runtime read of a router's backend.
+type RouterBackend struct {
+	// Servers names the backend's servers.
+	Servers []string
+	// Error says why the backend could not be read; Servers is then empty.
+	Error string
 }
 
 // EventReported is a host's result for one lifecycle event.
@@ -260,6 +272,9 @@ func (m *machine) start(in Start) error {
 			return fmt.Errorf("start: %w: %w", ErrInvalidInput, err)
 		}
 	}
+	if d.Router.Enabled() && in.Backend == nil {
+		return fmt.Errorf("start: %w: a deployment with a traffic router starts with its backend read", ErrInvalidInput)
+	}
 	for _, list := range [][]Instance{in.Instances, in.Originals} {
 		seen := make(map[string]bool, len(list))
 		for _, inst := range list {
@@ -286,6 +301,12 @@ func (m *machine) start(in Start) error {
 	}
 	if m.blueGreen() {
 		if info, ok := checkFleets(*d, in); !ok {
+			m.finish(StatusFailed, info)
+			return nil
+		}
+	}
+	if d.Router.Enabled() {
+		if info, ok := checkServers(*d, in); !ok {
 			m.finish(StatusFailed, info)
 			return nil
 		}

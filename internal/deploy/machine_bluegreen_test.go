@@ -505,12 +505,22 @@ func TestDecide_BlueGreenStartChecks(t *testing.T) {
 		{"no router", func(d *deploy.Deployment, _ *deploy.Start) { d.Router = deploy.Router{} }, deploy.ErrorMissingBlueGreenConfig, "traffic router"},
 		{"overlap", func(_ *deploy.Deployment, s *deploy.Start) { s.Originals[1] = s.Instances[0] }, deploy.ErrorInvalidFleets, "green-1 matches both"},
 		{"one server name", func(d *deploy.Deployment, s *deploy.Start) { s.Originals[0].Name = "green-1" }, deploy.ErrorInvalidFleets, `both server "green-1"`},
+		{"servers missing", func(d *deploy.Deployment, s *deploy.Start) {
+			d.Router.ServerName = "web-{name}"
+			s.Backend = &deploy.RouterBackend{Servers: []string{"web-green-1", "web-blue-1", "web-intruder"}}
+		}, deploy.ErrorTrafficRouter, `backend app of the traffic router has no server for replacement instance green-2 (server "web-green-2"), ` +
+			`original instance blue-2 (server "web-blue-2"); the group's server name template "web-{name}" makes them ` +
+			`({name} is the instance's name, {id} its id) and the backend has web-blue-1, web-green-1, web-intruder: ` +
+			`add those servers to the backend or change the template; no instance was touched`},
+		{"backend unreadable", func(_ *deploy.Deployment, s *deploy.Start) {
+			s.Backend = &deploy.RouterBackend{Error: "dial unix /run/haproxy/admin.sock: connect: no such file or directory"}
+		}, deploy.ErrorTrafficRouter, "could not read backend app of the traffic router at /run/haproxy/admin.sock: dial unix"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			d, s := bgDeployment(linear25()), fleets()
 			tt.change(&d, &s)
-			got, eff, err := deploy.Decide(d, s, t0)
+			got, eff, err := deploy.Decide(d, routed(d.Router, s), t0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -528,6 +538,9 @@ func TestDecide_BlueGreenStartChecks(t *testing.T) {
 	}
 	if _, _, err := deploy.Decide(newDeployment(preset(t, deploy.ConfigAllAtOnce)), fleets(), t0); !errors.Is(err, deploy.ErrInvalidInput) {
 		t.Errorf("in-place start with originals: %v, want ErrInvalidInput", err)
+	}
+	if _, _, err := deploy.Decide(bgDeployment(linear25()), fleets(), t0); !errors.Is(err, deploy.ErrInvalidInput) {
+		t.Errorf("start without the router's backend: %v, want ErrInvalidInput", err)
 	}
 }
 
@@ -558,7 +571,7 @@ func TestDecide_BlueGreenInputsOutOfPlace(t *testing.T) {
 	for _, in := range []deploy.Input{deploy.TrafficApplied{Change: 1}, deploy.TrafficFailed{Change: 1}, deploy.AnalysisPassed{}, deploy.OriginalsReleased{}} {
 		expectIgnored(t, inPlace, in, t0, deploy.ErrStale)
 	}
-	d, _, _ := deploy.Decide(bgDeployment(linear25()), fleets(), t0)
+	d, _, _ := deploy.Decide(bgDeployment(linear25()), routed(testRouter, fleets()), t0)
 	expectIgnored(t, d, deploy.Continue{}, t0, deploy.ErrWrongStatus)
 	expectIgnored(t, d, deploy.Pause{}, t0, deploy.ErrWrongStatus)
 	// A host cannot report the router's event.

@@ -70,7 +70,7 @@ func randomDeployment(rng *rand.Rand) (deploy.Deployment, deploy.Start) {
 		d.BlueGreen = randomBlueGreen(rng)
 		start.Originals = fleet(rng.IntN(5), 50)
 	}
-	return d, start
+	return d, routed(d.Router, start)
 }
 
 func randomBlueGreen(rng *rand.Rand) deploy.BlueGreenOptions {

@@ -197,7 +197,7 @@ const (
 	// apart, by tags or by router server names.
 	ErrorInvalidFleets ErrorCode = "INVALID_FLEETS"
 	// ErrorTrafficRouter (Slipway's own): the traffic router refused a change or could not be
-	// reached.
+	// reached, or its backend lacks a server for a host at the start.
 	ErrorTrafficRouter ErrorCode = "TRAFFIC_ROUTER_ERROR"
 	// ErrorHookExecutionFailure: a lambda or ecs hook reported Failed, could not be invoked, or
 	// did not report in time.

@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -75,6 +76,56 @@ func (r Router) Server(name, id string) string {
 		t = serverVarName
 	}
 	return strings.NewReplacer(serverVarName, name, serverVarID, id).Replace(t)
+}
+
+// listedServers bounds how many of a backend's servers a message lists.
+const listedServers = 12
+
+// checkServers refuses a start whose hosts the router's backend does not all have a server for,
+// naming the servers it lacks and the template that made their names: a host without a server
+// would fail at its first traffic change, after hosts were touched, and the revert of a
+// blue/green deployment could not name it.
+func checkServers(d Deployment, in Start) (ErrorInfo, bool) {
+	r, b := d.Router, in.Backend
+	if b.Error != "" {
+		return ErrorInfo{Code: ErrorTrafficRouter, Message: fmt.Sprintf(
+			"could not read backend %s of the traffic router at %s: %s; no instance was touched", r.Backend, r.Address, b.Error)}, false
+	}
+	have := make(map[string]bool, len(b.Servers))
+	for _, s := range b.Servers {
+		have[s] = true
+	}
+	var missing []string
+	for _, list := range []struct {
+		fleet     string
+		instances []Instance
+	}{{"", in.Instances}, {"original ", in.Originals}} {
+		for _, inst := range list.instances {
+			if s := r.Server(inst.Name, inst.ID); !have[s] {
+				fleet := list.fleet
+				if fleet == "" && d.Type == BlueGreen {
+					fleet = "replacement "
+				}
+				missing = append(missing, fmt.Sprintf("%sinstance %s (server %q)", fleet, cmp.Or(inst.Name, inst.ID), s))
+			}
+		}
+	}
+	if len(missing) == 0 {
+		return ErrorInfo{}, true
+	}
+	listed := slices.Sorted(slices.Values(b.Servers))
+	servers := "no servers"
+	if len(listed) > 0 {
+		more := ""
+		if len(listed) > listedServers {
+			more = fmt.Sprintf(" and %d more", len(listed)-listedServers)
+			listed = listed[:listedServers]
+		}
+		servers = strings.Join(listed, ", ") + more
+	}
+	return ErrorInfo{Code: ErrorTrafficRouter, Message: fmt.Sprintf(
+		"backend %s of the traffic router has no server for %s; the group's server name template %q makes them ({name} is the instance's name, {id} its id) and the backend has %s: add those servers to the backend or change the template; no instance was touched",
+		r.Backend, strings.Join(missing, ", "), cmp.Or(r.ServerName, serverVarName), servers)}, false
 }
 
 // ServerTraffic is what a traffic change asks of one router server.

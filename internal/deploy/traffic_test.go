@@ -116,6 +116,26 @@ func TestDecide_InPlaceRouterEvents(t *testing.T) {
 	}
 }
 
+// An in-place deployment whose hosts the router's backend lacks a server for fails at the
+// start, before any host runs anything.
+func TestDecide_InPlaceRouterServerMissing(t *testing.T) {
+	d := newDeployment(preset(t, deploy.ConfigOneAtATime))
+	d.Router = testRouter
+	fleet := healthyFleet(2)
+	fleet[0].Name = "web-1"
+	got, eff, err := deploy.Decide(d, deploy.Start{Instances: fleet, Backend: &deploy.RouterBackend{Servers: []string{"web-1"}}}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != deploy.StatusFailed || got.Error.Code != deploy.ErrorTrafficRouter ||
+		!strings.Contains(got.Error.Message, `no server for instance h02 (server "h02"); the group's server name template "{name}"`) {
+		t.Errorf("%v %v %q, want Failed naming h02's server and the template", got.Status, got.Error.Code, got.Error.Message)
+	}
+	if len(effectsOf[deploy.SendCommand](eff)) > 0 || len(effectsOf[deploy.SetTraffic](eff)) > 0 {
+		t.Errorf("effects %v, want no command and no traffic change", eff)
+	}
+}
+
 // A router that refuses to drain a host, or never answers, fails that host's event with the
 // router's diagnostic; the host keeps the state it was last put in.
 func TestDecide_InPlaceRouterFailures(t *testing.T) {

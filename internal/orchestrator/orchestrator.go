@@ -305,6 +305,9 @@ func (o *Orchestrator) start(ctx context.Context, id string) error {
 	if err != nil {
 		return fmt.Errorf("start %s: list targets: %w", id, err)
 	}
+	if d.Router.Enabled() {
+		in.Backend = o.backendAtStart(ctx, d.Router)
+	}
 	_, err = o.Apply(ctx, id, in)
 	if err != nil && !ignorable(err) {
 		return fmt.Errorf("start %s: %w", id, err)

@@ -153,17 +153,7 @@ func (o *Orchestrator) workRouter(ctx context.Context, key string, cfg deploy.Ro
 // and waits for drained servers to empty when the change says so. note describes what was done.
 func (o *Orchestrator) carryOut(ctx context.Context, r Router, c deploy.SetTraffic) (note string, err error) {
 	backend := c.Router.Backend
-	for attempt := 1; ; attempt++ {
-		err = o.change(ctx, r, c)
-		if err == nil || refused(err) || attempt == routerAttempts || ctx.Err() != nil {
-			break
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(routerRetryWait * time.Duration(attempt)):
-		}
-	}
-	if err != nil {
+	if err := retried(ctx, func() error { return o.change(ctx, r, c) }); err != nil {
 		return "", err
 	}
 	parts := make([]string, len(c.Servers))
@@ -263,6 +253,43 @@ func bringUp(ctx context.Context, r Router, c deploy.SetTraffic) error {
 		case <-time.After(drainPoll):
 		}
 	}
+}
+
+// retried calls fn until it succeeds, the router refuses (trying again would get the same
+// answer), or routerAttempts calls could not reach it.
+func retried(ctx context.Context, fn func() error) error {
+	for attempt := 1; ; attempt++ {
+		err := fn()
+		if err == nil || refused(err) || attempt == routerAttempts || ctx.Err() != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(routerRetryWait * time.Duration(attempt)):
+		}
+	}
+}
+
+// backendAtStart reads the servers of a deployment's router backend for its start, or why they
+// could not be read: the start checks that every host has a server before it touches any.
+func (o *Orchestrator) backendAtStart(ctx context.Context, cfg deploy.Router) *deploy.RouterBackend {
+	r, err := o.NewRouter(cfg)
+	if err != nil {
+		return &deploy.RouterBackend{Error: err.Error()}
+	}
+	var b traffic.Backend
+	err = retried(ctx, func() (err error) {
+		b, err = r.State(ctx, cfg.Backend)
+		return err
+	})
+	if err != nil {
+		return &deploy.RouterBackend{Error: err.Error()}
+	}
+	out := &deploy.RouterBackend{Servers: make([]string, len(b.Servers))}
+	for i, s := range b.Servers {
+		out.Servers[i] = s.Name
+	}
+	return out
 }
 
 // refused reports whether the router answered and said no: trying again would get the same.

@@ -276,21 +276,35 @@ func TestInPlace_RouterDrainsEachHost(t *testing.T) {
 	}
 }
 
-// A router that does not know a host's server fails that host's BlockTraffic with the router's
-// words; the deployment stops there.
-func TestInPlace_RouterRefusal(t *testing.T) {
+// A deployment whose hosts the router's backend has no server for fails at its start, naming
+// the servers and the template, before any host runs anything; so does one whose router cannot
+// be read.
+func TestInPlace_RouterServerMissing(t *testing.T) {
 	w := newWorld(t, map[string]map[string]string{"web-1": webTags})
 	r := w.router()
 	r.ServerName = "srv-{name}"
 	w.createGroup(store.Group{Name: "web", Router: r, Tags: deploy.TagSet{{{Key: "role", Value: "web", Type: deploy.KeyAndValue}}}})
 	d := w.finished(w.deploy("web").ID)
-	e := d.Targets[0].Events[1]
-	if d.Status != deploy.StatusFailed || e.Status != deploy.EventFailed || e.Diagnostics.ErrorCode != deploy.DiagnosticRouterFailed ||
-		!strings.Contains(e.Diagnostics.Message, `no server "srv-web-1"`) {
-		t.Fatalf("deployment %v, BlockTraffic %v %+v; want it failed by the router", d.Status, e.Status, e.Diagnostics)
+	if d.Status != deploy.StatusFailed || d.Error.Code != deploy.ErrorTrafficRouter ||
+		!strings.Contains(d.Error.Message, `no server for instance web-1 (server "srv-web-1"); the group's server name template "srv-{name}"`) ||
+		!strings.Contains(d.Error.Message, "the backend has web-1:") {
+		t.Fatalf("deployment %v %v %q; want it failed at the start naming srv-web-1 and the template", d.Status, d.Error.Code, d.Error.Message)
 	}
+	w.mu.Lock()
+	if len(w.observed) > 0 {
+		t.Errorf("hosts received %v; none should have", w.observed)
+	}
+	w.mu.Unlock()
 	if got := w.serving(); got != "web-1:10" {
 		t.Errorf("haproxy serving %q after the refusal, want web-1 untouched", got)
+	}
+
+	r.Address = filepath.Join(w.dir, "nothing.sock")
+	r.ServerName = ""
+	w.createGroup(store.Group{Name: "web2", Router: r, Tags: deploy.TagSet{{{Key: "role", Value: "web", Type: deploy.KeyAndValue}}}})
+	d = w.finished(w.deploy("web2").ID)
+	if d.Status != deploy.StatusFailed || d.Error.Code != deploy.ErrorTrafficRouter || !strings.Contains(d.Error.Message, "could not read backend app of the traffic router at "+r.Address) {
+		t.Fatalf("deployment %v %v %q; want it failed: the router cannot be read", d.Status, d.Error.Code, d.Error.Message)
 	}
 }
 
