@@ -381,6 +381,47 @@ func TestDeploy_WaitSucceeded(t *testing.T) {
 	}
 }
 
+// A blue/green deployment's wait prints where traffic stands each time it moves.
+func TestDeploy_WaitShowsTraffic(t *testing.T) {
+	f, url := newFakeAPI(t)
+	onUpload(f)
+	onDeploy(f, testDeployment("Created"))
+	at := func(status, phase string, percent, step int, waiting string, reverted bool) fakeAnswer {
+		d := testDeployment(status)
+		d.DeploymentType = "BLUE_GREEN"
+		d.Traffic = &api.DeploymentTraffic{Phase: phase, Shape: "Linear50PercentEvery1m", Percent: percent, Step: step, Steps: 2,
+			Waiting: waiting, Reverted: reverted}
+		if reverted {
+			d.Traffic.RevertSkipped = []string{"green-2"}
+			d.ErrorCode, d.ErrorMessage = "ALARM_ACTIVE", "alarm errors fired"
+		}
+		return okAnswer(d)
+	}
+	f.on("GET", "/api/v1/deployments/d-1",
+		at("InProgress", "Install", 0, 0, "", false),
+		at("InProgress", "AllowTraffic", 0, 1, "router", false),
+		at("InProgress", "AllowTraffic", 50, 2, "pause", false),
+		at("InProgress", "AllowTraffic", 50, 2, "pause", false), // nothing changed
+		at("Stopped", "AllowTraffic", 0, 2, "", true),
+	)
+	code, _, stderr := runAt(t, url, "deploy", "--app", "web", "--group", "prod", "--bundle", sampleApp(t), "--wait")
+	if code != 1 {
+		t.Fatalf("exit %d, want 1 (Stopped); stderr:\n%s", code, stderr)
+	}
+	_, progress, _ := strings.Cut(stderr, "\n") // after the upload line
+	want := "" +
+		"deployment d-1 InProgress\n" +
+		"traffic: phase Install, 0% of traffic on the replacements\n" +
+		"traffic: phase AllowTraffic, 0% of traffic on the replacements (step 1 of 2 of Linear50PercentEvery1m), waiting for router\n" +
+		"traffic: phase AllowTraffic, 50% of traffic on the replacements (step 2 of 2 of Linear50PercentEvery1m), waiting for pause\n" +
+		"traffic: phase AllowTraffic, 0% of traffic on the replacements (step 2 of 2 of Linear50PercentEvery1m); " +
+		"traffic sent back to the originals, skipping servers the backend no longer has: green-2\n" +
+		"deployment d-1 Stopped: ALARM_ACTIVE: alarm errors fired\n"
+	if progress != want {
+		t.Errorf("progress:\n%s\nwant:\n%s", progress, want)
+	}
+}
+
 func TestRollback_WaitFailedWithDiagnosticsAndRollback(t *testing.T) {
 	f, url := newFakeAPI(t)
 	onGroup(f)

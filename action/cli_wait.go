@@ -80,10 +80,12 @@ func waitDeployment(ctx context.Context, client *api.Client, id string, observe 
 }
 
 // waitProgress prints what changed between two states of a deployment: one line per lifecycle event
-// that left Pending, with the diagnostics of a failure, and the deployment's own status changes.
+// that left Pending, with the diagnostics of a failure, the deployment's own status changes, and
+// where a blue/green deployment's traffic stands each time that changes.
 type waitProgress struct {
 	w                     io.Writer
 	status                string
+	traffic               string
 	events                map[[2]string]string // instance, event → status
 	instances             map[string]string
 	hostWidth, eventWidth int
@@ -138,6 +140,12 @@ func (p *waitProgress) update(d api.Deployment) bool {
 			if in.Message != "" {
 				line += ": " + in.Message
 			}
+			fmt.Fprintln(p.w, line)
+		}
+	}
+	if d.Traffic != nil {
+		if line := "traffic: " + formatTraffic(*d.Traffic); line != p.traffic {
+			p.traffic, changed = line, true
 			fmt.Fprintln(p.w, line)
 		}
 	}
