@@ -425,6 +425,8 @@ func formatTraffic(t api.DeploymentTraffic) string {
 	switch {
 	case t.RevertError != "":
 		s += "; traffic could not be sent back to the originals: " + t.RevertError
+	case t.Reverted && len(t.RevertSkipped) > 0:
+		s += "; traffic sent back to the originals, skipping servers the backend no longer has: " + strings.Join(t.RevertSkipped, ", ")
 	case t.Reverted:
 		s += "; traffic sent back to the originals"
 	}

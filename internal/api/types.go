@@ -447,6 +447,9 @@ type DeploymentTraffic struct {
 	// could not be done.
 	Reverted    bool   `json:"reverted,omitempty"`
 	RevertError string `json:"revert_error,omitempty"`
+	// RevertSkipped names the router servers the revert left alone: the backend no longer had
+	// them.
+	RevertSkipped []string `json:"revert_skipped,omitempty"`
 	// Timeline is each share of traffic the router applied, in order.
 	Timeline []TrafficPoint `json:"timeline,omitempty"`
 	// Release is the release command run on the original fleet.

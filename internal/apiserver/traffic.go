@@ -144,6 +144,7 @@ func deploymentTraffic(d deploy.Deployment) *api.DeploymentTraffic {
 	out := &api.DeploymentTraffic{
 		Phase: s.Phase.String(), Shape: shape.Name, Percent: s.Percent, Steps: len(shape.Steps),
 		Waiting: waiting(d), Paused: s.Paused, Reverted: s.Reverting, RevertError: s.RevertError,
+		RevertSkipped: s.RevertSkipped,
 	}
 	switch out.Waiting {
 	case "pause", "analysis", "continue", "bake":

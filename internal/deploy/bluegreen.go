@@ -166,6 +166,9 @@ type Shift struct {
 	// Reverting says traffic was sent back to the originals; RevertError why that failed.
 	Reverting   bool
 	RevertError string
+	// RevertSkipped names the servers the revert left alone because the router's backend no
+	// longer had them.
+	RevertSkipped []string
 	// Failure is set when a failure ends the deployment: hosts finish their event, the revert
 	// completes, then the deployment fails with it.
 	Failure ErrorInfo
@@ -324,6 +327,6 @@ func (d Deployment) shiftTraffic() SetTraffic {
 	return SetTraffic{
 		Deployment: d.ID, Router: d.Router, Servers: append([]ServerTraffic(nil), s.Servers...),
 		WaitDrained: s.Phase == PhaseBlockTraffic && !s.Reverting,
-		Change:      s.Change,
+		Change:      s.Change, Revert: s.Reverting,
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/slipway-deploy/slipway/internal/appspec"
@@ -472,6 +473,7 @@ func (m *machine) trafficApplied(in TrafficApplied) error {
 	switch {
 	case s.Reverting:
 		s.Percent = 0
+		s.RevertSkipped = slices.Sorted(slices.Values(in.Skipped))
 		s.Timeline = append(s.Timeline, TrafficPoint{Time: m.now, Percent: 0})
 	case s.Phase == PhaseAllowTraffic:
 		st, _ := m.d.step()
@@ -624,6 +626,9 @@ func (m *machine) endBlueGreen(st Status, info ErrorInfo) ErrorInfo {
 		info.Message += m.revertNote()
 	case s.RevertError != "":
 		info.Message += "; traffic could not be moved back to the original instances: " + s.RevertError
+	case s.Reverting && len(s.RevertSkipped) > 0:
+		info.Message += fmt.Sprintf("; all traffic is back on the original instances the router has: backend %s no longer has these servers, which the revert skipped: %s",
+			m.d.Router.Backend, strings.Join(s.RevertSkipped, ", "))
 	case s.Reverting:
 		info.Message += "; all traffic is back on the original instances"
 	}

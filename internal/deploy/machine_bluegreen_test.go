@@ -261,6 +261,35 @@ func TestDecide_BlueGreenAlarmStopsTheShift(t *testing.T) {
 	}
 }
 
+// A revert is marked as one, so the runtime carries it out for the servers the backend still
+// has; the ones it skipped are named in the deployment's message, and the revert counts as done.
+func TestDecide_BlueGreenRevertSkipsServers(t *testing.T) {
+	dr := newDriver(t, bgDeployment(linear25()))
+	dr.step(fleets())
+	dr.hosts(nil)
+	if c := dr.traffic(); c.Revert { // 25%
+		t.Fatalf("a weight change %+v is marked as a revert", c)
+	}
+	eff := dr.step(deploy.StopRequested{Alarm: true, Message: "alarm error-rate: 7% > 1%"})
+	revert := effectsOf[deploy.SetTraffic](eff)
+	if len(revert) != 1 || !revert[0].Revert {
+		t.Fatalf("effects of the alarm %+v, want one change marked as the revert", eff)
+	}
+	if c, ok := deploy.DesiredTraffic(dr.r.d); !ok || !c.Revert {
+		t.Errorf("desired traffic %+v, %v while reverting; want it marked as the revert", c, ok)
+	}
+	dr.now = dr.now.Add(10 * time.Millisecond)
+	dr.step(deploy.TrafficApplied{Change: revert[0].Change, Skipped: []string{"green-2", "blue-2"}})
+	got := dr.r.d
+	want := "all traffic is back on the original instances the router has: backend app no longer has these servers, which the revert skipped: blue-2, green-2"
+	if got.Status != deploy.StatusStopped || got.Shift.RevertError != "" || !strings.Contains(got.Error.Message, want) {
+		t.Errorf("status %v, revert error %q, message %q; want Stopped saying %q", got.Status, got.Shift.RevertError, got.Error.Message, want)
+	}
+	if p := percents(got.Shift.Timeline); !slices.Equal(p, []int{25, 0}) {
+		t.Errorf("timeline %v, want 25 0", p)
+	}
+}
+
 // With a ready wait the deployment stops at Ready until someone continues it, or stops when
 // nobody does in time; traffic never moves in that case.
 func TestDecide_BlueGreenReadyWait(t *testing.T) {

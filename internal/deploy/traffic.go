@@ -165,12 +165,18 @@ type SetTraffic struct {
 	// set, which is primary again, and the replacement deleted). Servers is empty.
 	Platform Platform
 	Percent  int
-	Revert   bool
+	// Revert marks the change that sends all traffic back to the originals. Through a router
+	// it is carried out for the servers the backend has; those it lacks (a host removed from
+	// the router since the start) are skipped and reported in TrafficApplied.Skipped, since
+	// restoring the others matters more than failing over them.
+	Revert bool
 }
 
 // TrafficApplied says the router carried out change Change of a blue/green deployment.
 type TrafficApplied struct {
 	Change int
+	// Skipped names the servers of a revert the router's backend did not have.
+	Skipped []string
 }
 
 // TrafficFailed says the router refused change Change, or could not be reached.
@@ -242,7 +248,7 @@ func DesiredTraffic(d Deployment) (_ SetTraffic, ok bool) {
 		if d.Shift.Change == 0 {
 			return SetTraffic{}, false
 		}
-		return SetTraffic{Deployment: d.ID, Router: d.Router, Servers: slices.Clone(d.Shift.Servers)}, true
+		return SetTraffic{Deployment: d.ID, Router: d.Router, Servers: slices.Clone(d.Shift.Servers), Revert: d.Shift.Reverting}, true
 	}
 	var servers []ServerTraffic
 	for _, t := range d.Targets {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -123,7 +124,7 @@ func (o *Orchestrator) workRouter(ctx context.Context, key string, cfg deploy.Ro
 		delete(o.routers.queues, key)
 		o.routers.mu.Unlock()
 		for _, j := range jobs {
-			o.reportTraffic(ctx, j, fmt.Errorf("traffic router %s: %w", cfg.Address, err), "")
+			o.reportTraffic(ctx, j, fmt.Errorf("traffic router %s: %w", cfg.Address, err), carriedOut{})
 		}
 		return
 	}
@@ -135,41 +136,92 @@ func (o *Orchestrator) workRouter(ctx context.Context, key string, cfg deploy.Ro
 		if !ok {
 			return
 		}
-		note, err := o.carryOut(ctx, r, j.change)
+		done, err := o.carryOut(ctx, r, j.change)
 		if ctx.Err() != nil {
 			// Stopping: the change is still pending in the deployment and is carried out again
 			// when the server is back.
 			return
 		}
 		if j.report {
-			o.reportTraffic(ctx, j, err, note)
+			o.reportTraffic(ctx, j, err, done)
 		} else if err != nil {
 			o.log.Warn("re-apply traffic", "deployment_id", j.change.Deployment, "router", cfg.Address, "error", err)
 		}
 	}
 }
 
-// carryOut asks the router for one change, trying again while the router cannot be reached,
-// and waits for drained servers to empty when the change says so. note describes what was done.
-func (o *Orchestrator) carryOut(ctx context.Context, r Router, c deploy.SetTraffic) (note string, err error) {
-	backend := c.Router.Backend
-	if err := retried(ctx, func() error { return o.change(ctx, r, c) }); err != nil {
-		return "", err
-	}
-	parts := make([]string, len(c.Servers))
-	for i, s := range c.Servers {
-		parts[i] = s.String()
-	}
-	note = fmt.Sprintf("%s backend %s: %s", c.Router.Type, backend, strings.Join(parts, ", "))
-	if c.WaitDrained {
-		if open := o.waitDrained(ctx, r, c); open > 0 {
-			note += fmt.Sprintf("; %d requests were still open after %v", open, o.drainTimeout())
-		}
-	}
-	return note, nil
+// carriedOut is what was done of a change: note describes it; skipped names the servers of a
+// revert the backend did not have.
+type carriedOut struct {
+	note    string
+	skipped []string
 }
 
-func (o *Orchestrator) change(ctx context.Context, r Router, c deploy.SetTraffic) error {
+// carryOut asks the router for one change, trying again while the router cannot be reached,
+// and waits for drained servers to empty when the change says so.
+func (o *Orchestrator) carryOut(ctx context.Context, r Router, c deploy.SetTraffic) (carriedOut, error) {
+	backend := c.Router.Backend
+	var skipped []string
+	err := retried(ctx, func() (err error) {
+		skipped, err = o.change(ctx, r, c)
+		return err
+	})
+	if err != nil {
+		if len(skipped) > 0 {
+			err = fmt.Errorf("%w (backend %s no longer has %s, which were left out)", err, backend, strings.Join(skipped, ", "))
+		}
+		return carriedOut{}, err
+	}
+	var parts []string
+	for _, s := range c.Servers {
+		if !slices.Contains(skipped, s.Server) {
+			parts = append(parts, s.String())
+		}
+	}
+	done := carriedOut{note: fmt.Sprintf("%s backend %s: %s", c.Router.Type, backend, strings.Join(parts, ", ")), skipped: skipped}
+	if len(skipped) > 0 {
+		done.note += fmt.Sprintf("; skipped %s, which the backend no longer has", strings.Join(skipped, ", "))
+	}
+	if c.WaitDrained {
+		if open := o.waitDrained(ctx, r, c); open > 0 {
+			done.note += fmt.Sprintf("; %d requests were still open after %v", open, o.drainTimeout())
+		}
+	}
+	return done, nil
+}
+
+// change carries out c once. A revert leaves out the servers the backend does not have (they
+// are returned) rather than failing over them: every original it can put back serving matters
+// more than a host removed from the router since the deployment started.
+func (o *Orchestrator) change(ctx context.Context, r Router, c deploy.SetTraffic) (skipped []string, err error) {
+	if c.Revert {
+		if c, skipped, err = withoutUnknown(ctx, r, c); err != nil {
+			return nil, err
+		}
+	}
+	return skipped, o.apply(ctx, r, c)
+}
+
+// withoutUnknown is c without the servers the backend lacks, and their names.
+func withoutUnknown(ctx context.Context, r Router, c deploy.SetTraffic) (deploy.SetTraffic, []string, error) {
+	b, err := r.State(ctx, c.Router.Backend)
+	if err != nil {
+		return c, nil, err
+	}
+	var known []deploy.ServerTraffic
+	var skipped []string
+	for _, s := range c.Servers {
+		if _, ok := b.Server(s.Server); ok {
+			known = append(known, s)
+		} else {
+			skipped = append(skipped, s.Server)
+		}
+	}
+	c.Servers = known
+	return c, skipped, nil
+}
+
+func (o *Orchestrator) apply(ctx context.Context, r Router, c deploy.SetTraffic) error {
 	backend := c.Router.Backend
 	if err := bringUp(ctx, r, c); err != nil {
 		return err
@@ -344,13 +396,13 @@ func (o *Orchestrator) drainTimeout() time.Duration {
 
 // reportTraffic feeds a change's outcome back: as the host's event for an in-place router
 // event, as TrafficApplied or TrafficFailed for a blue/green change.
-func (o *Orchestrator) reportTraffic(ctx context.Context, j trafficJob, err error, note string) {
+func (o *Orchestrator) reportTraffic(ctx context.Context, j trafficJob, err error, done carriedOut) {
 	c := j.change
 	var in deploy.Input
 	switch {
 	case c.Instance != "":
 		r := deploy.EventReported{Instance: c.Instance, Event: c.Event, Attempt: c.Attempt, Status: deploy.EventSucceeded,
-			Diagnostics: deploy.Diagnostics{Message: note}}
+			Diagnostics: deploy.Diagnostics{Message: done.note}}
 		if err != nil {
 			r.Status = deploy.EventFailed
 			r.Diagnostics = deploy.Diagnostics{ErrorCode: deploy.DiagnosticRouterFailed, Message: err.Error()}
@@ -359,7 +411,10 @@ func (o *Orchestrator) reportTraffic(ctx context.Context, j trafficJob, err erro
 	case err != nil:
 		in = deploy.TrafficFailed{Change: c.Change, Message: err.Error()}
 	default:
-		in = deploy.TrafficApplied{Change: c.Change}
+		in = deploy.TrafficApplied{Change: c.Change, Skipped: done.skipped}
+		if len(done.skipped) > 0 {
+			o.log.Warn("traffic revert skipped servers the backend no longer has", "deployment_id", c.Deployment, "router", c.Router.Address, "servers", done.skipped)
+		}
 	}
 	if err != nil {
 		o.log.Warn("traffic change failed", "deployment_id", c.Deployment, "router", c.Router.Address, "error", err)

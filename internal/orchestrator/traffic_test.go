@@ -3,6 +3,8 @@ package orchestrator_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -437,6 +439,56 @@ func TestBlueGreen_AlarmRevertsAtOnce(t *testing.T) {
 	}
 	if got := w.serving(); got != "blue-1:1 blue-2:1" {
 		t.Errorf("after the alarm haproxy serves %q, want the originals only", got)
+	}
+}
+
+// A revert carries on without the servers removed from the backend since the start: the
+// originals it still has take all the traffic, and the deployment names what was skipped.
+func TestBlueGreen_RevertSkipsServersGone(t *testing.T) {
+	w := blueGreenWorld(t)
+	a := &alarms{}
+	w.restart(func(o *orchestrator.Orchestrator) { o.Alarms = a })
+	w.createGroup(blueGreenGroup(w, traffic.Config{Steps: []traffic.StepConfig{{Weight: ptr(50)}, {Pause: traffic.PauseUntilPromoted}}}))
+	id := w.deploy("shop").ID
+	w.waitServing("blue-1:1 blue-2:1 green-1:1 green-2:1")
+	// An operator takes green-2 and blue-2 out of HAProxy (no request has been sent: they have
+	// no connection that would keep them).
+	w.runtime("set server app/green-2 state maint; del server app/green-2; set server app/blue-2 state maint; del server app/blue-2")
+	a.set(true)
+	d := w.finished(id)
+	want := "all traffic is back on the original instances the router has: backend app no longer has these servers, which the revert skipped: blue-2, green-2"
+	if d.Status != deploy.StatusStopped || d.Shift.RevertError != "" || !strings.Contains(d.Error.Message, want) {
+		t.Fatalf("deployment %v, revert error %q, message %q; want Stopped saying %q", d.Status, d.Shift.RevertError, d.Error.Message, want)
+	}
+	if got := w.serving(); got != "blue-1:1" {
+		t.Errorf("after the revert haproxy serves %q, want blue-1 alone", got)
+	}
+	stored, err := w.store.GetDeployment(context.Background(), id)
+	if err != nil || !slices.Equal(stored.Deployment.Shift.RevertSkipped, []string{"blue-2", "green-2"}) {
+		t.Errorf("stored revert skipped %v (%v), want blue-2 and green-2", stored.Deployment.Shift.RevertSkipped, err)
+	}
+}
+
+// runtime sends one line of commands to HAProxy's runtime API and fails the test unless every
+// command was accepted (a refusal's answer is not empty).
+func (w *world) runtime(line string) {
+	w.t.Helper()
+	conn, err := net.Dial("unix", w.proxy.Socket)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := fmt.Fprintln(conn, line); err != nil {
+		w.t.Fatal(err)
+	}
+	answer, err := io.ReadAll(conn)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	for _, l := range strings.Split(strings.TrimSpace(string(answer)), "\n") {
+		if l = strings.TrimSpace(l); l != "" && l != "Server deleted." {
+			w.t.Fatalf("haproxy answered %q to %q", answer, line)
+		}
 	}
 }
 

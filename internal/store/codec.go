@@ -95,6 +95,7 @@ type shiftJSON struct {
 	Servers     []serverTrafficJSON `json:"servers,omitempty"`
 	Reverting   bool                `json:"reverting,omitempty"`
 	RevertError string              `json:"revert_error,omitempty"`
+	RevertSkip  []string            `json:"revert_skipped,omitempty"`
 	Failure     errorJSON           `json:"failure,omitzero"`
 	Timeline    []trafficPointJSON  `json:"timeline,omitempty"`
 	Release     releaseJSON         `json:"release,omitzero"`
@@ -351,7 +352,7 @@ func encodeShift(s deploy.Shift) shiftJSON {
 	j := shiftJSON{
 		Phase: s.Phase.String(), Step: s.Step, StepStart: s.StepStart, Deadline: s.Deadline, Paused: s.Paused,
 		Percent: s.Percent, Change: s.Change, Applying: s.Applying, Servers: encodeServers(s.Servers),
-		Reverting: s.Reverting, RevertError: s.RevertError,
+		Reverting: s.Reverting, RevertError: s.RevertError, RevertSkip: s.RevertSkipped,
 		Failure: errorJSON{Code: string(s.Failure.Code), Message: s.Failure.Message},
 		Release: releaseJSON(s.Release),
 	}
@@ -441,7 +442,7 @@ func (p *parser) shift(j shiftJSON) deploy.Shift {
 	s := deploy.Shift{
 		Phase: phase, Step: j.Step, StepStart: j.StepStart, Deadline: j.Deadline, Paused: j.Paused,
 		Percent: j.Percent, Change: j.Change, Applying: j.Applying, Servers: p.servers(j.Servers),
-		Reverting: j.Reverting, RevertError: j.RevertError,
+		Reverting: j.Reverting, RevertError: j.RevertError, RevertSkipped: j.RevertSkip,
 		Failure: deploy.ErrorInfo{Code: deploy.ErrorCode(j.Failure.Code), Message: j.Failure.Message},
 		Release: deploy.ReleaseRecord(j.Release),
 	}
