@@ -423,15 +423,23 @@ func (a *alarms) Poll(context.Context, string, string, time.Time) (orchestrator.
 	return orchestrator.AlarmPoll{Alarms: []orchestrator.AlarmState{s}}, true
 }
 
-// A firing alarm during the shift sends all traffic back to the originals and stops the
-// deployment with the alarm's reason.
-func TestBlueGreen_AlarmRevertsAtOnce(t *testing.T) {
+// halfShifted is a blue/green deployment holding at 50% until promoted, with an alarm the
+// test can fire.
+func halfShifted(t *testing.T) (*world, *alarms, string) {
+	t.Helper()
 	w := blueGreenWorld(t)
 	a := &alarms{}
 	w.restart(func(o *orchestrator.Orchestrator) { o.Alarms = a })
 	w.createGroup(blueGreenGroup(w, traffic.Config{Steps: []traffic.StepConfig{{Weight: ptr(50)}, {Pause: traffic.PauseUntilPromoted}}}))
 	id := w.deploy("shop").ID
 	w.waitServing("blue-1:1 blue-2:1 green-1:1 green-2:1")
+	return w, a, id
+}
+
+// A firing alarm during the shift sends all traffic back to the originals and stops the
+// deployment with the alarm's reason.
+func TestBlueGreen_AlarmRevertsAtOnce(t *testing.T) {
+	w, a, id := halfShifted(t)
 	a.set(true)
 	d := w.finished(id)
 	if d.Status != deploy.StatusStopped || d.Error.Code != deploy.ErrorAlarmActive || !strings.Contains(d.Error.Message, "alarm errors fired: 12 errors > 1") {
@@ -445,12 +453,7 @@ func TestBlueGreen_AlarmRevertsAtOnce(t *testing.T) {
 // A revert carries on without the servers removed from the backend since the start: the
 // originals it still has take all the traffic, and the deployment names what was skipped.
 func TestBlueGreen_RevertSkipsServersGone(t *testing.T) {
-	w := blueGreenWorld(t)
-	a := &alarms{}
-	w.restart(func(o *orchestrator.Orchestrator) { o.Alarms = a })
-	w.createGroup(blueGreenGroup(w, traffic.Config{Steps: []traffic.StepConfig{{Weight: ptr(50)}, {Pause: traffic.PauseUntilPromoted}}}))
-	id := w.deploy("shop").ID
-	w.waitServing("blue-1:1 blue-2:1 green-1:1 green-2:1")
+	w, a, id := halfShifted(t)
 	// An operator takes green-2 and blue-2 out of HAProxy (no request has been sent: they have
 	// no connection that would keep them).
 	w.runtime("set server app/green-2 state maint; del server app/green-2; set server app/blue-2 state maint; del server app/blue-2")
