@@ -267,6 +267,22 @@ func TestLocal_CustomEventNotNamedSaysHowToRunIt(t *testing.T) {
 	})
 }
 
+// TestLocal_MisspeltEventGetsNoCustomEventHint: a near miss of a lifecycle event is a typo: the
+// output says which event it meant and does not suggest running the typo as a custom event.
+func TestLocal_MisspeltEventGetsNoCustomEventHint(t *testing.T) {
+	bundle := newBundle(t, map[string]string{
+		"appspec.yml": "version: 0.0\nos: linux\nhooks:\n  AfterInstal:\n    - location: c.sh\n",
+		"c.sh":        "#!/bin/sh\necho hi\n",
+	})
+	code, stdout, _ := runCLI(t, "local", "--bundle", bundle, "--root", filepath.Join(t.TempDir(), "root"), "--deployment-id", "d-1")
+	if code != 1 || !strings.Contains(stdout, "did you mean 'AfterInstall'?") {
+		t.Fatalf("exit status %d, want 1 and a did-you-mean:\n%s", code, stdout)
+	}
+	if strings.Contains(stdout, "hint:") {
+		t.Errorf("a misspelt event got the custom-event hint:\n%s", stdout)
+	}
+}
+
 func TestLocal_HookEnvironmentHasNoSlipwaySettings(t *testing.T) {
 	t.Setenv("SLIPWAY_TOKEN", "secret-token")
 	t.Setenv("SLIPWAY_TEST_VISIBLE", "no")

@@ -33,6 +33,16 @@ func maxTypos(s string) int {
 	}
 }
 
+// Misspelling returns the scriptable server event that event most likely misspells ("AfterInstal"
+// for "AfterInstall"), or "" when it is one of them or close to none: a name that is close to a
+// lifecycle event is a typo to correct rather than a custom event to run.
+func Misspelling(event string) string {
+	if s := suggest(event, ServerHookEvents); s != event {
+		return s
+	}
+	return ""
+}
+
 // didYouMean formats a suggestion as the tail of a message.
 func didYouMean(name string, candidates []string) string {
 	if s := suggest(name, candidates); s != "" && s != name {

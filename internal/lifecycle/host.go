@@ -236,11 +236,12 @@ func (h *Host) undeclaredEvents(archive string, d Deployment) []string {
 }
 
 // undeclared lists, sorted, the hook events of spec that are neither lifecycle events nor among
-// d's custom events.
+// d's custom events. A misspelt lifecycle event is left out: the appspec's error already says
+// which event it meant, and suggesting to run the typo as a custom event would mislead.
 func undeclared(spec *appspec.Spec, d Deployment) []string {
 	var out []string
 	for name := range spec.Hooks {
-		if !isKnownEvent(name) && !slices.Contains(d.CustomEvents, name) {
+		if !isKnownEvent(name) && !slices.Contains(d.CustomEvents, name) && appspec.Misspelling(name) == "" {
 			out = append(out, name)
 		}
 	}
