@@ -71,7 +71,7 @@ func (c *Client) send(req *http.Request, token string, out any) (int, error) {
 	req.Header.Set("Accept", "application/json")
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
-		return 0, err
+		return 0, caHint(err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 300 {

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -174,5 +177,32 @@ func TestClient_UploadRevisionDirectSendsTheBundleToTheSlotWithoutTheToken(t *te
 	_, err = api.NewClient(server2.URL, token).UploadRevisionDirect(t.Context(), "web", "prod", bytes.NewReader(content), int64(len(content)), "d1", api.RevisionOrigin{})
 	if err == nil || !strings.Contains(err.Error(), "BadDigest") {
 		t.Errorf("upload refused by the store: %v, want S3's BadDigest", err)
+	}
+}
+
+// TestClient_UnknownCertificateAuthoritySaysWhereToGiveTheCA: an https server whose certificate
+// no trusted CA signed fails with Go's x509 error plus what to set; with that CA given, it works.
+func TestClient_UnknownCertificateAuthoritySaysWhereToGiveTheCA(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "[]")
+	}))
+	t.Cleanup(srv.Close)
+	c := api.NewClient(srv.URL, "token")
+	_, err := c.ListInstances(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "certificate signed by unknown authority") ||
+		!strings.Contains(err.Error(), "SLIPWAY_CA_CERT") {
+		t.Fatalf("err = %v, want the x509 error and a hint naming SLIPWAY_CA_CERT", err)
+	}
+
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	cert := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	if err := os.WriteFile(ca, cert, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WithCA(ca); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ListInstances(context.Background()); err != nil {
+		t.Fatalf("with the CA given: %v", err)
 	}
 }

@@ -31,6 +31,15 @@ func TLSConfig(caFile string) (*tls.Config, error) {
 	return cfg, nil
 }
 
+// caHint adds what to do to a certificate that no trusted CA signed, the usual first error with a
+// server whose certificate a private CA signed: Go's own message names no remedy.
+func caHint(err error) error {
+	if _, ok := errors.AsType[x509.UnknownAuthorityError](err); ok {
+		return fmt.Errorf("%w; if a private CA signed the server's certificate, give its PEM file with SLIPWAY_CA_CERT (slipway-agent: --ca-cert)", err)
+	}
+	return err
+}
+
 var errNoPEM = errors.New("no PEM certificate found; give the CA's certificate in PEM form (-----BEGIN CERTIFICATE-----)")
 
 // WithCA makes the client trust caFile's certificates too (see TLSConfig).
