@@ -63,6 +63,7 @@ func validateOne(arg string, opts appspec.Options, stdout, stderr io.Writer) boo
 			return false
 		}
 		path = found
+		opts.Dir = arg
 	}
 	data, err := appspec.ReadFile(path)
 	if err != nil {

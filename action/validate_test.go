@@ -135,6 +135,25 @@ func TestValidate_DirectoryUsesFind(t *testing.T) {
 	}
 }
 
+// TestValidate_DirectoryWarnsOfAMissingScript: a bundle directory is checked for its hook
+// scripts (a warning: the file stays valid); a file given alone is not, its bundle being unknown.
+func TestValidate_DirectoryWarnsOfAMissingScript(t *testing.T) {
+	dir := t.TempDir()
+	p := writeFile(t, dir, "appspec.yml", validServer)
+	code, _, stderr := runCLI(t, "validate", dir)
+	want := p + `:5: warning: hooks.BeforeInstall[0].location "scripts/install.sh" is not in the bundle`
+	if code != 0 || !strings.Contains(stderr, want) {
+		t.Errorf("exit %d, stderr:\n%s\nwant 0 and %q", code, stderr, want)
+	}
+	if code, _, stderr := runCLI(t, "validate", p); code != 0 || stderr != "" {
+		t.Errorf("the file alone: exit %d, stderr %q; want 0 and nothing", code, stderr)
+	}
+	writeFile(t, dir, "scripts/install.sh", "#!/bin/sh\n")
+	if code, _, stderr := runCLI(t, "validate", dir); code != 0 || stderr != "" {
+		t.Errorf("with the script: exit %d, stderr %q; want 0 and nothing", code, stderr)
+	}
+}
+
 func TestValidate_PlatformFlag(t *testing.T) {
 	p := writeFile(t, t.TempDir(), "appspec.yml", validLambda)
 	if code, _, stderr := runCLI(t, "validate", "--platform", "server", p); code != 1 || !strings.Contains(stderr, "written for the lambda platform") {

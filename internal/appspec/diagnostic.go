@@ -35,6 +35,7 @@ const (
 	CodePlaceholder   = "placeholder"
 	CodeTimeoutString = "timeout-string"
 	CodeRunAsWindows  = "runas-windows"
+	CodeScriptMissing = "script-missing"
 )
 
 // Error codes.

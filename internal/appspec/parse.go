@@ -20,6 +20,10 @@ type Options struct {
 	// AllowCustomEvents accepts hook names outside the scriptable server events, as
 	// codedeploy-local does for `--events CustomEvent`. Reserved events stay errors.
 	AllowCustomEvents bool
+	// Dir is the bundle directory holding the AppSpec, when there is one: a hook script missing
+	// from it is a warning, so the typo shows before any host changes rather than as ScriptMissing
+	// after Install. Load sets it.
+	Dir string
 }
 
 // Parse validates an AppSpec. file only labels the diagnostics. The Spec is nil exactly when a
@@ -198,6 +202,7 @@ func Load(dir string, opts Options) (*Spec, []Diagnostic, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	opts.Dir = dir
 	spec, diags := Parse(path, data, opts)
 	if spec == nil {
 		return nil, diags, AsError(diags)

@@ -405,6 +405,40 @@ func TestLoad(t *testing.T) {
 	}
 }
 
+// TestLoad_MissingScriptIsAWarning: a hook location naming nothing in the bundle directory is a
+// warning at its line (the appspec stays valid, as CodeDeploy only fails that event); one that
+// exists, given with a leading "/" or in Windows form, is not.
+func TestLoad_MissingScriptIsAWarning(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "scripts"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, src := range map[string]string{
+		"scripts/start.sh": "#!/bin/sh\n",
+		"appspec.yml": "version: 0.0\nos: linux\nhooks:\n  ApplicationStart:\n    - location: /scripts/start.sh\n" +
+			"  ValidateService:\n    - location: scripts/chek.sh\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	spec, diags, err := Load(dir, Options{})
+	if err != nil || spec == nil {
+		t.Fatalf("Load: %v, want a valid spec", err)
+	}
+	if len(diags) != 1 || diags[0].Code != CodeScriptMissing || diags[0].Line != 7 ||
+		!strings.Contains(diags[0].Message, `"scripts/chek.sh" is not in the bundle`) {
+		t.Errorf("diagnostics = %v, want one script-missing warning at line 7", diags)
+	}
+	win := "version: 0.0\nos: windows\nhooks:\n  ApplicationStart:\n    - location: scripts\\start.sh\n"
+	if _, diags := Parse("appspec.yml", []byte(win), Options{Dir: dir}); len(diags) != 0 {
+		t.Errorf("a Windows location that exists: diagnostics %v, want none", diags)
+	}
+	if _, diags := Parse("appspec.yml", []byte(win), Options{}); len(diags) != 0 {
+		t.Errorf("no Dir: diagnostics %v, want none", diags)
+	}
+}
+
 // D. files.
 
 func TestParse_Files(t *testing.T) {

@@ -1,7 +1,11 @@
 package appspec
 
 import (
+	"errors"
+	"io/fs"
+	"os"
 	"path"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -202,6 +206,15 @@ func (c *checker) serverEvent(key *node) bool {
 	return false
 }
 
+// missingFrom says whether a script location names nothing in the bundle directory dir.
+func missingFrom(dir, loc string, system OS) bool {
+	if system == OSWindows {
+		loc = strings.ReplaceAll(loc, `\`, "/")
+	}
+	_, err := os.Lstat(filepath.Join(dir, loc))
+	return errors.Is(err, fs.ErrNotExist)
+}
+
 func reservedAlternative(event string) string {
 	switch event {
 	case EventDownloadBundle:
@@ -262,6 +275,10 @@ func (c *checker) script(f *fields, os OS) (Script, bool) {
 	default:
 		c.warnPlaceholder(locNode, f.child("location"), loc)
 		s.Location = loc
+		if c.opts.Dir != "" && missingFrom(c.opts.Dir, loc, os) {
+			c.warnf(locNode, CodeScriptMissing, "%s.location %q is not in the bundle: the event will fail with ScriptMissing unless an earlier hook creates it; add the file or correct the path",
+				f.path, loc)
+		}
 	}
 	if t, good := c.timeout(f); good {
 		s.Timeout = t
