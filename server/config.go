@@ -345,7 +345,7 @@ func (c Config) Validate() error {
 // workflowTokensOff says why the server accepts no workflow OIDC tokens and what to do about it;
 // "" when it accepts them.
 func (c Config) workflowTokensOff() string {
-	const instead = "workflows need an API token instead (the Action's inputs auth: api-token and api-token)"
+	const instead = "workflows need an API token instead (the Action's inputs auth: api-token and api-token: ${{ secrets.SLIPWAY_TOKEN }})"
 	switch {
 	case c.OIDCIssuer == oidcOff:
 		return "oidc_issuer is off; " + instead

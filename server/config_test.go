@@ -31,7 +31,7 @@ func TestLoadConfig_OIDC(t *testing.T) {
 		{name: "GHES issuer by flag", env: env("SLIPWAY_PUBLIC_URL", public),
 			args: []string{"--oidc-issuer", "https://ghes.example.com/_services/token"}, wantIssuer: "https://ghes.example.com/_services/token"},
 		{name: "turned off", env: env("SLIPWAY_PUBLIC_URL", public, "SLIPWAY_OIDC_ISSUER", "off"),
-			wantOff: "oidc_issuer is off; workflows need an API token instead (the Action's inputs auth: api-token and api-token)"},
+			wantOff: "oidc_issuer is off; workflows need an API token instead (the Action's inputs auth: api-token and api-token: ${{ secrets.SLIPWAY_TOKEN }})"},
 		{name: "plain http issuer", env: env("SLIPWAY_PUBLIC_URL", public, "SLIPWAY_OIDC_ISSUER", "http://issuer.example.com"), wantErr: "use https"},
 	}
 	for _, tt := range tests {
