@@ -528,6 +528,9 @@ func writeGroup(w io.Writer, g api.DeploymentGroup) error {
 		busy = "reject new deployments"
 	}
 	row("While busy", busy)
+	if g.Upload == api.UploadDirect {
+		row("Upload", "direct: clients PUT bundles straight to the S3 bundle bucket")
+	}
 	row("Environment", g.Environment)
 	if gh := g.GitHub; gh != nil {
 		s := fmt.Sprintf("%s (id %d)", gh.Repository, gh.RepositoryID)

@@ -254,6 +254,13 @@ func TestGroupGet(t *testing.T) {
 	if !reflect.DeepEqual(got, g) {
 		t.Errorf("--json:\n  got  %+v\n  want %+v", got, g)
 	}
+
+	g.Upload = api.UploadDirect
+	f.on("GET", "/api/v1/applications/shop/groups/prod", okAnswer(g))
+	_, stdout, _ = runAt(t, url, "group", "get", "shop", "prod")
+	if want := "While busy     queue new deployments\nUpload         direct: "; !strings.Contains(stdout, want) {
+		t.Errorf("a direct-upload group: stdout:\n%s\nwant it to contain %q", stdout, want)
+	}
 }
 
 func TestGroupList(t *testing.T) {
