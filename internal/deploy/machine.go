@@ -717,8 +717,8 @@ func (m *machine) advance(atStart bool) {
 	// fleet's first deployment would never run; those hosts go first and cost no health.
 	if atStart {
 		info = ErrorInfo{Code: ErrorHealthConstraintsInvalid, Message: fmt.Sprintf(
-			"a minimum of %d healthy instances out of %d leaves no instance to deploy to; lower the deployment config's minimum healthy hosts or add instances",
-			d.Minimum, m.targetCount())}
+			"a minimum of %s out of %d leaves no instance to deploy to; lower the deployment config's minimum healthy hosts or add instances",
+			healthyInstances(d.Minimum), m.targetCount())}
 	} else {
 		info = ErrorInfo{Code: m.failureCode(), Message: fmt.Sprintf(
 			"%d instances failed and %d are healthy: deploying %s would leave fewer than the minimum of %d healthy%s",
@@ -726,6 +726,14 @@ func (m *machine) advance(atStart bool) {
 	}
 	m.skipPending("deployment failed before this instance started")
 	m.finish(StatusFailed, info)
+}
+
+// healthyInstances says "1 healthy instance", "2 healthy instances".
+func healthyInstances(n int) string {
+	if n == 1 {
+		return "1 healthy instance"
+	}
+	return fmt.Sprintf("%d healthy instances", n)
 }
 
 // targetCount is the number of targets the revision is deployed to.

@@ -1,6 +1,7 @@
 package deploy_test
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -67,6 +68,13 @@ func TestDecide_BatchSizes(t *testing.T) {
 				}
 				if len(r.started) != 0 {
 					t.Errorf("started %v, want no host", r.started)
+				}
+				unit := "instances"
+				if tt.minimum == 1 {
+					unit = "instance"
+				}
+				if want := fmt.Sprintf("a minimum of %d healthy %s out of %d leaves no instance", tt.minimum, unit, tt.n); !strings.Contains(r.d.Error.Message, want) {
+					t.Errorf("message %q, want it to say %q", r.d.Error.Message, want)
 				}
 				if got := deploy.Summarize(r.d).Skipped; got != tt.n {
 					t.Errorf("skipped %d hosts, want %d", got, tt.n)
