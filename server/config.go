@@ -137,6 +137,17 @@ func (c Config) s3Options() blob.S3Options {
 	return blob.S3Options{Region: c.S3Region, Endpoint: c.S3Endpoint, PathStyle: c.S3PathStyle, PresignTTL: c.S3PresignTTL}
 }
 
+const serverUsage = `usage: slipway-server [--config FILE] [--listen ADDR] [--data-dir DIR] [flags]
+
+Runs the Slipway server: the REST API and its OpenAPI description under /api/v1, the agents'
+protocol, the GitHub webhook receiver and the orchestrator. SLIPWAY_ADMIN_TOKEN (the API's
+bearer token) and SLIPWAY_ENROLL_TOKEN (what agents enroll with) are required. Settings come
+from the YAML file, then the environment (SLIPWAY_LISTEN, SLIPWAY_DATA_DIR, SLIPWAY_PUBLIC_URL,
+SLIPWAY_S3_*, SLIPWAY_GITHUB_*, ...), then these flags, each overriding the one before; the README
+lists them all. It prints "listening on URL" once it serves.
+
+`
+
 // loadConfig reads the configuration from args, the environment and the file --config names.
 func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
 	cfg := Config{Listen: defaultListen, DataDir: defaultDataDir, Lease: defaultLease, MaxBundleBytes: defaultMaxBundleBytes,
@@ -145,6 +156,10 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 		AlarmInterval: defaultAlarmInterval, HookTimeout: deploy.DefaultHookTimeout, AWSPollInterval: rollout.DefaultPollInterval}
 	fs := flag.NewFlagSet("slipway-server", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, serverUsage)
+		fs.PrintDefaults()
+	}
 	var (
 		file       = fs.String("config", getenv("SLIPWAY_CONFIG"), "YAML configuration `file`")
 		listen     = fs.String("listen", "", "address to listen on (default "+defaultListen+")")
@@ -228,8 +243,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 		{*tlsCert, &cfg.TLSCertFile}, {*tlsKey, &cfg.TLSKeyFile}, {*oidcIssuer, &cfg.OIDCIssuer},
 		{*store, &cfg.BundleStore}, {*bucket, &cfg.S3Bucket}, {*prefix, &cfg.S3Prefix},
 		{*region, &cfg.S3Region}, {*endpoint, &cfg.S3Endpoint},
-		{*ghAPI, &cfg.GitHub.APIURL}, {*ghKey, &cfg.GitHub.PrivateKeyFile},
-		{*region, &cfg.S3Region}, {*endpoint, &cfg.S3Endpoint}, {*debug, &cfg.DebugListen},
+		{*ghAPI, &cfg.GitHub.APIURL}, {*ghKey, &cfg.GitHub.PrivateKeyFile}, {*debug, &cfg.DebugListen},
 	} {
 		if f.val != "" {
 			*f.dst = f.val

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"io"
 	"os"
 	"path/filepath"
@@ -138,5 +140,20 @@ func TestLoadConfig_GitHub(t *testing.T) {
 			}
 			tc.check(t, c)
 		})
+	}
+}
+
+// -h says what the server is and where its settings come from before the flags.
+func TestLoadConfig_HelpSaysWhatTheServerIs(t *testing.T) {
+	var stderr strings.Builder
+	_, err := loadConfig([]string{"-h"}, tokensEnv(), &stderr)
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("loadConfig(-h) = %v, want flag.ErrHelp", err)
+	}
+	out := stderr.String()
+	for _, want := range []string{"usage: slipway-server", "SLIPWAY_ADMIN_TOKEN", "listening on URL", "-data-dir"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("-h output lacks %q:\n%s", want, out)
+		}
 	}
 }
