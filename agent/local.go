@@ -147,8 +147,8 @@ func reportInterrupted(ctx context.Context, host *lifecycle.Host, w io.Writer) e
 		case err != nil:
 			fmt.Fprintf(w, "interrupted: %v; it may still be running\n", err)
 		case end != script.NotRunning:
-			fmt.Fprintf(w, "interrupted: the script of %s of deployment %s was still running (process group %d): %s\n",
-				m.Event, m.DeploymentID, m.Group.ID, end)
+			fmt.Fprintf(w, "interrupted: the script of %s of deployment %s was still running (process group %s): %s\n",
+				m.Event, m.DeploymentID, m.ProcessGroup(), end)
 		}
 		fmt.Fprintf(w, "interrupted: %s of deployment %s (started %s) did not finish: Failed (%s)\n",
 			m.Event, m.DeploymentID, m.Started.Format(time.RFC3339), script.FailedAfterRestart)

@@ -313,7 +313,7 @@ func (a *Agent) endInterrupted(ctx context.Context, m lifecycle.Marker) {
 		a.log.Error("could not end the script of an interrupted event; it may still run", keyDeployment, m.DeploymentID, keyEvent, m.Event, keyError, err)
 	case end != script.NotRunning:
 		a.log.Warn("ended the script an interrupted event left running", keyCommand, m.Command, keyDeployment, m.DeploymentID,
-			keyEvent, m.Event, keyGroup, m.Group.ID, keyStatus, end.String())
+			keyEvent, m.Event, keyGroup, m.ProcessGroup(), keyStatus, end.String())
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -383,8 +384,14 @@ func TestHost_CrashMarkerNamesTheRunningScript(t *testing.T) {
 			}
 			pgid := m.Group.ID
 			t.Cleanup(func() { _ = syscall.Kill(-pgid, syscall.SIGKILL) })
+			if want := strconv.Itoa(pgid); m.ProcessGroup() != want {
+				t.Errorf("ProcessGroup() = %q, want %q", m.ProcessGroup(), want)
+			}
 			if !recorded {
 				m.Group = nil
+				if got := m.ProcessGroup(); got != "not recorded" {
+					t.Errorf("ProcessGroup() of a marker without one = %q, want \"not recorded\"", got)
+				}
 				other := m
 				other.DeploymentID = "d-other"
 				if end, err := f.host.EndInterrupted(context.Background(), other); err != nil || end != script.NotRunning {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -97,6 +98,15 @@ func (r Root) Interrupted() ([]Marker, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Started.Before(out[j].Started) })
 	return out, nil
+}
+
+// ProcessGroup names the process group m records, or says it has none (the script is then found
+// by its environment, see EndInterrupted).
+func (m Marker) ProcessGroup() string {
+	if m.Group == nil {
+		return "not recorded"
+	}
+	return strconv.Itoa(m.Group.ID)
 }
 
 // EndInterrupted ends the script an interrupted event left running, before the event is reported
