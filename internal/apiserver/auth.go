@@ -165,18 +165,19 @@ func (s *Server) authorizeGitHubDeployment(r *http.Request, gh *api.GitHubDeploy
 		auth.ErrForbidden, gh.RepositoryID, wf.RepositoryID)
 }
 
-// authorizeCommit says whether the caller may say an upload was built from commit. A workflow may
+// authorizeCommit says whether the caller may say an upload was built from commit, which the
+// request names in field (the upload's header, or an upload slot's field). A workflow may
 // name only the commit its own run is on (its token's sha claim): the commit an upload names is
 // how a GitHub Deployment or a pull request's /deploy of that commit finds a bundle to install, so
 // a workflow that may deploy one group of an application must not plant a bundle under a commit
 // that another group, with stricter refs or an environment, is later deployed from.
-func (s *Server) authorizeCommit(r *http.Request, commit string) error {
+func (s *Server) authorizeCommit(r *http.Request, field, commit string) error {
 	wf := principalOf(r).workflow
 	if wf == nil || commit == "" || commit == wf.SHA {
 		return nil
 	}
-	return fmt.Errorf("%w: %s names commit %q, and this workflow runs on commit %q: a workflow may only upload bundles of its own commit (or leave the header out)",
-		auth.ErrForbidden, commitHeader, commit, wf.SHA)
+	return fmt.Errorf("%w: %s names commit %q, and this workflow runs on commit %q: a workflow may only upload bundles of its own commit (or name none)",
+		auth.ErrForbidden, field, commit, wf.SHA)
 }
 
 // logWorkflow records which workflow did something, for the audit trail; never the token.

@@ -51,7 +51,7 @@ func (s *Server) handleRevisionUpload(w http.ResponseWriter, r *http.Request) {
 	commit := r.Header.Get(commitHeader)
 	app, _, err := s.revisionApp(r, mux.Vars(r)["app"])
 	if err == nil {
-		err = s.authorizeCommit(r, commit)
+		err = s.authorizeCommit(r, commitHeader, commit)
 	}
 	if err != nil {
 		s.writeError(w, r, err)

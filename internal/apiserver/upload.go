@@ -79,6 +79,10 @@ func (s *Server) handleUploadCreate(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		err = s.checkCreateUpload(&in)
 	}
+	if err == nil {
+		// The commit a slot names is recorded on completion, as an upload's header is.
+		err = s.authorizeCommit(r, "commit", in.Commit)
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return

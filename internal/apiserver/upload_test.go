@@ -70,8 +70,9 @@ func TestDirectUpload_BundlesGoStraightToS3AndAreCheckedThere(t *testing.T) {
 	e := newEnvWith(t, envSetup{blobs: st, opts: []Option{WithS3(c)}}, func(cfg *Config) {
 		cfg.MaxBundleBytes = 4 << 20
 		cfg.Workflows = fakeVerifier{
-			tokMain:  auth.Workflow{Repository: "acme/shop", RepositoryID: 4242, Ref: "refs/heads/main"},
-			tokOther: auth.Workflow{Repository: "evil/fork", RepositoryID: 99, Ref: "refs/heads/main"},
+			tokMain:   auth.Workflow{Repository: "acme/shop", RepositoryID: 4242, Ref: "refs/heads/main", SHA: strings.Repeat("ab", 20)},
+			tokBranch: auth.Workflow{Repository: "acme/shop", RepositoryID: 4242, Ref: "refs/heads/topic", SHA: topicSHA},
+			tokOther:  auth.Workflow{Repository: "evil/fork", RepositoryID: 99, Ref: "refs/heads/main"},
 		}
 	})
 	ctx := t.Context()
@@ -123,6 +124,16 @@ func TestDirectUpload_BundlesGoStraightToS3AndAreCheckedThere(t *testing.T) {
 	}
 	_, err = api.NewClient(e.url, tokOther).UploadRevisionDirect(ctx, "app", "web", bytes.NewReader(good), int64(len(good)), sha(good), api.RevisionOrigin{})
 	wantRefused(t, "another repository's workflow asking for a slot", err, http.StatusForbidden, "")
+	// A slot names its commit as an upload through the server does, under the same rule: a
+	// workflow on a topic branch must not plant a bundle under main's commit, where a GitHub
+	// Deployment or a /deploy of main to a stricter group would find it.
+	other := bundleOf(t, map[string]string{"appspec.yml": sampleSpec, "start.sh": "#!/bin/sh\necho planted\n"})
+	_, err = api.NewClient(e.url, tokBranch).UploadRevisionDirect(ctx, "app", "web", bytes.NewReader(other), int64(len(other)), sha(other),
+		api.RevisionOrigin{Commit: commit})
+	wantRefused(t, "topic workflow naming main's commit on a slot", err, http.StatusForbidden, `names commit "`+commit+`"`)
+	if rev, err := e.store.RevisionForCommit(ctx, "app", commit); err != nil || rev.Digest != sha(good) {
+		t.Errorf("main's commit has revision %+v (%v), want still %s", rev, err, sha(good)[:8])
+	}
 
 	newSlot := func(t *testing.T, digest string, size int) api.Upload {
 		t.Helper()
@@ -138,7 +149,7 @@ func TestDirectUpload_BundlesGoStraightToS3AndAreCheckedThere(t *testing.T) {
 	complete := func(slot api.Upload) reply {
 		return e.call(http.MethodPost, slots+"/"+slot.ID+"/complete", adminToken, nil)
 	}
-	other := bundleOf(t, map[string]string{"appspec.yml": sampleSpec, "start.sh": "#!/bin/sh\necho other, and longer\n"})
+	other = bundleOf(t, map[string]string{"appspec.yml": sampleSpec, "start.sh": "#!/bin/sh\necho other, and longer\n"})
 
 	t.Run("used twice", func(t *testing.T) {
 		slot := newSlot(t, sha(good), len(good))
