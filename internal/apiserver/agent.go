@@ -85,7 +85,7 @@ func (s *Server) handleAgentRegister(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var in api.Register
-	if err := decode(w, r, maxJSONBody, &in); err != nil {
+	if err := s.decode(w, r, maxJSONBody, &in); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -138,7 +138,7 @@ func checkTags(tags map[string]string) error {
 
 func (s *Server) handleAgentHello(w http.ResponseWriter, r *http.Request) {
 	var in api.Hello
-	if err := decode(w, r, maxJSONBody, &in); err != nil {
+	if err := s.decode(w, r, maxJSONBody, &in); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -250,7 +250,7 @@ func (s *Server) handleAgentHeartbeat(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleAgentResult(w http.ResponseWriter, r *http.Request) {
 	var in api.Result
-	if err := decode(w, r, maxJSONBody, &in); err != nil {
+	if err := s.decode(w, r, maxJSONBody, &in); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

@@ -229,7 +229,7 @@ func (s *Server) handleHookStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var in api.HookStatus
-	if err := decode(w, r, maxHookStatusBody, &in); err != nil {
+	if err := s.decode(w, r, maxHookStatusBody, &in); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

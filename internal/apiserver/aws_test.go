@@ -1,10 +1,15 @@
 package apiserver
 
 import (
+	"bufio"
 	"context"
+	"fmt"
+	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/slipway-deploy/slipway/internal/api"
 	"github.com/slipway-deploy/slipway/internal/hook"
@@ -80,4 +85,44 @@ func TestGroups_LambdaAndECSSettings(t *testing.T) {
 			t.Errorf("%s %+v: field %q, want %q", tc.app, tc.group, f, tc.field)
 		}
 	}
+}
+
+// TestHookStatus_SlowBodyIsCutOff: the status endpoint reads its body before it can check the
+// token, so anyone who reaches the server can send it; a body trickled in (or never finished)
+// must not hold a connection and its goroutine for ever.
+func TestHookStatus_SlowBodyIsCutOff(t *testing.T) {
+	e := newEnvWith(t, envSetup{opts: []Option{WithHooks(hook.NewBoard())}}, func(c *Config) { c.BodyTimeout = 200 * time.Millisecond })
+	path := api.HookStatusPath(strings.Repeat("0", 32))
+	// Cut off in the JSON, or after a whole JSON value with the rest of the announced length
+	// still to come: net/http reads that rest after the handler, and must not wait for ever.
+	for _, sent := range []string{`{"status":`, `{"status":"Succeeded"}`} {
+		if status := slowBody(t, e.url, http.MethodPut, path, sent); status != http.StatusRequestTimeout {
+			t.Errorf("%s then nothing: status %d, want 408", sent, status)
+		}
+	}
+}
+
+// slowBody sends a request announcing a 1 KiB body, sends only sent of it, and returns the
+// status the server answers with, failing the test if it has not answered within a minute.
+func slowBody(t *testing.T, base, method, path, sent string) int {
+	t.Helper()
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "%s %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: 1024\r\n\r\n%s", method, path, u.Host, sent)
+	if err := conn.SetReadDeadline(time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("the server did not answer a body that never came: %v", err)
+	}
+	defer resp.Body.Close()
+	return resp.StatusCode
 }

@@ -4,8 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"time"
 
 	"github.com/slipway-deploy/slipway/internal/api"
 	"github.com/slipway-deploy/slipway/internal/auth"
@@ -25,6 +28,8 @@ var (
 	errGone = errors.New("gone")
 	// errLengthRequired: the body's size must be known in advance.
 	errLengthRequired = errors.New("length required")
+	// errTimeout: the request's body did not arrive in time.
+	errTimeout = errors.New("request timeout")
 )
 
 // classified gives err the status of kind (one of the errors above) and keeps err's message,
@@ -82,6 +87,8 @@ func statusOf(err error) int {
 		return http.StatusMethodNotAllowed
 	case errors.Is(err, errLengthRequired):
 		return http.StatusLengthRequired
+	case errors.Is(err, errTimeout):
+		return http.StatusRequestTimeout
 	}
 	return http.StatusInternalServerError
 }
@@ -125,16 +132,51 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // decode reads a JSON body of at most limit bytes, refusing unknown fields so a misspelt field is
-// an error rather than silently ignored.
-func decode(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
+// an error rather than silently ignored. The whole body must arrive within Config.BodyTimeout.
+func (s *Server) decode(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
+	lift := readDeadline(w, s.bodyTimeout())
+	body := http.MaxBytesReader(w, r.Body, limit)
+	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return err
-		}
-		return invalid("", "request body is not valid JSON for this call: %v", err)
+	err := dec.Decode(v)
+	if err == nil {
+		// To the end, within the deadline: whatever is left, net/http reads after the handler,
+		// and that read must not be without a bound either.
+		_, err = io.Copy(io.Discard, body)
 	}
-	return nil
+	var mbe *http.MaxBytesError
+	var ne net.Error
+	switch {
+	case err == nil:
+		lift()
+		return nil
+	case errors.As(err, &mbe):
+		return err
+	case errors.As(err, &ne) && ne.Timeout():
+		return as(errTimeout, "the request body did not arrive within %v", s.bodyTimeout())
+	}
+	// The deadline stays: the rest of a refused body is read, if at all, within it.
+	return invalid("", "request body is not valid JSON for this call: %v", err)
+}
+
+// defaultBodyTimeout is Config.BodyTimeout's default: a JSON body is at most a megabyte.
+const defaultBodyTimeout = 30 * time.Second
+
+func (s *Server) bodyTimeout() time.Duration {
+	if s.cfg.BodyTimeout > 0 {
+		return s.cfg.BodyTimeout
+	}
+	return defaultBodyTimeout
+}
+
+// readDeadline bounds the reading of a request's body to d from now, and returns the function
+// that lifts the bound once the whole body is read: left in place, it would cancel a handler
+// that works longer than d after reading (net/http watches the connection once the body is
+// read, and cancels the request when that read fails).
+func readDeadline(w http.ResponseWriter, d time.Duration) (lift func()) {
+	rc := http.NewResponseController(w)
+	if rc.SetReadDeadline(time.Now().Add(d)) != nil {
+		return func() {} // a writer that cannot (a test recorder): nothing to lift
+	}
+	return func() { _ = rc.SetReadDeadline(time.Time{}) }
 }

@@ -84,7 +84,7 @@ func applicationJSON(a store.Application) api.Application {
 
 func (s *Server) handleApplicationCreate(w http.ResponseWriter, r *http.Request) {
 	var in api.Application
-	if err := decode(w, r, maxJSONBody, &in); err != nil {
+	if err := s.decode(w, r, maxJSONBody, &in); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -282,7 +282,7 @@ func (s *Server) groupFromJSON(ctx context.Context, app string, in api.Deploymen
 
 func (s *Server) handleGroupCreate(w http.ResponseWriter, r *http.Request) {
 	var in api.DeploymentGroup
-	if err := decode(w, r, maxJSONBody, &in); err != nil {
+	if err := s.decode(w, r, maxJSONBody, &in); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -300,7 +300,7 @@ func (s *Server) handleGroupCreate(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleGroupUpdate(w http.ResponseWriter, r *http.Request) {
 	var in api.DeploymentGroup
-	if err := decode(w, r, maxJSONBody, &in); err != nil {
+	if err := s.decode(w, r, maxJSONBody, &in); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -374,7 +374,7 @@ func configJSON(c deploy.Config) api.DeploymentConfig {
 
 func (s *Server) handleConfigCreate(w http.ResponseWriter, r *http.Request) {
 	var in api.DeploymentConfig
-	if err := decode(w, r, maxJSONBody, &in); err != nil {
+	if err := s.decode(w, r, maxJSONBody, &in); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -426,7 +426,7 @@ func (s *Server) handleConfigList(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleDeploymentCreate(w http.ResponseWriter, r *http.Request) {
 	var in api.CreateDeployment
-	if err := decode(w, r, maxJSONBody, &in); err != nil {
+	if err := s.decode(w, r, maxJSONBody, &in); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -552,7 +552,7 @@ func (s *Server) handleDeploymentGet(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleDeploymentStop(w http.ResponseWriter, r *http.Request) {
 	var in api.StopDeployment
-	if err := decode(w, r, maxJSONBody, &in); err != nil {
+	if err := s.decode(w, r, maxJSONBody, &in); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

@@ -260,7 +260,7 @@ func (s *Server) handleAgentCommandBundle(w http.ResponseWriter, r *http.Request
 func (s *Server) handleRevisionRegister(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	var in api.RegisterRevision
-	if err := decode(w, r, maxJSONBody, &in); err != nil {
+	if err := s.decode(w, r, maxJSONBody, &in); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

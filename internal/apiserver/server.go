@@ -47,6 +47,9 @@ type Config struct {
 	// UploadTTL is how long an upload slot's presigned PUT works (blob.DefaultPresignTTL when
 	// 0); the slot can be completed for as long again after that.
 	UploadTTL time.Duration
+	// BodyTimeout bounds the time a client may take to send a JSON body (defaultBodyTimeout when
+	// 0), so a body trickled in, or never finished, does not hold a connection for ever.
+	BodyTimeout time.Duration
 	// HookTimeout bounds the wait for a lambda or ecs hook's verdict when the group does not
 	// say (deploy.DefaultHookTimeout when 0).
 	HookTimeout time.Duration

@@ -71,7 +71,7 @@ func (s *Server) uploadGroup(r *http.Request) (store.Group, DirectUploads, error
 func (s *Server) handleUploadCreate(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	var in api.CreateUpload
-	if err := decode(w, r, maxJSONBody, &in); err != nil {
+	if err := s.decode(w, r, maxJSONBody, &in); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
