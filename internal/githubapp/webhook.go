@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"mime"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -27,6 +28,11 @@ const MaxWebhookBody = 5 << 20
 // storeTimeout bounds the write that records a delivery: GitHub gives up after 10 s.
 const storeTimeout = 5 * time.Second
 
+// bodyTimeout bounds the time a delivery's body may take to arrive: the receiver must read it
+// before it can check the signature, so without a bound anyone who reaches the server could hold
+// connections open by trickling bodies in. GitHub sends a few hundred kilobytes at most at once.
+const bodyTimeout = 30 * time.Second
+
 // maxDeliveryID bounds X-GitHub-Delivery (a GUID, 36 characters).
 const maxDeliveryID = 100
 
@@ -45,6 +51,8 @@ type Receiver struct {
 	wake   func()
 	log    *slog.Logger
 	now    func() time.Time
+	// bodyTimeout is bodyTimeout, shortened by tests.
+	bodyTimeout time.Duration
 }
 
 // NewReceiver returns the endpoint for deliveries signed with secret; wake is called after each
@@ -53,7 +61,7 @@ func NewReceiver(secret string, st deliveryStore, wake func(), log *slog.Logger)
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Receiver{secret: []byte(secret), store: st, wake: wake, log: log, now: time.Now}
+	return &Receiver{secret: []byte(secret), store: st, wake: wake, log: log, now: time.Now, bodyTimeout: bodyTimeout}
 }
 
 // handledEvents are the events the Dispatcher has handlers for; others are acknowledged and
@@ -87,13 +95,23 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rc.answer(w, http.StatusUnsupportedMediaType, "set the webhook's content type to application/json")
 		return
 	}
+	// The deadline is lifted once the whole body is in, and only then: what a refused request
+	// leaves unread, net/http reads after the handler, within it.
+	ctl := http.NewResponseController(w)
+	_ = ctl.SetReadDeadline(time.Now().Add(rc.bodyTimeout)) // unsupported only by test recorders
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxWebhookBody))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			rc.answer(w, http.StatusRequestEntityTooLarge, "delivery larger than the server accepts")
-			return
-		}
+	var mbe *http.MaxBytesError
+	var ne net.Error
+	switch {
+	case err == nil:
+		_ = ctl.SetReadDeadline(time.Time{})
+	case errors.As(err, &mbe):
+		rc.answer(w, http.StatusRequestEntityTooLarge, "delivery larger than the server accepts")
+		return
+	case errors.As(err, &ne) && ne.Timeout():
+		rc.answer(w, http.StatusRequestTimeout, "the delivery's body did not arrive in time")
+		return
+	default:
 		rc.answer(w, http.StatusBadRequest, "could not read the body")
 		return
 	}
