@@ -190,3 +190,23 @@ func copyFile(t *testing.T, from, to string, mode os.FileMode) {
 		t.Fatal(err)
 	}
 }
+
+// TestRun_OwnSession: a script runs in a session of its own, without the agent's controlling
+// terminal: one run as a less privileged user could otherwise open /dev/tty and push input
+// (TIOCSTI) into the terminal of a root agent started by hand, as `su -c` scripts once could.
+func TestRun_OwnSession(t *testing.T) {
+	t.Parallel()
+	// Fields 1, 6 and 7 of /proc/PID/stat: the pid, its session and its controlling terminal.
+	res, log := runScript(t, &Runner{}, "awk '{print $1, $6, $7}' /proc/$$/stat\n", nil)
+	if got, want := res.Code, Succeeded; got != want {
+		t.Fatalf("Code = %v, want %v (%s)", got, want, res.Message)
+	}
+	out := outputLines(t, log, "stdout")
+	if len(out) != 1 {
+		t.Fatalf("stdout = %q, want one line", out)
+	}
+	f := strings.Fields(out[0])
+	if len(f) != 3 || f[0] != f[1] || f[2] != "0" {
+		t.Errorf("pid, session, tty = %q: want the script to lead its own session, with no terminal", out[0])
+	}
+}

@@ -419,7 +419,11 @@ func (x *run) command(name string, args ...string) *exec.Cmd {
 		Dir:  x.c.Dir,
 		Env:  x.c.Env,
 		// Stdin stays nil: /dev/null, so a script that reads input sees EOF instead of hanging.
-		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
+		// A session of its own makes the script lead a process group (which a timeout ends
+		// whole) and takes away the agent's controlling terminal, if it has one: a script run as
+		// a less privileged user could otherwise open /dev/tty and push input (TIOCSTI) into the
+		// terminal of a root agent started by hand.
+		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
 	}
 	if cmd.Env == nil {
 		cmd.Env = []string{}
