@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -136,4 +137,59 @@ func TestMarker_KeptUntilDoneWhenTheCallerRecordsResults(t *testing.T) {
 	if got, err := f.host.Root.Interrupted(); err != nil || len(got) != 0 {
 		t.Fatalf("after Done: Interrupted() = %+v, %v; want none", got, err)
 	}
+}
+
+// TestLock_RefusesARootOthersMayWrite: the agent, usually root, unpacks and installs under the
+// deployment root; whoever else may write there could swap what it is about to install or run
+// for links to anywhere. A root another user owns, or one group or others may write, is refused
+// before anything is written in it.
+func TestLock_RefusesARootOthersMayWrite(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		mode  os.FileMode
+		owner int // -1: the test's own user
+		says  string
+	}{
+		{"world-writable", 0o777, -1, "chmod go-w"},
+		{"group-writable", 0o775, -1, "chmod go-w"},
+		{"another user's", 0o755, 65534, "chown"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.owner >= 0 && os.Geteuid() != 0 {
+				t.Skip("giving a directory to another user needs root")
+			}
+			dir := filepath.Join(t.TempDir(), "root")
+			if err := os.Mkdir(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(dir, tc.mode); err != nil {
+				t.Fatal(err)
+			}
+			if tc.owner >= 0 {
+				if err := os.Chown(dir, tc.owner, tc.owner); err != nil {
+					t.Fatal(err)
+				}
+			}
+			unlock, err := Root(dir).Lock()
+			if err == nil {
+				_ = unlock()
+				t.Fatalf("Lock on a %s root succeeded", tc.name)
+			}
+			if !strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), tc.says) {
+				t.Errorf("error %q does not name the root and say %q", err, tc.says)
+			}
+			if names, _ := os.ReadDir(dir); len(names) != 0 {
+				t.Errorf("the refused root holds %v, want nothing written", names)
+			}
+		})
+	}
+	t.Run("own and closed, or new", func(t *testing.T) {
+		for _, dir := range []string{t.TempDir(), filepath.Join(t.TempDir(), "new", "root")} {
+			unlock, err := Root(dir).Lock()
+			if err != nil {
+				t.Fatalf("Lock(%s): %v", dir, err)
+			}
+			_ = unlock()
+		}
+	})
 }
