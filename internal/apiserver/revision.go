@@ -237,7 +237,7 @@ func (s *Server) handleAgentCommandBundle(w http.ResponseWriter, r *http.Request
 		return
 	}
 	d, _, err := s.orch.Get(ctx, dep)
-	if err != nil || !s.orch.Targets(instanceOf(r).ID, d.Revision) {
+	if err != nil || !s.orch.TargetedBy(dep, instanceOf(r).ID) {
 		s.writeError(w, r, as(errNotFound, "no active deployment of command %s targets this instance", mux.Vars(r)["id"]))
 		return
 	}

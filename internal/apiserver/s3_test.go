@@ -143,6 +143,20 @@ func TestRevisionRegister_S3LocationIsCheckedPinnedAndPresigned(t *testing.T) {
 	if _, err := hc.CommandBundle(t.Context(), "d-none:DownloadBundle:1"); api.StatusOf(err) != http.StatusNotFound {
 		t.Errorf("CommandBundle of an unknown deployment: %v, want 404", err)
 	}
+	// Nor does another group's deployment of the same revision, though this host may download
+	// the revision through its own: the answer would name that deployment's bundle location.
+	if _, err := e.admin.CreateGroup(t.Context(), api.DeploymentGroup{Application: "app", Name: "db",
+		TagGroups: [][]api.TagFilter{{{Key: "role", Value: "db", Type: "KEY_AND_VALUE"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	e.register("db-1", map[string]string{"role": "db"})
+	other, err := e.admin.CreateDeployment(t.Context(), api.CreateDeployment{Application: "app", Group: "db", Revision: rev.Digest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hc.CommandBundle(t.Context(), other.ID+":DownloadBundle:1"); api.StatusOf(err) != http.StatusNotFound {
+		t.Errorf("CommandBundle through another group's deployment of the same revision: %v, want 404", err)
+	}
 }
 
 func TestRevisionRegister_RefusesWhatAgentsCouldNotDeploy(t *testing.T) {

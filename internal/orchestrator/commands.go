@@ -142,6 +142,23 @@ func (o *Orchestrator) owns(ctx context.Context, deployment, instance string) er
 	return fmt.Errorf("deployment %s does not target %s: %w", deployment, instance, ErrNotFound)
 }
 
+// TargetedBy reports whether deployment id is running and targets instance: a host may ask for
+// the bundle of a command only through a deployment that includes it.
+func (o *Orchestrator) TargetedBy(id, instance string) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	e, ok := o.active[id]
+	if !ok {
+		return false
+	}
+	for _, t := range e.d.Targets {
+		if t.Instance == instance {
+			return true
+		}
+	}
+	return false
+}
+
 // Targets reports whether an active deployment of revision targets instance: only such a host
 // may download the revision.
 func (o *Orchestrator) Targets(instance, revision string) bool {
