@@ -42,7 +42,8 @@ func newLambdaLab(t *testing.T, serverFlags ...string) *lambdaLab {
 	fake.AddFunction("checkout", 4)
 	fake.AddAlias("checkout", "live", "1")
 	cfg := filepath.Join(t.TempDir(), "server.yaml")
-	writeFile(t, cfg, "alarm_interval: 200ms\n", 0o600)
+	// The HTTP hooks of these tests listen on loopback ports.
+	writeFile(t, cfg, "alarm_interval: 200ms\nhook_urls: [\"http://127.0.0.1/\"]\n", 0o600)
 	l := &lambdaLab{t: t, s: startServer(t, append([]string{"--config", cfg}, serverFlags...)...), fake: fake}
 	mustCLI(t, l.s, "app", "create", "checkout", "--platform", "lambda")
 	return l
@@ -154,6 +155,22 @@ func TestAWS_LambdaRevisionRegisteredByS3Location(t *testing.T) {
 	}
 }
 
+// An HTTP hook outside the server's hook_urls is refused when the deployment is created: the
+// server would otherwise POST wherever an uploaded AppSpec says, cloud metadata included.
+func TestAWS_HTTPHookOutsideHookURLsIsRefused(t *testing.T) {
+	l := newLambdaLab(t)
+	l.group("--traffic", "all-at-once")
+	_, errOut, code := cli(t, l.s, "deploy", "--app", "checkout", "--group", "live", "--bundle",
+		lambdaBundle(t, 1, 2, map[string]string{"BeforeAllowTraffic": "http://169.254.169.254/latest/meta-data/"}))
+	if code == 0 || !strings.Contains(errOut, "AppSpec hook BeforeAllowTraffic calls http://169.254.169.254/latest/meta-data/, which this server may not call (it allows http://127.0.0.1/)") ||
+		!strings.Contains(errOut, "hook_urls") {
+		t.Errorf("deploy with a hook outside hook_urls: exit %d\n%s", code, errOut)
+	}
+	if h := l.fake.AliasHistory("checkout", "live"); len(h) > 1 {
+		t.Errorf("the alias changed: %+v", h)
+	}
+}
+
 func TestAWS_LambdaFailingHookReverts(t *testing.T) {
 	l := newLambdaLab(t)
 	failing := awsfake.HTTPHook(t, api.HookStatus{Status: api.HookFailed, Message: "error rate 7%"})
@@ -240,7 +257,7 @@ func TestAWS_ECSBlueGreen(t *testing.T) {
 	awsfake.Credentials(t)
 	w := awsfake.NewBlueGreen(t, nil)
 	cfg := filepath.Join(t.TempDir(), "server.yaml")
-	writeFile(t, cfg, "aws_poll_interval: 200ms\n", 0o600)
+	writeFile(t, cfg, "aws_poll_interval: 200ms\nhook_urls: [\"http://127.0.0.1/\"]\n", 0o600)
 	s := startServer(t, "--config", cfg)
 	check := awsfake.HTTPHook(t, api.HookStatus{Status: api.HookSucceeded})
 	mustCLI(t, s, "app", "create", "web", "--platform", "ecs")

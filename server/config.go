@@ -22,6 +22,7 @@ import (
 	"github.com/slipway-deploy/slipway/internal/blob"
 	"github.com/slipway-deploy/slipway/internal/deploy"
 	"github.com/slipway-deploy/slipway/internal/githubapp"
+	"github.com/slipway-deploy/slipway/internal/hook"
 	"github.com/slipway-deploy/slipway/internal/orchestrator"
 	"github.com/slipway-deploy/slipway/internal/rollout"
 )
@@ -108,6 +109,10 @@ type Config struct {
 	HookTimeout time.Duration `yaml:"hook_timeout"`
 	// AWSPollInterval is how often a replacement ECS task set is read while it stabilises.
 	AWSPollInterval time.Duration `yaml:"aws_poll_interval"`
+	// HookURLs are the URL prefixes an AppSpec's HTTP hooks may call (see hook.ParseURLPrefix).
+	// None by default: the server would otherwise POST wherever an uploaded AppSpec says,
+	// internal addresses included.
+	HookURLs []string `yaml:"hook_urls"`
 
 	// DebugListen, when set, serves Go's profiler (net/http/pprof) on its own listener, never
 	// on Listen: profiles show the server's internals, so it must be a loopback address.
@@ -220,6 +225,9 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 		if v := getenv(env); v != "" {
 			*dst = v
 		}
+	}
+	if v := getenv("SLIPWAY_HOOK_URLS"); v != "" {
+		cfg.HookURLs = strings.Split(v, ",")
 	}
 	if v := getenv("SLIPWAY_S3_PATH_STYLE"); v != "" {
 		b, err := strconv.ParseBool(v)
@@ -353,7 +361,23 @@ func (c Config) Validate() error {
 	if c.AWSPollInterval < 100*time.Millisecond {
 		errs = append(errs, fmt.Errorf("aws_poll_interval %s: give at least 100ms", c.AWSPollInterval))
 	}
+	if _, err := c.hookURLs(); err != nil {
+		errs = append(errs, fmt.Errorf("hook_urls: %w", err))
+	}
 	return errors.Join(errs...)
+}
+
+// hookURLs parses HookURLs.
+func (c Config) hookURLs() ([]*url.URL, error) {
+	out := make([]*url.URL, 0, len(c.HookURLs))
+	for _, p := range c.HookURLs {
+		u, err := hook.ParseURLPrefix(p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, nil
 }
 
 // workflowTokensOff says why the server accepts no workflow OIDC tokens and what to do about it;

@@ -157,3 +157,20 @@ func TestLoadConfig_HelpSaysWhatTheServerIs(t *testing.T) {
 		}
 	}
 }
+
+// hook_urls comes from the file or, comma-separated, the environment; a prefix that is not an
+// http(s) URL with a host is refused, saying what to give.
+func TestLoadConfig_HookURLs(t *testing.T) {
+	cfg, err := loadConfig(nil, tokensEnv("SLIPWAY_HOOK_URLS", "https://checks.example.com/slipway/,http://127.0.0.1:9000"), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	urls, err := cfg.hookURLs()
+	if err != nil || len(urls) != 2 || urls[0].Host != "checks.example.com" || urls[1].Port() != "9000" {
+		t.Errorf("hook URLs %v, %v; want the two prefixes", urls, err)
+	}
+	cfg.HookURLs = []string{"checks.example.com"}
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "hook_urls: hook URL prefix \"checks.example.com\": give an http:// or https:// URL with a host") {
+		t.Errorf("validate with a bare host: %v", err)
+	}
+}

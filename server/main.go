@@ -119,6 +119,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		ReleaseCommands: slices.Sorted(maps.Keys(cfg.ReleaseCommands)),
 		HookTimeout:     cfg.HookTimeout,
 	}
+	// Checked by cfg.Validate.
+	apiCfg.HookURLs, _ = cfg.hookURLs()
 	if workflows != nil { // not a nil *auth.Verifier in the interface
 		apiCfg.Workflows = workflows
 	}

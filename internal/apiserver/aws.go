@@ -9,8 +9,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"net/http"
 	"reflect"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -129,6 +132,9 @@ func (s *Server) functionDeployment(ctx context.Context, g store.Group, p store.
 	if err != nil {
 		return invalid("revision", "%v", err)
 	}
+	if err := s.checkHookURLs(spec.FunctionHooks); err != nil {
+		return err
+	}
 	f.HookTimeout = g.AWS.HookTimeout
 	if f.HookTimeout == 0 {
 		f.HookTimeout = s.cfg.HookTimeout
@@ -144,6 +150,30 @@ func (s *Server) functionDeployment(ctx context.Context, g store.Group, p store.
 		d.BlueGreen.Traffic = traffic.Config{AllAtOnce: true}
 	}
 	d.Router = deploy.Router{}
+	return nil
+}
+
+// checkHookURLs refuses an AppSpec whose HTTP hooks call outside the server's hook_urls: the
+// server would POST wherever an uploaded AppSpec says, internal addresses included.
+func (s *Server) checkHookURLs(hooks map[string]string) error {
+	for _, event := range slices.Sorted(maps.Keys(hooks)) {
+		t, err := hook.ParseTarget(hooks[event])
+		if err != nil {
+			return invalid("revision", "AppSpec hook %s: %v", event, err)
+		}
+		if !t.AllowedBy(s.cfg.HookURLs) {
+			allowed := "none are allowed yet"
+			if len(s.cfg.HookURLs) > 0 {
+				list := make([]string, len(s.cfg.HookURLs))
+				for i, u := range s.cfg.HookURLs {
+					list[i] = u.String()
+				}
+				allowed = "it allows " + strings.Join(list, ", ")
+			}
+			return invalid("revision", "AppSpec hook %s calls %s, which this server may not call (%s): add a prefix of it to the server's hook_urls (SLIPWAY_HOOK_URLS), e.g. %s://%s/",
+				event, t, allowed, t.URL.Scheme, t.URL.Host)
+		}
+	}
 	return nil
 }
 

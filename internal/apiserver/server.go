@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -53,6 +54,9 @@ type Config struct {
 	// HookTimeout bounds the wait for a lambda or ecs hook's verdict when the group does not
 	// say (deploy.DefaultHookTimeout when 0).
 	HookTimeout time.Duration
+	// HookURLs are the URL prefixes a lambda or ecs AppSpec's HTTP hooks may call; with none, a
+	// deployment naming an HTTP hook is refused (see hook.Target.AllowedBy).
+	HookURLs []*url.URL
 }
 
 // Server holds the handlers' dependencies.

@@ -75,6 +75,48 @@ func ParseTarget(s string) (Target, error) {
 	return Target{Function: s}, nil
 }
 
+// ParseURLPrefix reads an allowed HTTP hook URL prefix of the server's configuration: an http(s)
+// URL whose scheme and host a hook URL must have exactly (and its port, when it names one: a
+// prefix without a port allows every port of the host), and whose path, if any, the hook's path
+// must start with, segment by segment.
+func ParseURLPrefix(s string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("hook URL prefix %q: %w", s, err)
+	case u.Scheme != "http" && u.Scheme != "https", u.Host == "":
+		return nil, fmt.Errorf("hook URL prefix %q: give an http:// or https:// URL with a host, e.g. https://checks.example.com/slipway/", s)
+	case u.User != nil || u.RawQuery != "" || u.Fragment != "":
+		return nil, fmt.Errorf("hook URL prefix %q: give a scheme, host and path only", s)
+	}
+	return u, nil
+}
+
+// AllowedBy reports whether t may be called under prefixes (see ParseURLPrefix). A Lambda
+// function is always allowed: the server's AWS role bounds what it may invoke.
+func (t Target) AllowedBy(prefixes []*url.URL) bool {
+	if t.URL == nil {
+		return true
+	}
+	// A server may resolve dot segments (or their escapes): /checks/../admin is not under /checks.
+	for seg := range strings.SplitSeq(t.URL.Path, "/") {
+		if seg == "." || seg == ".." {
+			return false
+		}
+	}
+	for _, p := range prefixes {
+		if !strings.EqualFold(t.URL.Scheme, p.Scheme) || !strings.EqualFold(t.URL.Hostname(), p.Hostname()) ||
+			(p.Port() != "" && t.URL.Port() != p.Port()) {
+			continue
+		}
+		dir := strings.TrimSuffix(p.EscapedPath(), "/")
+		if path := t.URL.EscapedPath(); dir == "" || path == dir || strings.HasPrefix(path, dir+"/") {
+			return true
+		}
+	}
+	return false
+}
+
 // Caller opens executions on a board and invokes hooks.
 type Caller struct {
 	board     *Board

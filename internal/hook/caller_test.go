@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -194,6 +195,51 @@ func TestParseTarget(t *testing.T) {
 	for _, bad := range []string{"", "my hook", "ftp://x/y", "https://user:pw@checks.example.com/", "arn:aws:s3:::bucket", strings.Repeat("a", 65)} {
 		if _, err := hook.ParseTarget(bad); !errors.Is(err, hook.ErrInvalidTarget) {
 			t.Errorf("ParseTarget(%q) = %v; want ErrInvalidTarget", bad, err)
+		}
+	}
+}
+
+// An HTTP hook is called only under a prefix the server's configuration allows: same scheme,
+// same host and port, and a path at or below the prefix's, segment by segment.
+func TestTarget_AllowedBy(t *testing.T) {
+	var prefixes []*url.URL
+	for _, p := range []string{"https://checks.example.com/slipway/", "http://127.0.0.1:8080", "http://localhost"} {
+		u, err := hook.ParseURLPrefix(p)
+		if err != nil {
+			t.Fatalf("ParseURLPrefix(%q): %v", p, err)
+		}
+		prefixes = append(prefixes, u)
+	}
+	for target, want := range map[string]bool{
+		"MyHook": true, // a Lambda function
+		"https://checks.example.com/slipway/smoke":   true,
+		"https://checks.example.com/slipway":         true,
+		"https://CHECKS.example.com/slipway/a/b":     true,
+		"http://127.0.0.1:8080/anything":             true,
+		"https://checks.example.com/slipwayx":        false, // not the same segment
+		"https://checks.example.com/admin":           false,
+		"https://checks.example.com/slipway/../adm":  false,
+		"https://checks.example.com/slipway/%2e%2e/": false,
+		"http://checks.example.com/slipway/smoke":    false, // another scheme
+		"https://checks.example.com.evil/slipway/":   false,
+		"http://127.0.0.1:9090/":                     false, // another port
+		"http://169.254.169.254/latest/meta-data/":   false,
+		"http://localhost:4000/check":                true, // no port in the prefix: any port
+	} {
+		target, err := hook.ParseTarget(target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := target.AllowedBy(prefixes); got != want {
+			t.Errorf("%s allowed %v, want %v", target, got, want)
+		}
+	}
+	if target, _ := hook.ParseTarget("https://checks.example.com/x"); target.AllowedBy(nil) {
+		t.Error("an HTTP hook is allowed with no prefix configured")
+	}
+	for _, bad := range []string{"checks.example.com", "ftp://x/", "https://u:p@x/", "https://x/?q=1"} {
+		if _, err := hook.ParseURLPrefix(bad); err == nil {
+			t.Errorf("ParseURLPrefix(%q) accepted", bad)
 		}
 	}
 }
