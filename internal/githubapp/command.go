@@ -2,12 +2,13 @@ package githubapp
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 )
 
 // A pull-request comment command: the first non-empty line of the comment, e.g.
 //
-//	/deploy [group] [--config NAME]
+//	/deploy [group] [--config NAME] [--commit SHA]
 //	/rollback [group]
 //	/stop [group]
 //	/status [group]
@@ -18,6 +19,9 @@ type command struct {
 	Name   string
 	Group  string
 	Config string
+	// Commit is the head commit the commenter reviewed (7 to 40 hex digits): /deploy refuses
+	// when the pull request's head is another, as after a push that followed the comment.
+	Commit string
 	// Line is the command as written, quoted in the reply.
 	Line string
 }
@@ -28,6 +32,9 @@ const (
 	cmdStop     = "stop"
 	cmdStatus   = "status"
 )
+
+// commitPrefixRE is what --commit takes: an abbreviated or full commit id.
+var commitPrefixRE = regexp.MustCompile(`^[0-9a-fA-F]{7,40}$`)
 
 // maxCommandLine bounds the line read as a command.
 const maxCommandLine = 200
@@ -69,6 +76,19 @@ func parseCommand(body string) (cmd command, ok bool, err error) {
 			cmd.Config = args[i]
 		case strings.HasPrefix(a, "--config=") && cmd.Name == cmdDeploy:
 			cmd.Config = strings.TrimPrefix(a, "--config=")
+		case (a == "--commit" || strings.HasPrefix(a, "--commit=")) && cmd.Name == cmdDeploy:
+			v, given := strings.CutPrefix(a, "--commit=")
+			if !given {
+				if i+1 >= len(args) {
+					return cmd, true, fmt.Errorf("--commit needs the head commit's id; %s", usage(cmd.Name))
+				}
+				i++
+				v = args[i]
+			}
+			if !commitPrefixRE.MatchString(v) {
+				return cmd, true, fmt.Errorf("--commit %q: give 7 to 40 hex digits of the pull request's head commit; %s", v, usage(cmd.Name))
+			}
+			cmd.Commit = strings.ToLower(v)
 		case strings.HasPrefix(a, "-"):
 			return cmd, true, fmt.Errorf("unknown option %s; %s", a, usage(cmd.Name))
 		case cmd.Group == "":
@@ -82,7 +102,7 @@ func parseCommand(body string) (cmd command, ok bool, err error) {
 
 func usage(name string) string {
 	if name == cmdDeploy {
-		return "usage: /deploy [group] [--config NAME]"
+		return "usage: /deploy [group] [--config NAME] [--commit SHA]"
 	}
 	return "usage: /" + name + " [group]"
 }

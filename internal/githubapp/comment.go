@@ -1,6 +1,7 @@
 package githubapp
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -294,9 +295,20 @@ func (h *handlers) deployPR(ctx context.Context, c prComment, g store.Group) (st
 	if sha == "" {
 		return "", fmt.Errorf("pull request #%d has no head commit", c.number)
 	}
+	fork := pr.GetHead().GetRepo().GetID() != c.repo.ID
+	switch {
+	case c.cmd.Commit != "" && !strings.HasPrefix(sha, c.cmd.Commit):
+		return "", permanentf("the head of #%d is now `%s`, not `%s`: it changed after the command; review it and comment again",
+			c.number, short(sha), c.cmd.Commit)
+	case c.cmd.Commit == "" && fork:
+		// Whoever controls the fork could push between the comment and its handling, and what
+		// runs would be what nobody with write access looked at.
+		return "", permanentf("#%d comes from a fork: name the commit you reviewed, `/deploy %s --commit %s`, so that a push after your comment is not what gets deployed",
+			c.number, cmp.Or(c.cmd.Group, "GROUP"), short(sha))
+	}
 	// A fork's branch is not this repository's branch of the same name.
 	ref := fmt.Sprintf("refs/pull/%d/head", c.number)
-	if pr.GetHead().GetRepo().GetID() == c.repo.ID {
+	if !fork {
 		ref = "refs/heads/" + pr.GetHead().GetRef()
 	}
 	if !refAllowed(g, ref) {

@@ -154,6 +154,9 @@ func TestIssueComment_RefusesAndIgnores(t *testing.T) {
 		{"no group named with two linked", "/deploy", "Codertocat", "name the group"},
 		{"unknown group", "/deploy qa", "Codertocat", `no group "qa"`},
 		{"unknown option", "/deploy staging --force", "Codertocat", "unknown option --force"},
+		{"--commit without a commit", "/deploy staging --commit", "Codertocat", "--commit needs the head commit's id"},
+		{"--commit not a commit", "/deploy staging --commit=main", "Codertocat", `--commit "main": give 7 to 40 hex digits`},
+		{"--commit on /rollback", "/rollback prod --commit abcdef1", "Codertocat", "unknown option --commit"},
 		{"nothing to stop", "/stop prod", "Codertocat", "nothing is running"},
 		{"nothing to roll back to", "/rollback prod", "Codertocat", "no successful deployment"},
 	} {

@@ -68,7 +68,15 @@ func TestAllowedRefs_BindWebhooksAndComments(t *testing.T) {
 		t.Errorf("feature branch: outcome %q", out)
 	}
 	e.gh.AddPull(corpusRepo, prNumber, headSHA, "main", "open", 999)
-	if out := e.command(1302, "/deploy prod", "Codertocat"); !strings.Contains(out, "refs/pull/1/head") {
+	// A fork's author could push between the comment and its handling: the commenter names the
+	// commit reviewed, and a head that moved since is refused.
+	if out := e.command(1302, "/deploy prod", "Codertocat"); !strings.Contains(out, "comes from a fork: name the commit you reviewed, `/deploy prod --commit "+headSHA[:7]+"`") {
+		t.Errorf("fork without --commit: outcome %q", out)
+	}
+	if out := e.command(1303, "/deploy prod --commit 0000000", "Codertocat"); !strings.Contains(out, "the head of #1 is now `"+headSHA[:7]+"`, not `0000000`") {
+		t.Errorf("fork with a stale --commit: outcome %q", out)
+	}
+	if out := e.command(1304, "/deploy prod --commit "+headSHA[:10], "Codertocat"); !strings.Contains(out, "refs/pull/1/head") {
 		t.Errorf("fork: outcome %q", out)
 	}
 	e.wantDeployments(1)
