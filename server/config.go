@@ -45,6 +45,15 @@ const (
 	defaultAlarmInterval = time.Second
 )
 
+// Who sets an instance's tags after enrollment (agent_tags).
+const (
+	// agentTagsAdmin: only an administrator, through the API (slipway instance tag).
+	agentTagsAdmin = "admin"
+	// agentTagsHost: the agent, with the tags it starts with; any enrolled host may then join
+	// any deployment group.
+	agentTagsHost = "host"
+)
+
 // Bundle stores.
 const (
 	storeDisk = "disk"
@@ -68,6 +77,11 @@ type Config struct {
 	// (SLIPWAY_ADMIN_TOKEN, SLIPWAY_ENROLL_TOKEN) to the file for both.
 	AdminToken  string `yaml:"admin_token"`
 	EnrollToken string `yaml:"enroll_token"`
+	// AgentTags says who may change an instance's tags once it has enrolled with them:
+	// "admin" (the default: slipway instance tag, with the admin token) or "host" (each
+	// agent, with the --tag flags it starts with, as before; a host that is broken into can
+	// then join any group and receive its bundles).
+	AgentTags string `yaml:"agent_tags"`
 	// Lease is how long a host may stay silent on a command before its event fails.
 	Lease          time.Duration `yaml:"lease"`
 	MaxBundleBytes int64         `yaml:"max_bundle_bytes"`
@@ -156,7 +170,7 @@ lists them all. It prints "listening on URL" once it serves.
 // loadConfig reads the configuration from args, the environment and the file --config names.
 func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
 	cfg := Config{Listen: defaultListen, DataDir: defaultDataDir, Lease: defaultLease, MaxBundleBytes: defaultMaxBundleBytes,
-		OIDCIssuer: DefaultOIDCIssuer, BundleStore: storeDisk, S3PresignTTL: blob.DefaultPresignTTL,
+		OIDCIssuer: DefaultOIDCIssuer, BundleStore: storeDisk, S3PresignTTL: blob.DefaultPresignTTL, AgentTags: agentTagsAdmin,
 		GitHub:        GitHubConfig{APIURL: githubapp.DefaultAPIURL, CheckRunInterval: githubapp.DefaultCheckRunInterval},
 		AlarmInterval: defaultAlarmInterval, HookTimeout: deploy.DefaultHookTimeout, AWSPollInterval: rollout.DefaultPollInterval}
 	fs := flag.NewFlagSet("slipway-server", flag.ContinueOnError)
@@ -185,6 +199,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 		ghApp      = fs.Int64("github-app-id", 0, "GitHub App `id`")
 		ghKey      = fs.String("github-private-key-file", "", "GitHub App private key `file` (PEM)")
 		debug      = fs.String("debug-listen", "", "loopback `address` to serve Go's profiler (/debug/pprof/) on; off by default")
+		agentTags  = fs.String("agent-tags", "", "who changes an enrolled instance's tags: admin (slipway instance tag) or host (each agent's --tag flags) (default admin)")
 	)
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -221,6 +236,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 		"SLIPWAY_GITHUB_TOKEN":            &cfg.GitHub.Token,
 		"SLIPWAY_GITHUB_WEBHOOK_SECRET":   &cfg.GitHub.WebhookSecret,
 		"SLIPWAY_DEBUG_LISTEN":            &cfg.DebugListen,
+		"SLIPWAY_AGENT_TAGS":              &cfg.AgentTags,
 	} {
 		if v := getenv(env); v != "" {
 			*dst = v
@@ -252,6 +268,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 		{*store, &cfg.BundleStore}, {*bucket, &cfg.S3Bucket}, {*prefix, &cfg.S3Prefix},
 		{*region, &cfg.S3Region}, {*endpoint, &cfg.S3Endpoint},
 		{*ghAPI, &cfg.GitHub.APIURL}, {*ghKey, &cfg.GitHub.PrivateKeyFile}, {*debug, &cfg.DebugListen},
+		{*agentTags, &cfg.AgentTags},
 	} {
 		if f.val != "" {
 			*f.dst = f.val
@@ -296,6 +313,9 @@ func (c Config) Validate() error {
 	}
 	if c.AdminToken != "" && c.AdminToken == c.EnrollToken {
 		errs = append(errs, errors.New("the admin and enroll tokens must differ: every host holds the enroll token"))
+	}
+	if c.AgentTags != agentTagsAdmin && c.AgentTags != agentTagsHost {
+		errs = append(errs, fmt.Errorf("agent_tags %q: use admin (the default: only slipway instance tag changes an enrolled instance's tags) or host (agents set their own)", c.AgentTags))
 	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data_dir: give a directory (--data-dir)"))

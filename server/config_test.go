@@ -174,3 +174,18 @@ func TestLoadConfig_HookURLs(t *testing.T) {
 		t.Errorf("validate with a bare host: %v", err)
 	}
 }
+
+func TestLoadConfig_AgentTags(t *testing.T) {
+	load := func(args []string, kv ...string) (Config, error) {
+		return loadConfig(args, tokensEnv(kv...), io.Discard)
+	}
+	if cfg, err := load(nil); err != nil || cfg.AgentTags != agentTagsAdmin {
+		t.Errorf("by default agent_tags = %q, %v; want %s", cfg.AgentTags, err, agentTagsAdmin)
+	}
+	if cfg, err := load(nil, "SLIPWAY_AGENT_TAGS", "host"); err != nil || cfg.AgentTags != agentTagsHost {
+		t.Errorf("SLIPWAY_AGENT_TAGS=host: agent_tags = %q, %v; want host", cfg.AgentTags, err)
+	}
+	if _, err := load([]string{"--agent-tags", "agent"}); err == nil || !strings.Contains(err.Error(), `agent_tags "agent": use admin`) {
+		t.Errorf("--agent-tags agent: err = %v, want a refusal naming admin and host", err)
+	}
+}

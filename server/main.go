@@ -100,6 +100,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	} else {
 		log.Info("not accepting GitHub Actions OIDC tokens", "reason", cfg.workflowTokensOff())
 	}
+	if cfg.AgentTags == agentTagsHost {
+		log.Warn("agents set their own tags (agent_tags: host): any enrolled host can join any deployment group and receive its bundles")
+	}
 
 	opts := []apiserver.Option{apiserver.WithHooks(hooks)}
 	if s3c != nil { // a nil *S3Client in the interface would not compare equal to nil
@@ -118,6 +121,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		// Groups name them; the commands themselves stay in this configuration.
 		ReleaseCommands: slices.Sorted(maps.Keys(cfg.ReleaseCommands)),
 		HookTimeout:     cfg.HookTimeout,
+		HostsSetTags:    cfg.AgentTags == agentTagsHost,
 	}
 	// Checked by cfg.Validate.
 	apiCfg.HookURLs, _ = cfg.hookURLs()

@@ -19,7 +19,10 @@ type Registered struct {
 	Credential string `json:"credential"`
 }
 
-// Hello is sent by a registered agent when it starts, so the server knows its current tags.
+// Hello is sent by a registered agent when it starts. Tags are the tags the agent was started
+// with; none (null or {}) claims nothing. Unless the server lets hosts set their own tags, tags
+// that differ from the instance's are refused with 409 Conflict (field "tags"): only an
+// administrator changes them (SetInstanceTags), and the agent then says hello claiming none.
 type Hello struct {
 	Tags         map[string]string `json:"tags"`
 	AgentVersion string            `json:"agent_version,omitempty"`

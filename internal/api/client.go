@@ -358,6 +358,13 @@ func (c *Client) DeregisterInstance(ctx context.Context, name string) error {
 	return err
 }
 
+// SetInstanceTags replaces a registered instance's tags and returns the instance as it then is.
+func (c *Client) SetInstanceTags(ctx context.Context, name string, tags map[string]string) (Instance, error) {
+	var out Instance
+	_, err := c.do(ctx, http.MethodPut, PathAPI+"/instances/"+esc(name)+"/tags", InstanceTags{Tags: tags}, &out)
+	return out, err
+}
+
 // Agent protocol
 
 // Register enrolls an agent with the enrollment token; the returned credential replaces it.

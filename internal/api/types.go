@@ -534,6 +534,12 @@ type Instance struct {
 	Groups       []InstanceGroup   `json:"groups,omitempty"`
 }
 
+// InstanceTags replaces an instance's tags (PUT /instances/{name}/tags): an administrator's
+// call, since the tags decide which deployment groups, and so which bundles, a host gets.
+type InstanceTags struct {
+	Tags map[string]string `json:"tags"`
+}
+
 // InstanceGroup is a host's standing in one deployment group.
 type InstanceGroup struct {
 	Application string `json:"application"`

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -124,6 +125,53 @@ func (s *Server) joined(ctx context.Context, instance string, tags map[string]st
 	}
 }
 
+// tagsRefused says why an agent may not set its own tags, and the command that would.
+func tagsRefused(inst store.Instance, asked map[string]string) error {
+	return &api.Error{Status: http.StatusConflict, Field: "tags", Message: fmt.Sprintf(
+		"instance %s has tags %s and this agent was started with %s: a host cannot change its own tags, so it keeps %s. "+
+			"To change them, an administrator runs: %s; to stop this error, start the agent with the instance's tags or with no --tag",
+		inst.Name, formatTags(inst.Tags), formatTags(asked), formatTags(inst.Tags), tagCommand(inst.Name, inst.Tags, asked))}
+}
+
+// tagCommand is the CLI command that changes an instance's tags from have to want.
+func tagCommand(name string, have, want map[string]string) string {
+	args := []string{"slipway", "instance", "tag", shellWord(name)}
+	for _, k := range slices.Sorted(maps.Keys(want)) {
+		if v, ok := have[k]; !ok || v != want[k] {
+			args = append(args, "--tag", shellWord(k+"="+want[k]))
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(have)) {
+		if _, ok := want[k]; !ok {
+			args = append(args, "--remove", shellWord(k))
+		}
+	}
+	return strings.Join(args, " ")
+}
+
+// shellWord quotes s for a POSIX shell when it needs it, so a command in a message can be pasted.
+func shellWord(s string) string {
+	plain := s != "" && !strings.ContainsFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_.=/:,@+", r))
+	})
+	if plain {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// formatTags writes tags as K=V pairs by key, {} for none.
+func formatTags(tags map[string]string) string {
+	if len(tags) == 0 {
+		return "{}"
+	}
+	pairs := make([]string, 0, len(tags))
+	for _, k := range slices.Sorted(maps.Keys(tags)) {
+		pairs = append(pairs, k+"="+tags[k])
+	}
+	return strings.Join(pairs, ",")
+}
+
 func checkTags(tags map[string]string) error {
 	if len(tags) > maxTags {
 		return invalid("tags", "%d tags: give at most %d", len(tags), maxTags)
@@ -152,11 +200,21 @@ func (s *Server) handleAgentHello(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, err)
 			return
 		}
-		if err := s.store.SetInstanceTags(r.Context(), inst.ID, in.Tags); err != nil {
-			s.writeError(w, r, storeErr(err))
+		switch {
+		case s.cfg.HostsSetTags:
+			if err := s.store.SetInstanceTags(r.Context(), inst.ID, in.Tags); err != nil {
+				s.writeError(w, r, storeErr(err))
+				return
+			}
+			defer s.joined(r.Context(), inst.ID, in.Tags)
+		case len(in.Tags) > 0:
+			// Refused before anything else is done: the agent says hello again claiming no
+			// tags, and the commands it reports interrupted are recorded then.
+			s.log.Warn("instance asked for other tags; kept its own", "instance", inst.ID, "name", inst.Name,
+				"tags", formatTags(inst.Tags), "asked", formatTags(in.Tags))
+			s.writeError(w, r, tagsRefused(inst, in.Tags))
 			return
 		}
-		defer s.joined(r.Context(), inst.ID, in.Tags)
 	}
 	for _, id := range in.Interrupted {
 		err := s.orch.Report(r.Context(), inst.ID, id, deploy.EventFailed, deploy.Diagnostics{

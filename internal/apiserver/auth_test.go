@@ -215,7 +215,7 @@ func TestAuth_NoSecretInLogs(t *testing.T) {
 	e := newEnv(t)
 	digest := e.fleet()
 	host := e.register("web-1", map[string]string{"role": "web"})
-	want(t, e.call(http.MethodPost, api.PathAgent+"/hello", host.credential, api.Hello{Tags: map[string]string{"role": "web", "zone": "a"}}), http.StatusNoContent)
+	want(t, e.call(http.MethodPost, api.PathAgent+"/hello", host.credential, api.Hello{Tags: map[string]string{"role": "web"}}), http.StatusNoContent)
 	d := e.deploy(digest)
 	host.runUntilFinished(d.ID, "Succeeded")
 	e.call(http.MethodGet, api.PathAgent+"/commands/next?wait=0s", host.credential+"x", nil)

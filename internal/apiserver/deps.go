@@ -36,6 +36,7 @@ type Store interface {
 	RegisterInstance(ctx context.Context, name string, tags map[string]string, credentialHash string, replace bool) (store.Instance, error)
 	InstanceByCredential(ctx context.Context, hash string) (store.Instance, error)
 	ListInstances(ctx context.Context, includeDeregistered bool) ([]store.Instance, error)
+	GetInstance(ctx context.Context, id string) (store.Instance, error)
 	DeregisterInstance(ctx context.Context, id string) error
 	TouchInstance(ctx context.Context, id string, now time.Time) error
 	SetInstanceTags(ctx context.Context, id string, tags map[string]string) error

@@ -296,7 +296,7 @@ func wireTypes() map[string]reflect.Type {
 		api.Error{}, api.Application{}, api.TagFilter{}, api.MinimumHealthyHosts{}, api.DeploymentConfig{},
 		api.AutoRollback{}, api.DeploymentGroup{}, api.Revision{}, api.CreateDeployment{}, api.Deployment{},
 		api.Overview{}, api.DeploymentInstance{}, api.LifecycleEvent{}, api.Diagnostics{}, api.StopDeployment{},
-		api.Instance{}, api.InstanceGroup{}, api.Register{}, api.Registered{}, api.Hello{}, api.Command{},
+		api.Instance{}, api.InstanceGroup{}, api.InstanceTags{}, api.Register{}, api.Registered{}, api.Hello{}, api.Command{},
 		api.Bundle{}, api.Result{}, api.GitHubLink{}, api.GitHubDeployment{},
 		api.TrafficRouter{}, api.BlueGreen{}, api.TrafficShape{}, api.TrafficIncrement{}, api.TrafficStep{},
 		api.TrafficAnalysis{}, api.DeploymentTraffic{}, api.TrafficPoint{}, api.OriginalsRelease{},

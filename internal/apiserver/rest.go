@@ -59,6 +59,7 @@ func (s *Server) routeAPI(r *mux.Router) {
 	r.HandleFunc("/deployments/{id}/abort", s.handleDeploymentAbort).Methods(http.MethodPost)
 	r.HandleFunc("/instances", s.handleInstanceList).Methods(http.MethodGet)
 	r.HandleFunc("/instances/{name}", s.handleInstanceDeregister).Methods(http.MethodDelete)
+	r.HandleFunc("/instances/{name}/tags", s.handleInstanceTags).Methods(http.MethodPut)
 }
 
 // storeErr maps the store's sentinel errors onto the handlers' own.
@@ -598,19 +599,7 @@ func (s *Server) handleInstanceList(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]api.Instance, 0, len(list))
 	for _, in := range list {
-		ai := api.Instance{Name: in.Name, Tags: in.Tags, RegisterTime: in.RegisterTime.UTC(), LastSeen: timePtr(in.LastSeen), Deregistered: in.Deregistered}
-		deployed := map[[2]string]bool{}
-		for _, gh := range in.Groups {
-			ai.Groups = append(ai.Groups, api.InstanceGroup{Application: gh.Application, Group: gh.Group, Health: gh.Health.String(), Revision: gh.Revision})
-			deployed[[2]string{gh.Application, gh.Group}] = true
-		}
-		// A host that matches a group no deployment has reached yet is in it all the same.
-		for _, g := range groups {
-			if !deployed[[2]string{g.Application, g.Name}] && selects(g, in.Tags) {
-				ai.Groups = append(ai.Groups, api.InstanceGroup{Application: g.Application, Group: g.Name, Health: api.HealthUnknown})
-			}
-		}
-		out = append(out, ai)
+		out = append(out, instanceJSON(in, groups))
 	}
 	slices.SortFunc(out, func(a, b api.Instance) int {
 		if a.Name < b.Name {
@@ -622,6 +611,23 @@ func (s *Server) handleInstanceList(w http.ResponseWriter, r *http.Request) {
 		return 0
 	})
 	writeJSON(w, http.StatusOK, out)
+}
+
+// instanceJSON renders an instance with its standing in each group it is in, among groups.
+func instanceJSON(in store.Instance, groups []store.Group) api.Instance {
+	ai := api.Instance{Name: in.Name, Tags: in.Tags, RegisterTime: in.RegisterTime.UTC(), LastSeen: timePtr(in.LastSeen), Deregistered: in.Deregistered}
+	deployed := map[[2]string]bool{}
+	for _, gh := range in.Groups {
+		ai.Groups = append(ai.Groups, api.InstanceGroup{Application: gh.Application, Group: gh.Group, Health: gh.Health.String(), Revision: gh.Revision})
+		deployed[[2]string{gh.Application, gh.Group}] = true
+	}
+	// A host that matches a group no deployment has reached yet is in it all the same.
+	for _, g := range groups {
+		if !deployed[[2]string{g.Application, g.Name}] && selects(g, in.Tags) {
+			ai.Groups = append(ai.Groups, api.InstanceGroup{Application: g.Application, Group: g.Name, Health: api.HealthUnknown})
+		}
+	}
+	return ai
 }
 
 // allGroups lists the deployment groups of every application, by application and name.
@@ -648,23 +654,71 @@ func selects(g store.Group, tags map[string]string) bool {
 }
 
 func (s *Server) handleInstanceDeregister(w http.ResponseWriter, r *http.Request) {
-	name := mux.Vars(r)["name"]
-	list, err := s.store.ListInstances(r.Context(), false)
+	in, err := s.registeredInstance(r.Context(), mux.Vars(r)["name"])
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	for _, in := range list {
-		if in.Name != name {
-			continue
-		}
-		if err := s.store.DeregisterInstance(r.Context(), in.ID); err != nil {
-			s.writeError(w, r, storeErr(err))
-			return
-		}
-		s.orch.InstanceGone(r.Context(), in.ID)
-		w.WriteHeader(http.StatusNoContent)
+	if err := s.store.DeregisterInstance(r.Context(), in.ID); err != nil {
+		s.writeError(w, r, storeErr(err))
 		return
 	}
-	s.writeError(w, r, as(errNotFound, "no registered instance named %s", name))
+	s.orch.InstanceGone(r.Context(), in.ID)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// handleInstanceTags replaces an instance's tags: the administrator's way to move a host between
+// deployment groups. Deployments created from now on select it by the new tags, and the groups
+// it now joins catch it up to their current revision, as for a host that just registered;
+// deployments already running keep the hosts they started with.
+func (s *Server) handleInstanceTags(w http.ResponseWriter, r *http.Request) {
+	var body api.InstanceTags
+	if err := s.decode(w, r, maxJSONBody, &body); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if body.Tags == nil {
+		s.writeError(w, r, invalid("tags", "give the instance's tags as an object of K: V, {} for none; they replace all its tags"))
+		return
+	}
+	if err := checkTags(body.Tags); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	in, err := s.registeredInstance(r.Context(), mux.Vars(r)["name"])
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.store.SetInstanceTags(r.Context(), in.ID, body.Tags); err != nil {
+		s.writeError(w, r, storeErr(err))
+		return
+	}
+	s.log.Info("instance tags set", "instance", in.ID, "name", in.Name, "tags", formatTags(body.Tags), "were", formatTags(in.Tags))
+	s.joined(r.Context(), in.ID, body.Tags)
+	in, err = s.store.GetInstance(r.Context(), in.ID)
+	if err != nil {
+		s.writeError(w, r, storeErr(err))
+		return
+	}
+	groups, err := s.allGroups(r.Context())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, instanceJSON(in, groups))
+}
+
+// registeredInstance finds the registered instance called name.
+func (s *Server) registeredInstance(ctx context.Context, name string) (store.Instance, error) {
+	list, err := s.store.ListInstances(ctx, false)
+	if err != nil {
+		return store.Instance{}, err
+	}
+	for _, in := range list {
+		if in.Name == name {
+			return in, nil
+		}
+	}
+	return store.Instance{}, as(errNotFound, "no registered instance named %s: slipway instance list shows them", name)
 }

@@ -57,6 +57,11 @@ type Config struct {
 	// HookURLs are the URL prefixes a lambda or ecs AppSpec's HTTP hooks may call; with none, a
 	// deployment naming an HTTP hook is refused (see hook.Target.AllowedBy).
 	HookURLs []*url.URL
+	// HostsSetTags lets an agent replace its instance's tags on every hello, as before tags
+	// were an administrator's. When false (the default) a host's tags are those it enrolled
+	// with until an administrator changes them: a host, compromised or misconfigured, cannot
+	// move itself into another deployment group and receive that group's bundles.
+	HostsSetTags bool
 }
 
 // Server holds the handlers' dependencies.

@@ -141,6 +141,8 @@ func TestWorkflow_MayDeployItsGroupsOnly(t *testing.T) {
 	wantRefused(t, "update a group", err, http.StatusForbidden, "this call needs the admin token")
 	_, err = wf.ListInstances(ctx)
 	wantRefused(t, "list instances", err, http.StatusForbidden, "this call needs the admin token")
+	_, err = wf.SetInstanceTags(ctx, "web-1", map[string]string{"role": "web"})
+	wantRefused(t, "tag an instance", err, http.StatusForbidden, "this call needs the admin token")
 	_, err = wf.Rollback(ctx, "shop", "prod")
 	wantRefused(t, "roll back", err, http.StatusForbidden, "this call needs the admin token")
 }

@@ -278,8 +278,8 @@ func groupHealth(ctx context.Context, q querier, where string, args ...any) (map
 	return out, rows.Err()
 }
 
-// SetInstanceTags replaces a registered instance's tags; agents send theirs every time they
-// start, so a host's tags follow its configuration. ErrNotFound when it is not registered.
+// SetInstanceTags replaces a registered instance's tags (an administrator's call, or an agent's
+// hello on a server that lets hosts set their own). ErrNotFound when it is not registered.
 func (s *SQLite) SetInstanceTags(ctx context.Context, id string, tags map[string]string) error {
 	if tags == nil {
 		tags = map[string]string{}
