@@ -24,6 +24,10 @@ The first start enrolls with the enrollment token and saves the instance's own c
 <root>/agent/credential; later starts use that and need no token. SLIPWAY_SERVER and
 SLIPWAY_ENROLL_TOKEN stand in for --server and --enroll-token, which keeps the token out of ps.
 
+The --tag flags are stored when the instance enrolls. After that only an administrator changes
+them (slipway instance tag), unless the server runs with agent_tags: host: started with other
+tags, the agent logs the server's refusal and serves on with the instance's tags.
+
 flags:
 `
 

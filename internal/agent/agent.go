@@ -69,7 +69,8 @@ type Config struct {
 	EnrollToken string
 	// Name is the instance's name, sent at enrollment.
 	Name string
-	// Tags are the instance's tags, sent at enrollment and on every start.
+	// Tags are the instance's tags, sent at enrollment and on every start. After enrollment
+	// the server keeps its own unless it lets hosts set theirs (see Agent.hello).
 	Tags    map[string]string
 	Version string
 	// Host runs the lifecycle events; its Root is the agent's deployment root, which also holds
@@ -270,9 +271,10 @@ func (a *Agent) hello(ctx context.Context) error {
 		}
 	}
 	bo := a.newBackoff()
+	tags := a.cfg.Tags
 	for {
 		cctx, cancel := context.WithTimeout(ctx, a.cfg.RequestTimeout)
-		err := a.client.Hello(cctx, api.Hello{Tags: a.cfg.Tags, AgentVersion: a.cfg.Version, Interrupted: ids})
+		err := a.client.Hello(cctx, api.Hello{Tags: tags, AgentVersion: a.cfg.Version, Interrupted: ids})
 		cancel()
 		if err == nil {
 			break
@@ -282,6 +284,16 @@ func (a *Agent) hello(ctx context.Context) error {
 		}
 		if revoked(err) {
 			return a.revokedError(err)
+		}
+		if tags != nil && tagsRefused(err) {
+			// The instance's tags are the server's to keep (an administrator changes them). The
+			// agent serves on with them rather than stop: every group the host is in would lose
+			// it until someone came, for a difference in configuration the server can ignore.
+			// The refusal, which names the command that would change them, is logged at every
+			// start until the two agree.
+			a.log.Error("the server keeps this instance's tags and serves on with them", keyError, err.Error())
+			tags = nil
+			continue
 		}
 		a.link.fail("hello", err)
 		if !sleep(ctx, bo.next()) {
@@ -468,6 +480,12 @@ func (a *Agent) newBackoff() *backoff { return &backoff{min: a.cfg.MinBackoff, m
 func revoked(err error) bool {
 	st := api.StatusOf(err)
 	return st == http.StatusUnauthorized || st == http.StatusForbidden
+}
+
+// tagsRefused reports whether the server refused the tags a hello asked for.
+func tagsRefused(err error) bool {
+	var e *api.Error
+	return errors.As(err, &e) && e.Status == http.StatusConflict && e.Field == "tags"
 }
 
 // retryable reports whether a call that got HTTP status st (0: no answer at all) may succeed if

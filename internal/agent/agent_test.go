@@ -625,3 +625,23 @@ func TestAgent_DownloadRetriesWhatTheServerCutShort(t *testing.T) {
 		})
 	}
 }
+
+// An agent started with other tags than the instance's logs the server's refusal, which names
+// the admin command, and serves on with the instance's tags instead of stopping.
+func TestAgent_RefusedTagsServesOn(t *testing.T) {
+	e := newTestEnv(t)
+	e.fake.set(func(f *fakeServer) { f.keptTags = map[string]string{"role": "db"} })
+	a := e.start(t)
+	e.fake.eventually(t, "a poll after the refused hello", func(f *fakeServer) bool { return f.polls > 0 })
+	if err := a.stop(t); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	e.fake.set(func(f *fakeServer) {
+		if len(f.hellos) != 2 || f.hellos[0].Tags["role"] != "web" || f.hellos[1].Tags != nil {
+			t.Errorf("hellos = %+v; want one asking for role=web, then one claiming no tags", f.hellos)
+		}
+	})
+	if logs := e.logs.String(); !strings.Contains(logs, `"level":"ERROR"`) || !strings.Contains(logs, "slipway instance tag web-1 --tag role=web") {
+		t.Errorf("the agent did not log the refusal with the admin command:\n%s", logs)
+	}
+}

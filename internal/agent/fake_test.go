@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -34,7 +35,10 @@ type fakeServer struct {
 	// registers counts successful enrollments.
 	registers int
 	hellos    []api.Hello
-	queue     []api.Command
+	// keptTags, when set, are the instance's tags as an administrator set them: a hello that
+	// asks for others is refused, as the real server refuses it.
+	keptTags map[string]string
+	queue    []api.Command
 	// wake is closed (and replaced) when a command is queued, to answer a held poll at once.
 	wake chan struct{}
 	// polls counts poll requests; waiting is how many are held open now.
@@ -145,6 +149,12 @@ func (f *fakeServer) handleHello(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.hellos = append(f.hellos, in)
+	if f.keptTags != nil && len(in.Tags) > 0 && !maps.Equal(in.Tags, f.keptTags) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusConflict)
+		json.NewEncoder(w).Encode(api.Error{Field: "tags", Message: "instance web-1 has tags role=db: run slipway instance tag web-1 --tag role=web"})
+		return
+	}
 	// As the real server does: each interrupted command it knows is recorded as failed.
 	for _, id := range in.Interrupted {
 		if f.known[id] {
