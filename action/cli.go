@@ -70,6 +70,7 @@ func runAPICommand(ctx context.Context, args []string, getenv func(string) strin
 	case "instance":
 		return c.dispatch(ctx, "instance", args[1:], []subcommand{
 			{"list", "list instances with their groups, health and revision", c.instanceList},
+			{"tag", "change an instance's tags, and so its deployment groups", c.instanceTag},
 			{"deregister", "take an instance out of every deployment", c.instanceDeregister},
 		})
 	}

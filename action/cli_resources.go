@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -230,5 +232,73 @@ func (c *cli) instanceDeregister(ctx context.Context, args []string) error {
 		return serverError(err)
 	}
 	fmt.Fprintf(c.stdout, "deregistered instance %s\n", pos[0])
+	return nil
+}
+
+const instanceTagUsage = `usage: slipway instance tag NAME [--tag K=V]... [--remove KEY]...
+
+Changes an instance's tags: --tag sets one (adding it or changing its value), --remove drops one;
+the others stay. Deployment groups select hosts by tag, so this moves the host between groups:
+deployments created from now on go by the new tags, and a group the host now joins installs its
+current revision there, as for a host that just enrolled.
+
+A host sets its tags when it enrolls; after that only this command (with the admin token) changes
+them, unless the server runs with agent_tags: host. An agent started with other --tag flags keeps
+the instance's tags and logs the command that would change them.
+`
+
+func (c *cli) instanceTag(ctx context.Context, args []string) error {
+	cmd := c.command("instance tag", instanceTagUsage)
+	var set, remove listFlag
+	cmd.fs.Var(&set, "tag", "set tag `K=V` (repeatable)")
+	cmd.fs.Var(&remove, "remove", "remove tag `KEY` (repeatable)")
+	pos, err := cmd.args(args, "NAME")
+	if err != nil {
+		return flagsDone(err)
+	}
+	if len(set) == 0 && len(remove) == 0 {
+		return usageError{"instance tag: give --tag K=V or --remove KEY at least once"}
+	}
+	change := map[string]string{}
+	for _, s := range set {
+		k, v, ok := strings.Cut(s, "=")
+		if !ok || k == "" {
+			return usageError{fmt.Sprintf("instance tag: --tag %q: want KEY=VALUE", s)}
+		}
+		if _, dup := change[k]; dup {
+			return usageError{fmt.Sprintf("instance tag: tag %q is given twice", k)}
+		}
+		change[k] = v
+	}
+	for _, k := range remove {
+		if _, both := change[k]; both {
+			return usageError{fmt.Sprintf("instance tag: tag %q is both set and removed", k)}
+		}
+	}
+	client, err := cmd.client()
+	if err != nil {
+		return err
+	}
+	instances, err := client.ListInstances(ctx)
+	if err != nil {
+		return serverError(err)
+	}
+	i := slices.IndexFunc(instances, func(in api.Instance) bool { return in.Name == pos[0] })
+	if i < 0 {
+		return fmt.Errorf("instance tag: no registered instance named %s (slipway instance list shows them)", pos[0])
+	}
+	tags := maps.Clone(instances[i].Tags)
+	if tags == nil {
+		tags = map[string]string{}
+	}
+	maps.Copy(tags, change)
+	for _, k := range remove {
+		delete(tags, k)
+	}
+	in, err := client.SetInstanceTags(ctx, pos[0], tags)
+	if err != nil {
+		return serverError(err)
+	}
+	fmt.Fprintf(c.stdout, "instance %s now has tags %s\n", in.Name, formatTags(in.Tags))
 	return nil
 }

@@ -360,3 +360,40 @@ func TestInstanceDeregister(t *testing.T) {
 		t.Errorf("stdout = %q, want %q", stdout, want)
 	}
 }
+
+func TestInstanceTag_SetsAndRemovesKeepingTheRest(t *testing.T) {
+	f, url := newFakeAPI(t)
+	f.on("GET", "/api/v1/instances", okAnswer([]api.Instance{
+		{Name: "web-1", Tags: map[string]string{"role": "web", "env": "staging", "canary": "yes"}},
+	}))
+	f.on("PUT", "/api/v1/instances/web-1/tags", fakeAnswer{status: http.StatusOK, reply: func(r fakeRequest) any {
+		var in api.InstanceTags
+		_ = json.Unmarshal(r.Body, &in)
+		return api.Instance{Name: "web-1", Tags: in.Tags}
+	}})
+	code, stdout, stderr := runAt(t, url, "instance", "tag", "web-1", "--tag", "env=prod", "--tag", "zone=a", "--remove", "canary")
+	if code != 0 {
+		t.Fatalf("exit %d, want 0; stderr:\n%s", code, stderr)
+	}
+	wantCalls(t, f, "GET /api/v1/instances", "PUT /api/v1/instances/web-1/tags")
+	if got, want := lastBody[api.InstanceTags](t, f).Tags, map[string]string{"role": "web", "env": "prod", "zone": "a"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("tags sent %v, want %v", got, want)
+	}
+	if !strings.Contains(stdout, "instance web-1 now has tags") || !strings.Contains(stdout, "env=prod") {
+		t.Errorf("stdout = %q", stdout)
+	}
+}
+
+func TestInstanceTag_UsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"web-1"},
+		{"web-1", "--tag", "novalue"},
+		{"web-1", "--tag", "k=v", "--remove", "k"},
+	} {
+		f, url := newFakeAPI(t)
+		if code, _, stderr := runAt(t, url, append([]string{"instance", "tag"}, args...)...); code != 2 || stderr == "" {
+			t.Errorf("instance tag %v: exit %d, stderr %q; want 2 with a message", args, code, stderr)
+		}
+		wantCalls(t, f)
+	}
+}

@@ -248,7 +248,7 @@ func TestCLI_Usage(t *testing.T) {
 		want     string // in stderr
 	}{
 		{"noun alone", []string{"deployment"}, 2, "deployment: missing subcommand (get, list, stop, wait, promote, pause, continue, abort)"},
-		{"unknown subcommand", []string{"instance", "delete", "x"}, 2, `instance: unknown subcommand "delete" (want list, deregister)`},
+		{"unknown subcommand", []string{"instance", "delete", "x"}, 2, `instance: unknown subcommand "delete" (want list, tag, deregister)`},
 		{"help", []string{"deploy", "-h"}, 0, "usage: slipway deploy --app A"},
 		{"help lists common flags", []string{"group", "create", "--help"}, 0, "-server URL"},
 		{"unknown flag", []string{"config", "list", "--bogus"}, 2, "flag provided but not defined: -bogus"},
