@@ -181,7 +181,7 @@ func (s *SQLite) writeSeen(ctx context.Context, batch map[string]time.Time) erro
 		if err != nil {
 			return err
 		}
-		defer stmt.Close()
+		defer func() { _ = stmt.Close() }()
 		for id, t := range batch {
 			if _, err := stmt.ExecContext(ctx, millis(t), id, millis(t)); err != nil {
 				return err

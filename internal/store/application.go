@@ -95,7 +95,7 @@ func (s *SQLite) ListApplications(ctx context.Context) ([]Application, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list applications: %w", err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	var out []Application
 	for rows.Next() {
 		var a Application
@@ -168,7 +168,7 @@ func (s *SQLite) ListConfigs(ctx context.Context) ([]deploy.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list configs: %w", err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	out := slices.Clone(deploy.Presets())
 	for rows.Next() {
 		var c deploy.Config

@@ -80,8 +80,11 @@ func (s *SQLite) SetGitHubCommandReply(ctx context.Context, repositoryID, commen
 func (s *SQLite) PruneGitHubRecords(ctx context.Context, before time.Time) (int64, error) {
 	var n int64
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		for _, table := range []string{"github_commands", "github_refusals"} {
-			res, err := tx.ExecContext(ctx, "DELETE FROM "+table+" WHERE create_time < ?", millis(before))
+		for _, query := range []string{
+			"DELETE FROM github_commands WHERE create_time < ?",
+			"DELETE FROM github_refusals WHERE create_time < ?",
+		} {
+			res, err := tx.ExecContext(ctx, query, millis(before))
 			if err != nil {
 				return err
 			}

@@ -78,7 +78,7 @@ func (s *SQLite) PendingDeliveries(ctx context.Context, now time.Time, after Del
 	if err != nil {
 		return nil, time.Time{}, fmt.Errorf("pending deliveries: %w", err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	var out []Delivery
 	for rows.Next() {
 		d, err := scanDelivery(rows)

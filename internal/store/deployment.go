@@ -230,7 +230,7 @@ func (s *SQLite) queryDeployments(ctx context.Context, query string, args ...any
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
+		defer func() { _ = rows.Close() }()
 		for rows.Next() {
 			var r stateRow
 			if err := rows.Scan(&r.id, &r.version, &r.state); err != nil {
@@ -539,7 +539,7 @@ func appendEffects(ctx context.Context, tx *sql.Tx, deployment string, effects [
 	if err != nil {
 		return fmt.Errorf("append effects: %w", err)
 	}
-	defer stmt.Close()
+	defer func() { _ = stmt.Close() }()
 	for i, e := range effects {
 		kind, payload, err := EncodeEffect(e)
 		if err != nil {
@@ -598,7 +598,7 @@ func (s *SQLite) queryEffects(ctx context.Context, query string, args ...any) ([
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	var out []OutboxEffect
 	for rows.Next() {
 		var o OutboxEffect

@@ -147,12 +147,14 @@ func scanGitHubDeployment(sc scanner) (GitHubDeployment, error) {
 	return l, nil
 }
 
+// queryGitHubDeployments selects the rows matching where, a constant clause of this file whose
+// values are all in args.
 func (s *SQLite) queryGitHubDeployments(ctx context.Context, where string, args ...any) ([]GitHubDeployment, error) {
-	rows, err := s.r.QueryContext(ctx, "SELECT "+githubDeploymentColumns+" FROM github_deployments WHERE "+where, args...)
+	rows, err := s.r.QueryContext(ctx, "SELECT "+githubDeploymentColumns+" FROM github_deployments WHERE "+where, args...) //nolint:gosec // where is a constant (see above)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	var out []GitHubDeployment
 	for rows.Next() {
 		l, err := scanGitHubDeployment(rows)
@@ -258,7 +260,7 @@ func (s *SQLite) GroupsForRepository(ctx context.Context, repositoryID int64) ([
 	if err != nil {
 		return nil, fmt.Errorf("groups of repository %d: %w", repositoryID, err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	var out []Group
 	for rows.Next() {
 		g, err := scanGroup(rows)

@@ -356,7 +356,7 @@ func (s *SQLite) ListGroups(ctx context.Context, application string) ([]Group, e
 	if err != nil {
 		return nil, fmt.Errorf("list groups of %s: %w", application, err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	var out []Group
 	for rows.Next() {
 		g, err := scanGroup(rows)

@@ -163,7 +163,7 @@ func (s *SQLite) ListInstances(ctx context.Context, includeDeregistered bool) ([
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
+		defer func() { _ = rows.Close() }()
 		for rows.Next() {
 			inst, err := scanInstance(rows)
 			if err != nil {
@@ -215,7 +215,7 @@ func (s *SQLite) InstanceHealth(ctx context.Context, application, group string) 
 	if err != nil {
 		return nil, fmt.Errorf("instance health of %s/%s: %w", application, group, err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	out := map[string]deploy.Instance{}
 	for rows.Next() {
 		var in deploy.Instance
@@ -260,7 +260,7 @@ func groupHealth(ctx context.Context, q querier, where string, args ...any) (map
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	out := map[string][]GroupHealth{}
 	for rows.Next() {
 		var id, health string

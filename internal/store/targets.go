@@ -76,7 +76,7 @@ func sameTarget(a, b deploy.Target) bool {
 		a.HealthAtStart == b.HealthAtStart &&
 		a.RevisionAtStart == b.RevisionAtStart && a.InstalledRevision == b.InstalledRevision &&
 		a.Status == b.Status && a.Attempt == b.Attempt && a.UpToDate == b.UpToDate && a.Gone == b.Gone &&
-		a.Message == b.Message && a.StartTime == b.StartTime && a.EndTime == b.EndTime &&
+		a.Message == b.Message && a.StartTime == b.StartTime && a.EndTime == b.EndTime && //nolint:staticcheck // == on purpose: see above
 		slices.Equal(a.Events, b.Events) // deploy.Event is comparable: == compares every field
 }
 
@@ -89,7 +89,7 @@ func putTargets(ctx context.Context, tx *sql.Tx, id string, targets, prev []depl
 	if err != nil {
 		return nil, fmt.Errorf("store targets: %w", err)
 	}
-	defer stmt.Close()
+	defer func() { _ = stmt.Close() }()
 	for i, t := range targets {
 		if known && i < len(prev) && sameTarget(prev[i], t) {
 			continue
@@ -117,7 +117,7 @@ func targetRows(ctx context.Context, q querier, id string) ([][]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read targets: %w", err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	var out [][]byte
 	for rows.Next() {
 		var b []byte
