@@ -53,7 +53,7 @@ func Build(ctx context.Context, w io.Writer, dir string, format Format, opts Bui
 	if err != nil {
 		return "", fmt.Errorf("build: %w", err)
 	}
-	defer root.Close()
+	defer func() { _ = root.Close() }()
 	items, err := collect(dir, opts.Exclude)
 	if err != nil {
 		return "", fmt.Errorf("build %s: %w", dir, err)
@@ -111,12 +111,12 @@ func collect(dir string, exclude func(string) bool) ([]item, error) {
 			return err
 		}
 		it := item{rel: rel, mode: info.Mode() & modeBits}
-		switch t := info.Mode().Type(); {
-		case t == 0:
+		switch t := info.Mode().Type(); t {
+		case 0:
 			it.kind, it.size = kindFile, info.Size()
-		case t == fs.ModeDir:
+		case fs.ModeDir:
 			it.kind = kindDir
-		case t == fs.ModeSymlink:
+		case fs.ModeSymlink:
 			target, err := os.Readlink(p)
 			if err != nil {
 				return err
@@ -205,8 +205,9 @@ func writeZip(ctx context.Context, w io.Writer, root *os.Root, items []item) err
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		// ModifiedDate/Time set directly and Modified left zero: no extended-timestamp field.
-		h := &zip.FileHeader{Name: it.rel, Method: zip.Store, ModifiedDate: msdosDate1980}
+		// ModifiedDate/Time set directly and Modified left zero: no extended-timestamp field. Modified
+		// would add one to every entry, changing every zip bundle's bytes and so its digest.
+		h := &zip.FileHeader{Name: it.rel, Method: zip.Store, ModifiedDate: msdosDate1980} //nolint:staticcheck // see above
 		switch it.kind {
 		case kindDir:
 			h.Name += "/"
@@ -242,7 +243,7 @@ func copyItem(w io.Writer, root *os.Root, it item) error {
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	n, err := io.CopyN(w, f, it.size)
 	if errors.Is(err, io.EOF) {
 		return fmt.Errorf("%s: shrank from %d to %d bytes during the build", it.rel, it.size, n)

@@ -23,7 +23,7 @@ func DigestFile(path string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("digest: %w", err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	sum, err := Digest(f)
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", path, err)

@@ -73,7 +73,7 @@ func ExtractFile(ctx context.Context, path, dest string, lim Limits) (Result, er
 	if err != nil {
 		return Result{}, fmt.Errorf("extract: %w", err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	fi, err := f.Stat()
 	if err != nil {
 		return Result{}, fmt.Errorf("extract %s: %w", path, err)
@@ -272,7 +272,7 @@ func openDisk(dest string) (*diskTree, error) {
 func prepareDest(dest string) error {
 	d, err := os.Open(dest)
 	if errors.Is(err, fs.ErrNotExist) {
-		if err := os.MkdirAll(dest, 0o755); err != nil {
+		if err := os.MkdirAll(dest, 0o755); err != nil { //nolint:gosec // a revision's archive: hooks running as their runas user read it
 			return fmt.Errorf("create destination: %w", err)
 		}
 		return nil
@@ -280,7 +280,7 @@ func prepareDest(dest string) error {
 	if err != nil {
 		return fmt.Errorf("open destination: %w", err)
 	}
-	defer d.Close()
+	defer func() { _ = d.Close() }()
 	names, err := d.Readdirnames(1)
 	if err != nil && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("read destination %s: %w", dest, err)
@@ -400,12 +400,12 @@ func (x *extractor) file(name string, e entry, body io.Reader) error {
 	err = x.copy(name, f, body)
 	x.nodes[name] = node{kind: kindFile, mode: e.mode.Perm(), size: x.res.Bytes - before}
 	if err != nil {
-		f.Close()
+		_ = f.Close()
 		return err
 	}
 	// Chmod on the open file: exact bits regardless of umask, and no path to race on.
 	if err := f.Chmod(e.mode.Perm()); err != nil {
-		f.Close()
+		_ = f.Close()
 		return fmt.Errorf("entry %q: %w", name, err)
 	}
 	if err := f.Close(); err != nil {
@@ -482,7 +482,7 @@ func (x *extractor) stream(r io.Reader, format Format) error {
 		if err != nil {
 			return fmt.Errorf("read gzip: %w", err)
 		}
-		defer zr.Close()
+		defer func() { _ = zr.Close() }()
 		r = zr
 	}
 	return x.tar(r)

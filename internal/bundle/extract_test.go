@@ -248,7 +248,7 @@ func TestExtractReader(t *testing.T) {
 		{"tar", func(t *testing.T) []byte { return makeTar(t, tarFile{Header: tar.Header{Name: "f"}, Body: "x"}) }, nil},
 		{"tgz", func(t *testing.T) []byte { return makeTgz(t, tarFile{Header: tar.Header{Name: "f"}, Body: "x"}) }, nil},
 		{"zip", func(t *testing.T) []byte { return makeZip(t, zipFile{Name: "f", Body: "x"}) }, ErrUnsupportedFormat},
-		{"empty", func(t *testing.T) []byte { return nil }, ErrUnsupportedFormat},
+		{"empty", func(_ *testing.T) []byte { return nil }, ErrUnsupportedFormat},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 // Format is the container format of a bundle, the three CodeDeploy accepts.
 type Format int
 
+// The formats; FormatUnknown is the zero value, for bytes that are none of the others.
 const (
 	FormatUnknown Format = iota
 	FormatZip

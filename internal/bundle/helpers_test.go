@@ -133,7 +133,7 @@ func (s sandbox) extract(t *testing.T, data []byte, lim Limits) (Result, error) 
 func (s sandbox) checkContained(t *testing.T) {
 	t.Helper()
 	allowed := map[string]bool{"x": true, "x/y": true, "x/y/dest": true, "outside": true, "outside/canary": true}
-	err := filepath.WalkDir(s.base, func(p string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(s.base, func(p string, _ fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}

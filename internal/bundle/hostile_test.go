@@ -60,135 +60,135 @@ func hostileArchives() []hostileCase {
 	}
 
 	return []hostileCase{
-		{"tar slip", func(t *testing.T, s sandbox) []byte { return makeTar(t, file("../../../evil", "x")) }, Limits{}, ErrUnsafePath},
-		{"tar slip after a directory", func(t *testing.T, s sandbox) []byte {
+		{"tar slip", func(t *testing.T, _ sandbox) []byte { return makeTar(t, file("../../../evil", "x")) }, Limits{}, ErrUnsafePath},
+		{"tar slip after a directory", func(t *testing.T, _ sandbox) []byte {
 			return makeTar(t, dir("a/"), file("a/../../../../evil", "x"))
 		}, Limits{}, ErrUnsafePath},
-		{"tgz slip", func(t *testing.T, s sandbox) []byte { return makeTgz(t, file("ok", "x"), file("../../../evil", "x")) }, Limits{}, ErrUnsafePath},
-		{"zip slip", func(t *testing.T, s sandbox) []byte { return makeZip(t, zipFile{Name: "../../../evil", Body: "x"}) }, Limits{}, ErrUnsafePath},
+		{"tgz slip", func(t *testing.T, _ sandbox) []byte { return makeTgz(t, file("ok", "x"), file("../../../evil", "x")) }, Limits{}, ErrUnsafePath},
+		{"zip slip", func(t *testing.T, _ sandbox) []byte { return makeZip(t, zipFile{Name: "../../../evil", Body: "x"}) }, Limits{}, ErrUnsafePath},
 		{"tar absolute path", func(t *testing.T, s sandbox) []byte {
 			return makeTar(t, file(filepath.Join(s.base, "abs-evil"), "x"))
 		}, Limits{}, ErrUnsafePath},
 		{"zip absolute path", func(t *testing.T, s sandbox) []byte {
 			return makeZip(t, zipFile{Name: filepath.Join(s.base, "abs-evil"), Body: "x"})
 		}, Limits{}, ErrUnsafePath},
-		{"zip backslash slip", func(t *testing.T, s sandbox) []byte {
+		{"zip backslash slip", func(t *testing.T, _ sandbox) []byte {
 			return makeZip(t, zipFile{Name: `..\..\..\evil`, Body: "x"})
 		}, Limits{}, ErrUnsafePath},
-		{"zip backslash absolute", func(t *testing.T, s sandbox) []byte {
+		{"zip backslash absolute", func(t *testing.T, _ sandbox) []byte {
 			return makeZip(t, zipFile{Name: `\evil`, Body: "x"})
 		}, Limits{}, ErrUnsafePath},
-		{"zip drive letter", func(t *testing.T, s sandbox) []byte {
+		{"zip drive letter", func(t *testing.T, _ sandbox) []byte {
 			return makeZip(t, zipFile{Name: `C:\evil`, Body: "x"})
 		}, Limits{}, ErrUnsafePath},
-		{"zip NUL in name", func(t *testing.T, s sandbox) []byte {
+		{"zip NUL in name", func(t *testing.T, _ sandbox) []byte {
 			return makeZip(t, zipFile{Name: "a\x00/../../../../evil", Body: "x"})
 		}, Limits{}, ErrUnsafePath},
-		{"symlink to /etc then a file through it", func(t *testing.T, s sandbox) []byte {
+		{"symlink to /etc then a file through it", func(t *testing.T, _ sandbox) []byte {
 			return makeTar(t, symlink("link", "/etc"), file("link/passwd", "root::0:0::/:/bin/sh"))
 		}, Limits{}, ErrUnsafePath},
-		{"symlink to the outside dir then a file through it", func(t *testing.T, s sandbox) []byte {
+		{"symlink to the outside dir then a file through it", func(t *testing.T, _ sandbox) []byte {
 			return makeTar(t, symlink("link", "../../../outside"), file("link/canary", "pwned"))
 		}, Limits{}, ErrUnsafePath},
-		{"zip symlink out", func(t *testing.T, s sandbox) []byte {
+		{"zip symlink out", func(t *testing.T, _ sandbox) []byte {
 			return makeZip(t, zipFile{Name: "link", Mode: fs.ModeSymlink | 0o777, Body: "../../../outside"},
 				zipFile{Name: "link/canary", Body: "pwned"})
 		}, Limits{}, ErrUnsafePath},
-		{"file through an in-tree symlink", func(t *testing.T, s sandbox) []byte {
+		{"file through an in-tree symlink", func(t *testing.T, _ sandbox) []byte {
 			return makeTar(t, dir("d/"), symlink("link", "d"), file("link/x", "x"))
 		}, Limits{}, ErrUnsafePath},
-		{"file through a symlink to the root", func(t *testing.T, s sandbox) []byte {
+		{"file through a symlink to the root", func(t *testing.T, _ sandbox) []byte {
 			return makeTar(t, symlink("link", "."), file("link/x", "x"))
 		}, Limits{}, ErrUnsafePath},
-		{"symlink chain out", func(t *testing.T, s sandbox) []byte {
+		{"symlink chain out", func(t *testing.T, _ sandbox) []byte {
 			return makeTar(t, dir("a/"), dir("a/b/"), symlink("a/b/l1", "../.."), symlink("l2", "a/b/l1/.."))
 		}, Limits{}, ErrUnsafePath},
-		{"symlink chain out, link named before its target exists", func(t *testing.T, s sandbox) []byte {
+		{"symlink chain out, link named before its target exists", func(t *testing.T, _ sandbox) []byte {
 			return makeTar(t, symlink("l2", "a/b/l1/../../../outside"), dir("a/"), dir("a/b/"), symlink("a/b/l1", "../.."))
 		}, Limits{}, ErrUnsafePath},
-		{"zip symlink chain out", func(t *testing.T, s sandbox) []byte {
+		{"zip symlink chain out", func(t *testing.T, _ sandbox) []byte {
 			return makeZip(t,
 				zipFile{Name: "a/b/l1", Mode: fs.ModeSymlink | 0o777, Body: "../.."},
 				zipFile{Name: "l2", Mode: fs.ModeSymlink | 0o777, Body: "a/b/l1/.."})
 		}, Limits{}, ErrUnsafePath},
-		{"symlink loop", func(t *testing.T, s sandbox) []byte {
+		{"symlink loop", func(t *testing.T, _ sandbox) []byte {
 			return makeTar(t, symlink("l1", "l2"), symlink("l2", "l1"))
 		}, Limits{}, ErrUnsafePath},
-		{"hardlink to /etc/passwd", func(t *testing.T, s sandbox) []byte {
+		{"hardlink to /etc/passwd", func(t *testing.T, _ sandbox) []byte {
 			return makeTar(t, hardlink("passwd", "/etc/passwd"))
 		}, Limits{}, ErrUnsafePath},
-		{"hardlink to a file outside", func(t *testing.T, s sandbox) []byte {
+		{"hardlink to a file outside", func(t *testing.T, _ sandbox) []byte {
 			return makeTar(t, hardlink("canary", "../../../outside/canary"))
 		}, Limits{}, ErrUnsafePath},
-		{"hardlink to a later entry", func(t *testing.T, s sandbox) []byte {
+		{"hardlink to a later entry", func(t *testing.T, _ sandbox) []byte {
 			return makeTar(t, hardlink("h", "f"), file("f", "x"))
 		}, Limits{}, ErrUnsafePath},
-		{"hardlink to a symlink", func(t *testing.T, s sandbox) []byte {
+		{"hardlink to a symlink", func(t *testing.T, _ sandbox) []byte {
 			return makeTar(t, file("f", "x"), symlink("l", "f"), hardlink("h", "l"))
 		}, Limits{}, ErrUnsafePath},
-		{"hardlink to a directory", func(t *testing.T, s sandbox) []byte {
+		{"hardlink to a directory", func(t *testing.T, _ sandbox) []byte {
 			return makeTar(t, dir("d/"), hardlink("h", "d"))
 		}, Limits{}, ErrUnsafePath},
-		{"character device", func(t *testing.T, s sandbox) []byte { return makeTar(t, special("null", tar.TypeChar)) }, Limits{}, ErrUnsupportedEntry},
-		{"block device", func(t *testing.T, s sandbox) []byte { return makeTar(t, special("sda", tar.TypeBlock)) }, Limits{}, ErrUnsupportedEntry},
-		{"fifo", func(t *testing.T, s sandbox) []byte { return makeTar(t, special("fifo", tar.TypeFifo)) }, Limits{}, ErrUnsupportedEntry},
-		{"zip fifo", func(t *testing.T, s sandbox) []byte {
+		{"character device", func(t *testing.T, _ sandbox) []byte { return makeTar(t, special("null", tar.TypeChar)) }, Limits{}, ErrUnsupportedEntry},
+		{"block device", func(t *testing.T, _ sandbox) []byte { return makeTar(t, special("sda", tar.TypeBlock)) }, Limits{}, ErrUnsupportedEntry},
+		{"fifo", func(t *testing.T, _ sandbox) []byte { return makeTar(t, special("fifo", tar.TypeFifo)) }, Limits{}, ErrUnsupportedEntry},
+		{"zip fifo", func(t *testing.T, _ sandbox) []byte {
 			return makeZip(t, zipFile{Name: "fifo", Mode: fs.ModeNamedPipe | 0o644})
 		}, Limits{}, ErrUnsupportedEntry},
-		{"name longer than NAME_MAX", func(t *testing.T, s sandbox) []byte {
+		{"name longer than NAME_MAX", func(t *testing.T, _ sandbox) []byte {
 			return makeTar(t, file("d/"+strings.Repeat("n", 256), "x"))
 		}, Limits{}, ErrUnsupportedEntry},
-		{"zip socket", func(t *testing.T, s sandbox) []byte {
+		{"zip socket", func(t *testing.T, _ sandbox) []byte {
 			return makeZip(t, zipFile{Name: "sock", Mode: fs.ModeSocket | 0o644})
 		}, Limits{}, ErrUnsupportedEntry},
-		{"zip device", func(t *testing.T, s sandbox) []byte {
+		{"zip device", func(t *testing.T, _ sandbox) []byte {
 			return makeZip(t, zipFile{Name: "dev", Mode: fs.ModeDevice | fs.ModeCharDevice | 0o644})
 		}, Limits{}, ErrUnsupportedEntry},
-		{"duplicate file", func(t *testing.T, s sandbox) []byte { return makeTar(t, file("f", "one"), file("f", "two")) }, Limits{}, ErrConflict},
-		{"file then directory", func(t *testing.T, s sandbox) []byte { return makeTar(t, file("f", "x"), dir("f/")) }, Limits{}, ErrConflict},
-		{"directory then file", func(t *testing.T, s sandbox) []byte { return makeTar(t, dir("d/"), file("d", "x")) }, Limits{}, ErrConflict},
-		{"file under a file", func(t *testing.T, s sandbox) []byte { return makeTar(t, file("f", "x"), file("f/g", "x")) }, Limits{}, ErrConflict},
-		{"file over a symlink", func(t *testing.T, s sandbox) []byte {
+		{"duplicate file", func(t *testing.T, _ sandbox) []byte { return makeTar(t, file("f", "one"), file("f", "two")) }, Limits{}, ErrConflict},
+		{"file then directory", func(t *testing.T, _ sandbox) []byte { return makeTar(t, file("f", "x"), dir("f/")) }, Limits{}, ErrConflict},
+		{"directory then file", func(t *testing.T, _ sandbox) []byte { return makeTar(t, dir("d/"), file("d", "x")) }, Limits{}, ErrConflict},
+		{"file under a file", func(t *testing.T, _ sandbox) []byte { return makeTar(t, file("f", "x"), file("f/g", "x")) }, Limits{}, ErrConflict},
+		{"file over a symlink", func(t *testing.T, _ sandbox) []byte {
 			return makeTar(t, symlink("l", "../../../outside/canary"), file("l", "pwned"))
 		}, Limits{}, ErrUnsafePath},
-		{"file over an in-tree symlink", func(t *testing.T, s sandbox) []byte {
+		{"file over an in-tree symlink", func(t *testing.T, _ sandbox) []byte {
 			return makeTar(t, file("f", "x"), symlink("l", "f"), file("l", "pwned"))
 		}, Limits{}, ErrConflict},
-		{"zip duplicate", func(t *testing.T, s sandbox) []byte {
+		{"zip duplicate", func(t *testing.T, _ sandbox) []byte {
 			return makeZip(t, zipFile{Name: "f", Body: "1"}, zipFile{Name: "f", Body: "2"})
 		}, Limits{}, ErrConflict},
-		{"too many tar entries", func(t *testing.T, s sandbox) []byte { return makeTar(t, manyFiles(11)...) }, Limits{MaxEntries: 10}, ErrTooManyEntries},
-		{"too many zip entries", func(t *testing.T, s sandbox) []byte { return makeZip(t, manyZip(11)...) }, Limits{MaxEntries: 10}, ErrTooManyEntries},
-		{"tar header declares more than the limit", func(t *testing.T, s sandbox) []byte {
+		{"too many tar entries", func(t *testing.T, _ sandbox) []byte { return makeTar(t, manyFiles(11)...) }, Limits{MaxEntries: 10}, ErrTooManyEntries},
+		{"too many zip entries", func(t *testing.T, _ sandbox) []byte { return makeZip(t, manyZip(11)...) }, Limits{MaxEntries: 10}, ErrTooManyEntries},
+		{"tar header declares more than the limit", func(t *testing.T, _ sandbox) []byte {
 			return makeTar(t, file("big", strings.Repeat("x", 2048)))
 		}, Limits{MaxBytes: 1024}, ErrTooLarge},
-		{"tar data shorter than the header says", func(t *testing.T, s sandbox) []byte {
+		{"tar data shorter than the header says", func(t *testing.T, _ sandbox) []byte {
 			b := makeTar(t, file("f", strings.Repeat("x", 4096)))
 			return b[:512+100]
 		}, Limits{}, errAny},
-		{"tar data longer than the header says", func(t *testing.T, s sandbox) []byte {
+		{"tar data longer than the header says", func(t *testing.T, _ sandbox) []byte {
 			b := makeTar(t, file("f", strings.Repeat("x", 4096)))
 			setTarSize(t, b[:512], 10)
 			return b
 		}, Limits{}, errAny},
-		{"zip data longer than the header says", func(t *testing.T, s sandbox) []byte {
+		{"zip data longer than the header says", func(t *testing.T, _ sandbox) []byte {
 			return lyingZip(t, 10, bytes.Repeat([]byte{0}, 1<<20))
 		}, Limits{MaxBytes: 1 << 20}, errAny},
-		{"gzip bomb, one file", func(t *testing.T, s sandbox) []byte {
+		{"gzip bomb, one file", func(t *testing.T, _ sandbox) []byte {
 			return makeTgz(t, file("bomb", strings.Repeat("\x00", 16<<20)))
 		}, Limits{MaxBytes: 1 << 20}, ErrTooLarge},
-		{"gzip bomb, many files", func(t *testing.T, s sandbox) []byte {
+		{"gzip bomb, many files", func(t *testing.T, _ sandbox) []byte {
 			var fs []tarFile
 			for i := range 100 {
 				fs = append(fs, file("bomb"+strconv.Itoa(i), strings.Repeat("\x00", 64<<10)))
 			}
 			return makeTgz(t, fs...)
 		}, Limits{MaxBytes: 1 << 20}, ErrTooLarge},
-		{"zip bomb", func(t *testing.T, s sandbox) []byte {
+		{"zip bomb", func(t *testing.T, _ sandbox) []byte {
 			return makeZip(t, zipFile{Name: "bomb", Body: strings.Repeat("\x00", 16<<20)})
 		}, Limits{MaxBytes: 1 << 20}, ErrTooLarge},
-		{"not an archive", func(t *testing.T, s sandbox) []byte { return []byte("hello, I am not a bundle") }, Limits{}, ErrUnsupportedFormat},
-		{"gzip of garbage", func(t *testing.T, s sandbox) []byte { return gzipBytes(t, bytes.Repeat([]byte("garbage!"), 200)) }, Limits{}, errAny},
+		{"not an archive", func(_ *testing.T, _ sandbox) []byte { return []byte("hello, I am not a bundle") }, Limits{}, ErrUnsupportedFormat},
+		{"gzip of garbage", func(t *testing.T, _ sandbox) []byte { return gzipBytes(t, bytes.Repeat([]byte("garbage!"), 200)) }, Limits{}, errAny},
 	}
 }
 
@@ -203,15 +203,15 @@ func TestExtract_Hostile(t *testing.T) {
 			switch {
 			case err == nil:
 				t.Errorf("Extract succeeded (%+v), want error %v", res, tt.want)
-			case tt.want != errAny && !errors.Is(err, tt.want):
+			case !errors.Is(tt.want, errAny) && !errors.Is(err, tt.want):
 				t.Errorf("Extract error = %v, want %v", err, tt.want)
 			}
-			max := tt.limits.withDefaults().MaxBytes
-			if res.Bytes > max {
-				t.Errorf("Result.Bytes = %d, want at most the limit %d", res.Bytes, max)
+			limit := tt.limits.withDefaults().MaxBytes
+			if res.Bytes > limit {
+				t.Errorf("Result.Bytes = %d, want at most the limit %d", res.Bytes, limit)
 			}
-			if got := diskBytes(t, s.dest); got > max {
-				t.Errorf("%d bytes on disk, want at most the limit %d", got, max)
+			if got := diskBytes(t, s.dest); got > limit {
+				t.Errorf("%d bytes on disk, want at most the limit %d", got, limit)
 			}
 			s.checkContained(t)
 
@@ -273,7 +273,7 @@ func lyingZip(t *testing.T, declared uint64, body []byte) []byte {
 func diskBytes(t *testing.T, dir string) int64 {
 	t.Helper()
 	var total int64
-	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
 		if err == nil && d.Type().IsRegular() {
 			if info, err := d.Info(); err == nil {
 				total += info.Size()

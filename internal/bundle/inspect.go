@@ -180,7 +180,7 @@ func (m *Manifest) entry(name string) (io.ReadCloser, error) {
 	for {
 		h, err := tr.Next()
 		if err != nil && !errors.Is(err, tar.ErrInsecurePath) {
-			closer.Close()
+			_ = closer.Close()
 			if errors.Is(err, io.EOF) {
 				err = fs.ErrNotExist
 			}

@@ -94,7 +94,7 @@ func (x *extractor) zipAdd(f *zip.File, e entry) error {
 	if err != nil {
 		return fmt.Errorf("entry %q: %w", f.Name, err)
 	}
-	defer rc.Close()
+	defer func() { _ = rc.Close() }()
 	if e.kind == kindSymlink {
 		// A zip symlink's content is its target.
 		b, err := io.ReadAll(io.LimitReader(rc, maxLinkTarget+1))

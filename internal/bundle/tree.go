@@ -45,9 +45,9 @@ func (d *diskTree) chmod(name string, mode fs.FileMode) error { return d.root.Ch
 
 func (d *diskTree) close() {
 	if d.dir != nil {
-		d.dir.Close()
+		_ = d.dir.Close()
 	}
-	d.root.Close()
+	_ = d.root.Close()
 }
 
 // create makes a new file for name. O_EXCL: never open whatever might already sit at the name,
@@ -64,7 +64,7 @@ func (d *diskTree) create(name string) (treeFile, error) {
 	}
 	if d.dir == nil || d.dirName != dir {
 		if d.dir != nil {
-			d.dir.Close()
+			_ = d.dir.Close()
 			d.dir = nil
 		}
 		r, err := d.root.OpenRoot(dir)
