@@ -110,7 +110,7 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	defer unlock()
+	defer func() { _ = unlock() }()
 	if err := reportInterrupted(ctx, host, stdout); err != nil {
 		return err
 	}

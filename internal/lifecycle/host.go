@@ -22,7 +22,9 @@ import (
 type Status int
 
 const (
+	// StatusSucceeded is an event whose scripts all ran and exited 0.
 	StatusSucceeded Status = iota + 1
+	// StatusFailed is an event that could not run, or a script of which failed; Result says how.
 	StatusFailed
 	// StatusSkipped is an event with nothing to do: no scripts, or no previous revision.
 	StatusSkipped
@@ -191,7 +193,7 @@ func (h *Host) download(ctx context.Context, d Deployment) Result {
 	if err := os.RemoveAll(archive); err != nil {
 		return failed(script.UnknownError, fmt.Sprintf("clear %s: %v", archive, err))
 	}
-	if err := os.MkdirAll(archive, 0o755); err != nil {
+	if err := os.MkdirAll(archive, 0o755); err != nil { //nolint:gosec // hooks running as their runas user read the archive
 		return failed(script.UnknownError, fmt.Sprintf("create %s: %v", dir, err))
 	}
 	ex, err := h.unpack(ctx, d.Bundle, archive)
@@ -270,11 +272,11 @@ func (h *Host) unpack(ctx context.Context, src, dest string) (bundle.Result, err
 	built := make(chan error, 1)
 	go func() {
 		_, err := bundle.Build(ctx, pw, src, bundle.FormatTar, bundle.BuildOptions{})
-		pw.CloseWithError(err)
+		_ = pw.CloseWithError(err) // always nil
 		built <- err
 	}()
 	r, err := bundle.ExtractReader(ctx, pr, dest, h.Limits)
-	pr.CloseWithError(errors.New("extraction stopped"))
+	_ = pr.CloseWithError(errors.New("extraction stopped")) // always nil
 	if berr := <-built; berr != nil && err == nil || berr != nil && errors.Is(err, io.ErrClosedPipe) {
 		err = berr
 	}
@@ -369,19 +371,25 @@ func (h *Host) hooks(ctx context.Context, d Deployment, event string, marker Mar
 
 // runScripts runs one event's scripts from archive, in file order, stopping at the first failure.
 // Each script's process group goes into the event's crash marker as the script starts.
-func (h *Host) runScripts(ctx context.Context, d Deployment, event, archive string, scripts []appspec.Script, marker Marker, notes []string) Result {
+func (h *Host) runScripts(ctx context.Context, d Deployment, event, archive string, scripts []appspec.Script, marker Marker, notes []string) (res Result) {
 	if len(scripts) == 0 {
 		return Result{Status: StatusSkipped, Message: "no scripts", Notes: notes}
 	}
 	logPath := h.Root.ScriptLog(d.GroupID, d.ID)
-	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
+	// This may create the deployment directory (ApplicationStop runs before DownloadBundle), which
+	// hooks running as their runas user go through to reach the archive.
+	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil { //nolint:gosec // see above
 		return failed(script.UnknownError, err.Error())
 	}
-	logFile, err := os.OpenFile(logPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	logFile, err := os.OpenFile(logPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return failed(script.UnknownError, err.Error())
 	}
-	defer logFile.Close()
+	defer func() {
+		if err := logFile.Close(); err != nil {
+			res.Notes = append(res.Notes, fmt.Sprintf("scripts.log is incomplete: %v", err))
+		}
+	}()
 	runner := &script.Runner{Log: logFile, KillGrace: h.KillGrace, PipeGrace: h.PipeGrace, TailBytes: h.TailBytes}
 	env := h.environment(d, event)
 	started := func(g script.Group) {
@@ -444,7 +452,7 @@ func scriptPath(archive, location string) (string, error) {
 		return "", fmt.Errorf("hook location %q names the bundle root, not a script", location)
 	}
 	p := filepath.Join(archive, rel)
-	real, err := filepath.EvalSymlinks(p)
+	resolved, err := filepath.EvalSymlinks(p)
 	if err != nil {
 		// Missing files are the runner's to report, in the reference agent's words.
 		return p, nil
@@ -453,8 +461,8 @@ func scriptPath(archive, location string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if r, err := filepath.Rel(base, real); err != nil || r == ".." || strings.HasPrefix(r, "../") {
-		return "", fmt.Errorf("hook location %q leads out of the revision (to %s)", location, real)
+	if r, err := filepath.Rel(base, resolved); err != nil || r == ".." || strings.HasPrefix(r, "../") {
+		return "", fmt.Errorf("hook location %q leads out of the revision (to %s)", location, resolved)
 	}
 	return p, nil
 }

@@ -15,7 +15,7 @@ var ErrLocked = errors.New("deployment root is in use")
 // `local` run next to the service) never interleave installs into the same cleanup list. The lock
 // is released by the returned function or when the process exits, even by SIGKILL.
 func (r Root) Lock() (unlock func() error, err error) {
-	if err := os.MkdirAll(string(r), 0o755); err != nil {
+	if err := os.MkdirAll(string(r), 0o755); err != nil { //nolint:gosec // hooks running as their runas user go through it to reach the archive
 		return nil, fmt.Errorf("create deployment root: %w", err)
 	}
 	if err := r.checkClosed(); err != nil {
@@ -27,7 +27,7 @@ func (r Root) Lock() (unlock func() error, err error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
+		_ = f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
 			return nil, fmt.Errorf("%w: another slipway-agent holds %s", ErrLocked, path)
 		}
