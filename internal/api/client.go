@@ -73,7 +73,7 @@ func (c *Client) send(req *http.Request, token string, out any) (int, error) {
 	if err != nil {
 		return 0, caHint(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode >= 300 {
 		return resp.StatusCode, readError(resp)
 	}
@@ -112,18 +112,21 @@ func esc(s string) string { return url.PathEscape(s) }
 
 // Applications
 
+// CreateApplication creates an application and returns it as the server stored it.
 func (c *Client) CreateApplication(ctx context.Context, a Application) (Application, error) {
 	var out Application
 	_, err := c.do(ctx, http.MethodPost, PathAPI+"/applications", a, &out)
 	return out, err
 }
 
+// GetApplication returns the application called name.
 func (c *Client) GetApplication(ctx context.Context, name string) (Application, error) {
 	var out Application
 	_, err := c.do(ctx, http.MethodGet, PathAPI+"/applications/"+esc(name), nil, &out)
 	return out, err
 }
 
+// ListApplications returns every application, by name.
 func (c *Client) ListApplications(ctx context.Context) ([]Application, error) {
 	var out []Application
 	_, err := c.do(ctx, http.MethodGet, PathAPI+"/applications", nil, &out)
@@ -132,24 +135,29 @@ func (c *Client) ListApplications(ctx context.Context) ([]Application, error) {
 
 // Deployment groups
 
+// CreateGroup creates a deployment group in g.Application and returns it as stored.
 func (c *Client) CreateGroup(ctx context.Context, g DeploymentGroup) (DeploymentGroup, error) {
 	var out DeploymentGroup
 	_, err := c.do(ctx, http.MethodPost, PathAPI+"/applications/"+esc(g.Application)+"/groups", g, &out)
 	return out, err
 }
 
+// UpdateGroup replaces the settings of the existing group g.Application/g.Name with g's and
+// returns the group as stored.
 func (c *Client) UpdateGroup(ctx context.Context, g DeploymentGroup) (DeploymentGroup, error) {
 	var out DeploymentGroup
 	_, err := c.do(ctx, http.MethodPut, PathAPI+"/applications/"+esc(g.Application)+"/groups/"+esc(g.Name), g, &out)
 	return out, err
 }
 
+// GetGroup returns the deployment group name of application app.
 func (c *Client) GetGroup(ctx context.Context, app, name string) (DeploymentGroup, error) {
 	var out DeploymentGroup
 	_, err := c.do(ctx, http.MethodGet, PathAPI+"/applications/"+esc(app)+"/groups/"+esc(name), nil, &out)
 	return out, err
 }
 
+// ListGroups returns the deployment groups of application app, by name.
 func (c *Client) ListGroups(ctx context.Context, app string) ([]DeploymentGroup, error) {
 	var out []DeploymentGroup
 	_, err := c.do(ctx, http.MethodGet, PathAPI+"/applications/"+esc(app)+"/groups", nil, &out)
@@ -158,12 +166,15 @@ func (c *Client) ListGroups(ctx context.Context, app string) ([]DeploymentGroup,
 
 // Deployment configs
 
+// CreateConfig stores a custom deployment config; a preset's name, or one with the presets'
+// prefix, is refused.
 func (c *Client) CreateConfig(ctx context.Context, cfg DeploymentConfig) (DeploymentConfig, error) {
 	var out DeploymentConfig
 	_, err := c.do(ctx, http.MethodPost, PathAPI+"/deployment-configs", cfg, &out)
 	return out, err
 }
 
+// ListConfigs returns the preset deployment configs, then the custom ones by name.
 func (c *Client) ListConfigs(ctx context.Context) ([]DeploymentConfig, error) {
 	var out []DeploymentConfig
 	_, err := c.do(ctx, http.MethodGet, PathAPI+"/deployment-configs", nil, &out)
@@ -253,7 +264,7 @@ func (c *Client) putObject(ctx context.Context, slot Upload, body io.Reader, siz
 	if err != nil {
 		return redactURL(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
 		return storeError(resp)
 	}
@@ -270,12 +281,14 @@ func (c *Client) RegisterRevision(ctx context.Context, app string, in RegisterRe
 
 // Deployments
 
+// CreateDeployment starts a deployment and returns it as created.
 func (c *Client) CreateDeployment(ctx context.Context, in CreateDeployment) (Deployment, error) {
 	var out Deployment
 	_, err := c.do(ctx, http.MethodPost, PathAPI+"/deployments", in, &out)
 	return out, err
 }
 
+// GetDeployment returns the deployment id with its hosts' progress.
 func (c *Client) GetDeployment(ctx context.Context, id string) (Deployment, error) {
 	var out Deployment
 	_, err := c.do(ctx, http.MethodGet, PathAPI+"/deployments/"+esc(id), nil, &out)
@@ -289,6 +302,7 @@ type DeploymentFilter struct {
 	Limit              int
 }
 
+// ListDeployments returns the deployments f matches, newest first.
 func (c *Client) ListDeployments(ctx context.Context, f DeploymentFilter) ([]Deployment, error) {
 	q := url.Values{}
 	if f.Application != "" {
@@ -312,6 +326,8 @@ func (c *Client) ListDeployments(ctx context.Context, f DeploymentFilter) ([]Dep
 	return out, err
 }
 
+// StopDeployment stops deployment id, rolling it back when rollback is set, and returns the
+// deployment after.
 func (c *Client) StopDeployment(ctx context.Context, id string, rollback bool) (Deployment, error) {
 	var out Deployment
 	_, err := c.do(ctx, http.MethodPost, PathAPI+"/deployments/"+esc(id)+"/stop", StopDeployment{Rollback: rollback}, &out)
@@ -347,12 +363,15 @@ func (c *Client) Rollback(ctx context.Context, app, group string) (Deployment, e
 
 // Instances
 
+// ListInstances returns the registered instances; deregistered ones are left out.
 func (c *Client) ListInstances(ctx context.Context) ([]Instance, error) {
 	var out []Instance
 	_, err := c.do(ctx, http.MethodGet, PathAPI+"/instances", nil, &out)
 	return out, err
 }
 
+// DeregisterInstance marks the instance called name deregistered: it is left out of deployments
+// from then on and its agent's credential stops working.
 func (c *Client) DeregisterInstance(ctx context.Context, name string) error {
 	_, err := c.do(ctx, http.MethodDelete, PathAPI+"/instances/"+esc(name), nil, nil)
 	return err
@@ -383,6 +402,8 @@ func (c *Client) Register(ctx context.Context, enrollToken string, in Register) 
 	return out, err
 }
 
+// Hello tells the server, as the agent starts, the host's current tags and the commands it was
+// running when it last stopped.
 func (c *Client) Hello(ctx context.Context, in Hello) error {
 	_, err := c.do(ctx, http.MethodPost, PathAgent+"/hello", in, nil)
 	return err
@@ -399,6 +420,8 @@ func (c *Client) NextCommand(ctx context.Context, wait time.Duration) (*Command,
 	return &out, nil
 }
 
+// Heartbeat renews the lease of a command the agent is still running. An error with status 410
+// (Gone) means the server no longer wants the command: the agent stops working on it.
 func (c *Client) Heartbeat(ctx context.Context, commandID string) error {
 	_, err := c.do(ctx, http.MethodPost, PathAgent+"/commands/"+esc(commandID)+"/heartbeat", struct{}{}, nil)
 	return err
@@ -443,7 +466,7 @@ func (c *Client) Download(ctx context.Context, rawURL string, w io.Writer) (int6
 	if err != nil {
 		return 0, redactURL(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
 		if token == "" {
 			return 0, storeError(resp)

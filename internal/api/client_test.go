@@ -97,7 +97,7 @@ func TestClient_DownloadNeverSendsTheCredentialElsewhere(t *testing.T) {
 
 func TestClient_DownloadErrorsDoNotQuoteAPresignedQuery(t *testing.T) {
 	// A listener that accepts and closes at once: the request fails after it was sent.
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, _ *http.Request) {
 		panic(http.ErrAbortHandler)
 	}))
 	defer srv.Close()
