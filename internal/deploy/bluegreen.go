@@ -60,23 +60,25 @@ func ParseFleet(s string) (Fleet, error) {
 // phase begins.
 type Phase int
 
+// The phases, in the order a blue/green deployment passes them.
 const (
-	// PhaseInstall: replacement hosts run ApplicationStop through ValidateService, in batches.
+	// PhaseInstall is the replacement hosts running ApplicationStop through ValidateService, in
+	// batches.
 	PhaseInstall Phase = iota
-	// PhaseReady: the replacements are installed and the deployment waits for a Continue.
+	// PhaseReady means the replacements are installed and the deployment waits for a Continue.
 	PhaseReady
 	PhaseBeforeAllowTraffic
-	// PhaseAllowTraffic: the traffic shape runs, moving traffic to the replacements.
+	// PhaseAllowTraffic is the traffic shape running, moving traffic to the replacements.
 	PhaseAllowTraffic
 	PhaseAfterAllowTraffic
 	PhaseBeforeBlockTraffic
-	// PhaseBlockTraffic: the router drains the originals.
+	// PhaseBlockTraffic is the router draining the originals.
 	PhaseBlockTraffic
 	PhaseAfterBlockTraffic
-	// PhaseBake: traffic has moved and the originals are drained; the deployment waits before it
-	// releases them.
+	// PhaseBake means traffic has moved and the originals are drained; the deployment waits
+	// before it releases them.
 	PhaseBake
-	// PhaseRelease: the group's release command runs on the originals.
+	// PhaseRelease is the group's release command running on the originals.
 	PhaseRelease
 )
 

@@ -533,7 +533,7 @@ func TestDecide_BlueGreenStartChecks(t *testing.T) {
 		{"no replacements", func(_ *deploy.Deployment, s *deploy.Start) { s.Instances = nil }, deploy.ErrorNoInstances, "replacement tags"},
 		{"no router", func(d *deploy.Deployment, _ *deploy.Start) { d.Router = deploy.Router{} }, deploy.ErrorMissingBlueGreenConfig, "traffic router"},
 		{"overlap", func(_ *deploy.Deployment, s *deploy.Start) { s.Originals[1] = s.Instances[0] }, deploy.ErrorInvalidFleets, "green-1 matches both"},
-		{"one server name", func(d *deploy.Deployment, s *deploy.Start) { s.Originals[0].Name = "green-1" }, deploy.ErrorInvalidFleets, `both server "green-1"`},
+		{"one server name", func(_ *deploy.Deployment, s *deploy.Start) { s.Originals[0].Name = "green-1" }, deploy.ErrorInvalidFleets, `both server "green-1"`},
 		{"servers missing", func(d *deploy.Deployment, s *deploy.Start) {
 			d.Router.ServerName = "web-{name}"
 			s.Backend = &deploy.RouterBackend{Servers: []string{"web-green-1", "web-blue-1", "web-intruder"}}
