@@ -141,13 +141,14 @@ func (r *Reporter) Notify(id string) {
 // Deployment).
 func (r *Reporter) Run(ctx context.Context) error {
 	for {
-		if err := r.seed(ctx); err == nil {
+		err := r.seed(ctx)
+		if err == nil {
 			break
-		} else if ctx.Err() != nil {
-			return nil
-		} else {
-			r.log.Error("github reporter start", "error", err)
 		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		r.log.Error("github reporter start", "error", err)
 		if sleepCtx(ctx, firstReportRetry) != nil {
 			return nil
 		}

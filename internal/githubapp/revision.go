@@ -72,7 +72,7 @@ func (h *handlers) fetchTarball(ctx context.Context, gh *github.Client, repo Rep
 	if err != nil {
 		return "", err
 	}
-	defer dl.Body.Close()
+	defer func() { _ = dl.Body.Close() }()
 	f, err := os.CreateTemp(h.tempDir, "github-tarball-")
 	if err != nil {
 		return "", err

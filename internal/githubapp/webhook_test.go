@@ -59,7 +59,7 @@ func TestReceiver_RefusesWhatGitHubDidNotSend(t *testing.T) {
 		want int
 	}{
 		{"forged signature", func(h map[string]string) []byte { h["X-Hub-Signature-256"] = sign(body, "not-the-secret"); return body }, http.StatusUnauthorized},
-		{"body changed after signing", func(h map[string]string) []byte { return bytes.Replace(body, []byte("zen"), []byte("zap"), 1) }, http.StatusUnauthorized},
+		{"body changed after signing", func(_ map[string]string) []byte { return bytes.Replace(body, []byte("zen"), []byte("zap"), 1) }, http.StatusUnauthorized},
 		{"sha1 signature only", func(h map[string]string) []byte {
 			delete(h, "X-Hub-Signature-256")
 			h["X-Hub-Signature"] = "sha1=0000000000000000000000000000000000000000"

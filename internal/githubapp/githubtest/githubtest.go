@@ -516,7 +516,7 @@ func (s *Server) validJWT(raw string) bool {
 		return s.pub, nil
 	})
 	return err == nil && tok.Valid && claims.Issuer == strconv.FormatInt(s.AppID, 10) &&
-		claims.ExpiresAt != nil && claims.ExpiresAt.Sub(time.Now()) <= 10*time.Minute
+		claims.ExpiresAt != nil && time.Until(claims.ExpiresAt.Time) <= 10*time.Minute
 }
 
 func (s *Server) violation(w http.ResponseWriter, format string, args ...any) {
