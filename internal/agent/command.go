@@ -200,7 +200,7 @@ func (a *Agent) download(ctx context.Context, cmd api.Command) (string, error) {
 			case ferr == nil:
 				b.URL = fresh.URL
 			case refused:
-				return "", fmt.Errorf("%w (and asking the server for a fresh URL failed: %v)", err, ferr)
+				return "", fmt.Errorf("%w (and asking the server for a fresh URL failed: %w)", err, ferr)
 			}
 			if refused {
 				renewedAfterRefusal = true

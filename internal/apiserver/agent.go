@@ -347,7 +347,7 @@ func (s *Server) handleAgentBundle(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, storeErr(err))
 		return
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("X-Slipway-Digest", "sha256="+digest)
 	http.ServeContent(&countingWriter{ResponseWriter: w, n: s.metrics.bundleBytes}, r, digest, time.Time{}, f)

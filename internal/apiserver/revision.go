@@ -188,8 +188,8 @@ func s3Object(loc api.S3Location) blob.S3Object {
 func (s *Server) bundleJSON(ctx context.Context, rev store.Revision) (api.Bundle, error) {
 	b := api.Bundle{Digest: rev.Digest, Size: rev.Size, Format: rev.Format, URL: api.PathAgent + "/bundles/" + rev.Digest}
 	kind := urlServer
-	switch {
-	case rev.Source == store.SourceS3:
+	switch rev.Source {
+	case store.SourceS3:
 		loc, err := s3Location(rev.Location)
 		if err != nil {
 			return api.Bundle{}, err
@@ -356,7 +356,7 @@ func (s *Server) inspectS3(ctx context.Context, o blob.S3Object, size int64, pla
 	if err != nil {
 		return "", bundle.FormatUnknown, s3UserErr(err, o)
 	}
-	defer body.Close()
+	defer func() { _ = body.Close() }()
 	digest, format, err := s.inspect(ctx, body, size, platform)
 	var br badRequest
 	if errors.As(err, &br) {

@@ -123,7 +123,7 @@ func (s *S3) check(ctx context.Context, key string, size int64, check Check) err
 		return nil
 	}
 	or := &objectReader{ctx: ctx, c: s.c, o: s.object(key), size: size}
-	defer or.Close()
+	defer func() { _ = or.Close() }()
 	return check(or, size)
 }
 

@@ -60,7 +60,7 @@ func Binary(t testing.TB) string {
 		if c == "" {
 			continue
 		}
-		if fi, err := os.Stat(c); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+		if fi, err := os.Stat(c); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 { //nolint:gosec // looks for a binary where the developer's own environment says
 			return c
 		}
 	}
@@ -110,7 +110,7 @@ func (s *S3Server) start(t testing.TB, bin, root string, port int) error {
 	if err != nil {
 		return err
 	}
-	defer out.Close() // the child has its own descriptor
+	defer func() { _ = out.Close() }() // the child has its own descriptor
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		return err
@@ -144,7 +144,7 @@ func (s *S3Server) start(t testing.TB, bin, root string, port int) error {
 		}
 		if time.Now().After(deadline) {
 			stop()
-			return fmt.Errorf("versitygw did not answer within 30s: %v\n%s", err, s.output())
+			return fmt.Errorf("versitygw did not answer within 30s: %w\n%s", err, s.output())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -162,7 +162,7 @@ func freePort() (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer ln.Close()
+	defer func() { _ = ln.Close() }()
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 

@@ -158,7 +158,7 @@ func freePort() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	defer ln.Close()
+	defer func() { _ = ln.Close() }()
 	return ln.Addr().String(), nil
 }
 
@@ -173,7 +173,7 @@ func (h *HAProxy) start(bin string) error {
 		h.mu.Unlock()
 		return err
 	}
-	defer out.Close() // HAProxy has its own descriptor
+	defer func() { _ = out.Close() }() // HAProxy has its own descriptor
 	h.cmd = exec.Command(bin, "-W", "-db", "-S", h.master, "-f", h.cfg)
 	h.cmd.Stdout, h.cmd.Stderr = out, out
 	if err := h.cmd.Start(); err != nil {
@@ -205,7 +205,7 @@ func (h *HAProxy) answers(cmd, want, socket string) bool {
 	if err != nil {
 		return false
 	}
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	if c.SetDeadline(time.Now().Add(time.Second)) != nil {
 		return false
 	}
@@ -252,7 +252,7 @@ func (h *HAProxy) pid() string {
 	if err != nil {
 		return ""
 	}
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	if c.SetDeadline(time.Now().Add(time.Second)) != nil {
 		return ""
 	}
