@@ -48,7 +48,7 @@ var version = "dev"
 
 // run starts the server and blocks until ctx ends. It prints one line, "listening on URL", once
 // the port is open, so scripts and tests can find a server started on port 0.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) (err error) {
 	if len(args) > 0 && args[0] == "version" {
 		fmt.Fprintln(stdout, "slipway-server", version)
 		return nil
@@ -66,7 +66,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	// Close writes the heartbeats not yet flushed: its error is a lost write.
+	defer func() { err = errors.Join(err, st.Close()) }()
 	s3c, blobs, err := openBundles(ctx, cfg, log)
 	if err != nil {
 		return err
