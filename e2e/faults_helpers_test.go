@@ -78,9 +78,9 @@ func failOn(t *testing.T, a *agent, event string) func() {
 	t.Helper()
 	path := filepath.Join(a.Prefix, "fail-"+event)
 	writeFile(t, path, "", 0o644)
-	clear := func() { _ = os.Remove(path) }
-	t.Cleanup(clear)
-	return clear
+	unfail := func() { _ = os.Remove(path) }
+	t.Cleanup(unfail)
+	return unfail
 }
 
 // hold makes event's hook wait on a's host until release.
@@ -162,15 +162,6 @@ func waitFinished(t *testing.T, s *server, id string, within time.Duration) api.
 	return waitFor(t, within, "deployment "+id+" to finish", func() (api.Deployment, bool) {
 		d, err := s.client().GetDeployment(context.Background(), id)
 		return d, err == nil && finished(d.Status)
-	})
-}
-
-// waitStatus polls the API until deployment id has status.
-func waitStatus(t *testing.T, s *server, id, status string, within time.Duration) api.Deployment {
-	t.Helper()
-	return waitFor(t, within, "deployment "+id+" to be "+status, func() (api.Deployment, bool) {
-		d, err := s.client().GetDeployment(context.Background(), id)
-		return d, err == nil && d.Status == status
 	})
 }
 

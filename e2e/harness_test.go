@@ -128,18 +128,6 @@ func (p *proc) exited() bool {
 	}
 }
 
-// wait waits up to within for the process to end by itself and returns its exit error.
-func (p *proc) wait(t *testing.T, within time.Duration, what string) error {
-	t.Helper()
-	select {
-	case <-p.done:
-		return p.err
-	case <-time.After(within):
-		t.Fatalf("timed out after %s waiting for %s to exit\n%s", within, what, p.out.String())
-		return nil
-	}
-}
-
 // server is a slipway-server on a loopback port with its own data directory.
 type server struct {
 	t       *testing.T
