@@ -213,7 +213,7 @@ func checkDeployment(ctx context.Context, c *api.Client, id string, a *rig.Agent
 	}
 	var ran []string
 	for _, e := range d.Instances[0].Events {
-		if e.Status != "Succeeded" && !(e.Status == "Skipped" && e.Name == "ApplicationStop") {
+		if e.Status != "Succeeded" && (e.Status != "Skipped" || e.Name != "ApplicationStop") {
 			return nil, fmt.Errorf("deployment %s: event %s is %s", id, e.Name, e.Status)
 		}
 		if e.Status == "Succeeded" && slices.Contains(rig.ScriptableEvents, e.Name) {
@@ -221,8 +221,11 @@ func checkDeployment(ctx context.Context, c *api.Client, id string, a *rig.Agent
 		}
 	}
 	got, err := os.ReadFile(filepath.Join(a.Prefix, rev.FileDest, "index.html"))
-	if err != nil || string(got) != rig.TrivialContent {
-		return nil, fmt.Errorf("deployment %s: the copied file is %q (%v)", id, got, err)
+	if err != nil {
+		return nil, fmt.Errorf("deployment %s: the copied file: %w", id, err)
+	}
+	if string(got) != rig.TrivialContent {
+		return nil, fmt.Errorf("deployment %s: the copied file is %q", id, got)
 	}
 	return ran, nil
 }
@@ -263,7 +266,7 @@ func playbook(ctx context.Context, dir string, rev rig.Trivial, scripts []string
 		out, err := cmd.CombinedOutput()
 		elapsed := time.Since(start)
 		if err != nil {
-			return 0, fmt.Errorf("ansible-playbook %s: %v\n%s", path, err, out)
+			return 0, fmt.Errorf("ansible-playbook %s: %w\n%s", path, err, out)
 		}
 		// ok counts the copy and every script; changed the same, so the copy did copy.
 		if want := fmt.Sprintf("ok=%d changed=%d ", len(scripts)+1, len(scripts)+1); !strings.Contains(recap(out), want) {

@@ -316,9 +316,16 @@ func fileLimit() (uint64, error) {
 // agentsPerWorker is how many agents one worker may run within the file limit.
 func agentsPerWorker(limit uint64, want int) (int, error) {
 	const spare = 256
-	n := min(want, int((limit-spare)/fdsPerAgent))
-	if n < 1 {
+	if want < 1 {
+		return 0, fmt.Errorf("-per-worker %d: give at least 1", want)
+	}
+	if limit < spare+fdsPerAgent {
 		return 0, fmt.Errorf("the RLIMIT_NOFILE hard limit %d leaves no room for agents", limit)
 	}
-	return n, nil
+	// Compared as uint64: the limit may be RLIM_INFINITY, which no int holds.
+	room := (limit - spare) / fdsPerAgent
+	if room >= uint64(want) {
+		return want, nil
+	}
+	return int(room), nil //nolint:gosec // room < want, so it fits an int
 }

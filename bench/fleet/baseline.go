@@ -32,7 +32,7 @@ func httpBaseline(ctx context.Context, srv *rig.Server, n, conc int) (time.Durat
 			return err
 		}
 		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
 			return fmt.Errorf("GET /healthz: %s", resp.Status)
 		}
@@ -78,7 +78,7 @@ func sqliteBaseline(ctx context.Context, path string, n int) (cpu, wall time.Dur
 	if err != nil {
 		return 0, 0, err
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }()
 	db.SetMaxOpenConns(1)
 	if _, err := db.ExecContext(ctx, "CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER, body TEXT)"); err != nil {
 		return 0, 0, err

@@ -73,6 +73,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
+	if *nAgents < 1 {
+		return fmt.Errorf("-agents %d: give at least 1", *nAgents)
+	}
 	if *nIdle != 0 && *nIdle < *nAgents {
 		return fmt.Errorf("-idle %d: give at least -agents (%d), or 0", *nIdle, *nAgents)
 	}
@@ -277,8 +280,11 @@ func check(ctx context.Context, c *api.Client, w *workers, id string, rev rig.Tr
 			return "", fmt.Errorf("unexpected instance name %q", in.Instance)
 		}
 		got, err := os.ReadFile(filepath.Join(agentPrefix(w.dir, i), rev.FileDest, "index.html"))
-		if err != nil || string(got) != rig.TrivialContent {
-			return "", fmt.Errorf("%s succeeded but its copied file is %q (%v)", in.Instance, got, err)
+		if err != nil {
+			return "", fmt.Errorf("%s succeeded but its copied file: %w", in.Instance, err)
+		}
+		if string(got) != rig.TrivialContent {
+			return "", fmt.Errorf("%s succeeded but its copied file is %q", in.Instance, got)
 		}
 	}
 	var parts []string

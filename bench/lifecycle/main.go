@@ -53,7 +53,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	defer cleanup()
 	agent := filepath.Join(dir, "slipway-agent")
 	if out, err := exec.CommandContext(ctx, "go", "build", "-o", agent, "./agent").CombinedOutput(); err != nil {
-		return fmt.Errorf("build slipway-agent (run from the repository root): %v\n%s", err, out)
+		return fmt.Errorf("build slipway-agent (run from the repository root): %w\n%s", err, out)
 	}
 
 	bundle := filepath.Join(dir, "noop-bundle")
@@ -71,7 +71,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		out, err := cmd.CombinedOutput()
 		wall = time.Since(start)
 		if err != nil {
-			return 0, 0, fmt.Errorf("slipway-agent local: %v\n%s", err, out)
+			return 0, 0, fmt.Errorf("slipway-agent local: %w\n%s", err, out)
 		}
 		if n := strings.Count(string(out), " Succeeded "); check && n != len(rig.ScriptableEvents)+2 {
 			return 0, 0, fmt.Errorf("want %d succeeded events (nine hooks, DownloadBundle, Install), got %d:\n%s", len(rig.ScriptableEvents)+2, n, out)

@@ -236,7 +236,7 @@ func serve(ctx context.Context, fleet string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	s := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, fleet) }),
+	s := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, fleet) }),
 		ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = s.Serve(ln) }()
 	context.AfterFunc(ctx, func() { _ = s.Close() })
@@ -487,7 +487,7 @@ func logTime(path, msg string) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
@@ -530,7 +530,7 @@ func startLoad(ctx context.Context, url string, workers int) *load {
 				resp, err := client.Get(url)
 				if err == nil {
 					b, _ := io.ReadAll(resp.Body)
-					resp.Body.Close()
+					_ = resp.Body.Close()
 					a.fleet = string(b)
 					if resp.StatusCode != http.StatusOK {
 						err = fmt.Errorf("%s: %s", resp.Status, b)

@@ -88,7 +88,10 @@ func WaitInstances(ctx context.Context, c *api.Client, n int, agents ...*Agent) 
 			}
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%d agents did not connect within 30s (last error: %v)", n, err)
+			if err != nil {
+				return fmt.Errorf("%d agents did not connect within 30s: %w", n, err)
+			}
+			return fmt.Errorf("%d agents did not connect within 30s (%d did)", n, seen)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

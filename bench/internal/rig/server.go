@@ -33,7 +33,7 @@ func Build(ctx context.Context, dir string, names ...string) (map[string]string,
 		}
 		path := filepath.Join(dir, name)
 		if b, err := exec.CommandContext(ctx, "go", "build", "-o", path, pkg).CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("build %s (run from the repository root): %v\n%s", name, err, b)
+			return nil, fmt.Errorf("build %s (run from the repository root): %w\n%s", name, err, b)
 		}
 		out[name] = path
 	}
@@ -150,7 +150,7 @@ func (s *Server) CPUProfile(ctx context.Context, path string, d time.Duration) e
 	if err != nil {
 		return fmt.Errorf("cpu profile: %w", err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("cpu profile: %s", resp.Status)
 	}
