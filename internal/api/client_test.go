@@ -183,7 +183,7 @@ func TestClient_UploadRevisionDirectSendsTheBundleToTheSlotWithoutTheToken(t *te
 // TestClient_UnknownCertificateAuthoritySaysWhereToGiveTheCA: an https server whose certificate
 // no trusted CA signed fails with Go's x509 error plus what to set; with that CA given, it works.
 func TestClient_UnknownCertificateAuthoritySaysWhereToGiveTheCA(t *testing.T) {
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, "[]")
 	}))
 	t.Cleanup(srv.Close)
