@@ -151,9 +151,10 @@ func tagCommand(name string, have, want map[string]string) string {
 
 // shellWord quotes s for a POSIX shell when it needs it, so a command in a message can be pasted.
 func shellWord(s string) string {
-	plain := s != "" && !strings.ContainsFunc(s, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_.=/:,@+", r))
-	})
+	safe := func(r rune) bool {
+		return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_.=/:,@+", r)
+	}
+	plain := s != "" && !strings.ContainsFunc(s, func(r rune) bool { return !safe(r) })
 	if plain {
 		return s
 	}
