@@ -381,7 +381,7 @@ func (h *Host) runScripts(ctx context.Context, d Deployment, event, archive stri
 	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil { //nolint:gosec // see above
 		return failed(script.UnknownError, err.Error())
 	}
-	logFile, err := os.OpenFile(logPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	logFile, err := os.OpenFile(logPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644) //nolint:gosec // readable as the reference agent's is: log shippers running as their own user tail it
 	if err != nil {
 		return failed(script.UnknownError, err.Error())
 	}
