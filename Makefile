@@ -4,6 +4,8 @@ BIN     ?= bin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 GOLANGCI_LINT_VERSION := v2.15.0
+# The pinned golangci-lint, installed into GOPATH/bin on first use (whatever PATH holds).
+GOLANGCI_LINT := $(shell $(GO) env GOPATH)/bin/golangci-lint
 FUZZTIME ?= 60s
 
 .PHONY: help build test test-deps lint bench fuzz quickstart release clean
@@ -16,7 +18,7 @@ build: ## build slipway, slipway-agent and slipway-server into ./bin
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/slipway-agent ./agent
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/slipway-server ./server
 
-test: test-deps ## install what the tests need (as root / in CI), then vet and run every test with -race
+test: test-deps lint ## install what the tests need (as root / in CI), lint, then vet and run every test with -race
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
 	$(GO) test -race -shuffle=on -timeout 15m ./...
@@ -25,8 +27,8 @@ test-deps: ## install packages and test users the tests need (no-op when present
 	@bash scripts/test-deps.sh
 
 lint: ## golangci-lint (installed at a pinned version on first use)
-	@command -v golangci-lint >/dev/null || $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
-	golangci-lint run ./...
+	@$(GOLANGCI_LINT) version 2>/dev/null | grep -q ' $(GOLANGCI_LINT_VERSION:v%=%) ' || $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+	$(GOLANGCI_LINT) run ./...
 
 bench: ## run the benchmarks that print ratios against a baseline (see bench/README.md)
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./internal/...
