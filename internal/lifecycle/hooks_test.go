@@ -374,11 +374,19 @@ func TestHost_CrashMarkerNamesTheRunningScript(t *testing.T) {
 			}
 			child := readPid(t, childFile)
 
-			markers, err := f.host.Root.Interrupted()
-			if err != nil || len(markers) != 1 {
-				t.Fatalf("Interrupted() = %+v, %v; want the running event's marker", markers, err)
+			// The marker names the group a moment after the script starts (the script may have
+			// written its file by then): wait for it.
+			var m Marker
+			for {
+				markers, err := f.host.Root.Interrupted()
+				if err != nil || len(markers) != 1 {
+					t.Fatalf("Interrupted() = %+v, %v; want the running event's marker", markers, err)
+				}
+				if m = markers[0]; m.Group != nil || time.Now().After(deadline) {
+					break
+				}
+				time.Sleep(10 * time.Millisecond)
 			}
-			m := markers[0]
 			if m.Event != appspec.EventBeforeInstall || m.Group == nil || m.Group.ID <= 0 {
 				t.Fatalf("marker %+v, want BeforeInstall with the script's process group", m)
 			}
