@@ -123,8 +123,49 @@ func TestAWS_LambdaCanary(t *testing.T) {
 		t.Errorf("group revision %q, %v; want %s", g.CurrentRevision, err, d.Revision)
 	}
 	_, rbErr, code := cli(t, l.s, "rollback", "--app", "checkout", "--group", "live")
+	if code == 0 || !strings.Contains(rbErr, "only one successful revision") {
+		t.Errorf("rollback after the first release: exit %d %s; want a refusal that says why", code, rbErr)
+	}
+}
+
+// slipway rollback after a successful release moves the alias back to the version the release
+// before installed, all at once; after a failed one (which the alias was already put back from)
+// it is refused, saying so.
+func TestAWS_LambdaRollbackRestoresTheAlias(t *testing.T) {
+	l := newLambdaLab(t)
+	l.group("--traffic", "linear:50:1s")
+	for _, to := range []int{2, 3} {
+		if out, errOut, code := cli(t, l.s, "deploy", "--app", "checkout", "--group", "live", "--bundle", lambdaBundle(t, to-1, to, nil), "--wait"); code != 0 {
+			t.Fatalf("deploy to version %d: exit %d\n%s\n%s", to, code, out, errOut)
+		}
+	}
+	before := len(l.fake.AliasHistory("checkout", "live"))
+	out, errOut, code := cli(t, l.s, "rollback", "--app", "checkout", "--group", "live", "--wait")
+	if code != 0 {
+		t.Fatalf("rollback: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if a := l.fake.Alias("checkout", "live"); a.Version != "2" || len(a.Weights) != 0 {
+		t.Errorf("alias after the rollback %+v; want version 2 alone", a)
+	}
+	if h := l.fake.AliasHistory("checkout", "live")[before:]; len(h) != 1 {
+		t.Errorf("the rollback changed the alias %d times (%+v); want once, all at once", len(h), h)
+	}
+	d := getDeployment(t, l.s, deployID(t, out))
+	if d.Creator != "rollback" || d.Status != "Succeeded" {
+		t.Errorf("rollback deployment %s by %s", d.Status, d.Creator)
+	}
+
+	failing := awsfake.HTTPHook(t, api.HookStatus{Status: api.HookFailed, Message: "smoke test failed"})
+	if _, _, code := cli(t, l.s, "deploy", "--app", "checkout", "--group", "live", "--bundle",
+		lambdaBundle(t, 2, 4, map[string]string{"AfterAllowTraffic": failing.URL}), "--wait"); code != 1 {
+		t.Fatalf("failing deploy: exit %d; want 1", code)
+	}
+	_, rbErr, code := cli(t, l.s, "rollback", "--app", "checkout", "--group", "live")
 	if code == 0 || !strings.Contains(rbErr, "puts the alias or service back by itself") {
-		t.Errorf("rollback of a lambda group: exit %d %s; want a refusal that says why", code, rbErr)
+		t.Errorf("rollback after a failed deployment: exit %d %s; want a refusal that says the alias is back", code, rbErr)
+	}
+	if a := l.fake.Alias("checkout", "live"); a.Version != "2" || len(a.Weights) != 0 {
+		t.Errorf("alias at the end %+v; want version 2 alone", a)
 	}
 }
 

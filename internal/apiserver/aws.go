@@ -279,3 +279,20 @@ func (s *Server) handleHookStatus(w http.ResponseWriter, r *http.Request) {
 	}
 	s.writeError(w, r, err)
 }
+
+// functionRollback makes d, a lambda or ecs deployment of an earlier revision, start from where
+// the group's last successful deployment left the alias or service, and shift all at once: a
+// rollback restores what ran before without waiting through the group's canary.
+func (s *Server) functionRollback(ctx context.Context, g store.Group, d *deploy.Deployment) error {
+	last, err := s.store.GetDeployment(ctx, g.LastSuccessfulDeployment)
+	if err != nil {
+		return storeErr(err)
+	}
+	f, err := rollout.Rollback(d.Function, d.Platform, last.Deployment)
+	if err != nil {
+		return as(errConflict, "%v", err)
+	}
+	d.Function = f
+	d.BlueGreen.Traffic = traffic.Config{AllAtOnce: true}
+	return nil
+}

@@ -175,16 +175,15 @@ func (s *Server) RollbackGroup(ctx context.Context, application, group, descript
 			return d, err
 		}
 	}
-	if !g.AWS.IsZero() {
-		// Redeploying the last good revision would ask to move from its CurrentVersion (or
-		// original task set) again, which is no longer where the alias or service is.
-		return api.Deployment{}, publicError(as(errConflict, "group %s is a lambda or ecs group: a deployment that fails or is stopped "+
-			"puts the alias or service back by itself, and the last good revision is what runs now; to go back further, deploy an "+
-			"AppSpec naming the version (or task definition) to return to", g.Name))
-	}
 	revision, template, err := s.rollbackTarget(ctx, g)
 	if err != nil {
 		return api.Deployment{}, publicError(err)
+	}
+	if !g.AWS.IsZero() && revision == g.CurrentRevision {
+		// A lambda or ecs deployment that failed or was stopped put the alias or service back.
+		return api.Deployment{}, publicError(as(errConflict, "group %s is a lambda or ecs group, and a deployment that fails or is stopped "+
+			"puts the alias or service back by itself: the last good revision %s is what runs now, and a rollback after a successful "+
+			"deployment returns to the one before", g.Name, revision))
 	}
 	// Reuse the content options of the deployment that installed the revision, as CodeDeploy does.
 	var in api.CreateDeployment
@@ -201,6 +200,11 @@ func (s *Server) RollbackGroup(ctx context.Context, application, group, descript
 	d.AutoRollback = deploy.AutoRollback{}
 	d.RollbackOf = template.RolledBackFrom
 	d.RequestKey = key
+	if d.Platform != deploy.PlatformServer {
+		if err := s.functionRollback(ctx, g, &d); err != nil {
+			return api.Deployment{}, publicError(err)
+		}
+	}
 	d, err = s.orch.Create(ctx, d, false)
 	if err != nil {
 		return api.Deployment{}, publicError(storeErr(err))

@@ -79,6 +79,40 @@ func NewFunction(spec *appspec.Spec, cfg awsconfig.Config, service awsecs.Group)
 	return out, nil
 }
 
+// Rollback turns f, the FunctionOptions of a deployment of an earlier revision, into those of a
+// rollback from where current (the group's last successful deployment) left the alias or
+// service. A Lambda AppSpec names the version the alias must be on at the start, which was true
+// when that revision was deployed but is not now: the rollback moves the alias from current's
+// TargetVersion back to the earlier revision's. An ECS deployment starts from whatever task set
+// serves, so f is kept as it is.
+func Rollback(f deploy.FunctionOptions, platform deploy.Platform, current deploy.Deployment) (deploy.FunctionOptions, error) {
+	if platform != deploy.PlatformLambda {
+		return f, nil
+	}
+	var s Spec
+	if err := json.Unmarshal([]byte(f.Spec), &s); err != nil || s.Lambda == nil {
+		return f, fmt.Errorf("%w: the revision's spec names no Lambda function", ErrInvalid)
+	}
+	cur, err := specOf(current)
+	if err != nil {
+		return f, err
+	}
+	if cur.Lambda.Name != s.Lambda.Name || cur.Lambda.Alias != s.Lambda.Alias {
+		return f, fmt.Errorf("%w: the last good revision moved %s:%s and this one %s:%s; deploy an AppSpec for the alias instead",
+			ErrInvalid, cur.Lambda.Name, cur.Lambda.Alias, s.Lambda.Name, s.Lambda.Alias)
+	}
+	if cur.Lambda.TargetVersion == s.Lambda.TargetVersion {
+		return f, fmt.Errorf("%w: alias %s of %s is on version %s already", ErrInvalid, s.Lambda.Alias, s.Lambda.Name, s.Lambda.TargetVersion)
+	}
+	s.Lambda.CurrentVersion = cur.Lambda.TargetVersion
+	b, err := json.Marshal(s)
+	if err != nil {
+		return f, fmt.Errorf("encode deployment spec: %w", err)
+	}
+	f.Spec, f.Original = string(b), "version "+s.Lambda.CurrentVersion
+	return f, nil
+}
+
 // specOf reads a deployment's Spec.
 func specOf(d deploy.Deployment) (Spec, error) {
 	var s Spec
