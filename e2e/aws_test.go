@@ -360,4 +360,26 @@ Hooks:
 	if p := check.Payloads(); len(p) != 1 || p[0].LifecycleEvent != "AfterAllowTestTraffic" {
 		t.Errorf("hook payloads %+v", p)
 	}
+
+	// A second release (task definition web:8), then slipway rollback: web:7 gets a task set again,
+	// all at once, and becomes primary.
+	const third = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:8"
+	spec := strings.Replace(readFile(t, filepath.Join(dir, "appspec.yaml")), awsfake.NextTaskDefinition, third, 1)
+	writeFile(t, filepath.Join(dir, "appspec.yaml"), spec, 0o644)
+	if out, errOut, code := cli(t, s, "deploy", "--app", "web", "--group", "prod", "--bundle", dir, "--wait"); code != 0 {
+		t.Fatalf("second deploy exit %d\n%s\n%s", code, out, errOut)
+	}
+	if sets := w.TaskSets(); len(sets) != 1 || sets[0].TaskDefinition != third {
+		t.Fatalf("task sets after the second release %+v; want web:8 alone", sets)
+	}
+	out, errOut, code = cli(t, s, "rollback", "--app", "web", "--group", "prod", "--wait")
+	if code != 0 {
+		t.Fatalf("rollback exit %d\n%s\n%s", code, out, errOut)
+	}
+	if sets := w.TaskSets(); len(sets) != 1 || sets[0].Status != "PRIMARY" || sets[0].TaskDefinition != awsfake.NextTaskDefinition {
+		t.Errorf("task sets after the rollback %+v; want web:7 alone, primary", sets)
+	}
+	if d := getDeployment(t, s, deployID(t, out)); d.Creator != "rollback" || d.Status != "Succeeded" {
+		t.Errorf("rollback deployment %s by %s", d.Status, d.Creator)
+	}
 }
