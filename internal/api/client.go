@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"encoding/xml"
@@ -31,7 +32,19 @@ type Client struct {
 	Token     string
 	HTTP      *http.Client
 	UserAgent string
+	// DownloadStall is how long Download waits for an answer or its next byte before it gives up
+	// with ErrStalled; DefaultDownloadStall when 0.
+	DownloadStall time.Duration
 }
+
+// DefaultDownloadStall bounds the silence of a download: a bundle has no overall time limit
+// (it may be large and the link slow), but a connection that stops sending would otherwise hold
+// the lifecycle event until the host's lease ran out on the server.
+const DefaultDownloadStall = time.Minute
+
+// ErrStalled marks a download abandoned because nothing arrived for DownloadStall; trying again
+// may succeed.
+var ErrStalled = errors.New("download stalled")
 
 // NewClient returns a client with a timeout suited to API calls; long polls pass their own.
 func NewClient(baseURL, token string) *Client {
@@ -451,6 +464,13 @@ func (c *Client) Download(ctx context.Context, rawURL string, w io.Writer) (int6
 	if strings.HasPrefix(rawURL, "/") && !strings.HasPrefix(rawURL, "//") {
 		target, token = c.BaseURL+rawURL, c.Token
 	}
+	// Bundles can be large: no overall timeout, but a silence longer than the stall limit (before
+	// the answer or between two reads) ends the download.
+	stall := cmp.Or(c.DownloadStall, DefaultDownloadStall)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	timer := time.AfterFunc(stall, func() { cancel(fmt.Errorf("%w: nothing received for %s", ErrStalled, stall)) })
+	defer timer.Stop()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
 		return 0, err
@@ -458,13 +478,12 @@ func (c *Client) Download(ctx context.Context, rawURL string, w io.Writer) (int6
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	// Bundles can be large: no overall timeout, the context bounds it.
 	hc := *c.HTTP
 	hc.Timeout = 0
 	hc.CheckRedirect = c.keepCredentialHome
 	resp, err := hc.Do(req)
 	if err != nil {
-		return 0, redactURL(err)
+		return 0, stalledOr(ctx, redactURL(err))
 	}
 	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
@@ -473,8 +492,31 @@ func (c *Client) Download(ctx context.Context, rawURL string, w io.Writer) (int6
 		}
 		return 0, readError(resp)
 	}
-	n, err := io.Copy(w, resp.Body)
-	return n, redactURL(err)
+	n, err := io.Copy(w, &lively{r: resp.Body, timer: timer, stall: stall})
+	return n, stalledOr(ctx, redactURL(err))
+}
+
+// lively pushes a stall timer back each time a read brings bytes.
+type lively struct {
+	r     io.Reader
+	timer *time.Timer
+	stall time.Duration
+}
+
+func (l *lively) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	if n > 0 {
+		l.timer.Reset(l.stall)
+	}
+	return n, err
+}
+
+// stalledOr is err, or the stall that cancelled ctx and caused it.
+func stalledOr(ctx context.Context, err error) error {
+	if cause := context.Cause(ctx); err != nil && errors.Is(cause, ErrStalled) {
+		return cause
+	}
+	return err
 }
 
 // redactURL drops the query from the URL an error quotes: a presigned URL's query is what lets

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/slipway-deploy/slipway/internal/api"
 )
@@ -204,5 +206,46 @@ func TestClient_UnknownCertificateAuthoritySaysWhereToGiveTheCA(t *testing.T) {
 	}
 	if _, err := c.ListInstances(context.Background()); err != nil {
 		t.Fatalf("with the CA given: %v", err)
+	}
+}
+
+// A download that stops receiving (before the answer, or in the middle of the body) ends with
+// ErrStalled once nothing has arrived for DownloadStall, keeping what arrived; one that keeps
+// receiving, however slowly, is not cut however long it takes in all.
+func TestClient_DownloadStallEndsASilentDownloadOnly(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/silent-answer":
+			<-r.Context().Done()
+			return
+		case "/silent-body":
+			w.Header().Set("Content-Length", "100")
+			_, _ = w.Write([]byte("0123456789"))
+			w.(http.Flusher).Flush()
+			<-r.Context().Done()
+		case "/slow":
+			// 10 bytes every 50 ms for 30 sends: longer in all than the stall limit.
+			for range 30 {
+				if _, err := w.Write([]byte("0123456789")); err != nil {
+					return
+				}
+				w.(http.Flusher).Flush()
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
+	}))
+	t.Cleanup(srv.Close)
+	c := api.NewClient(srv.URL, "")
+	c.DownloadStall = time.Second
+	for path, want := range map[string]int64{"/silent-answer": 0, "/silent-body": 10} {
+		var buf bytes.Buffer
+		n, err := c.Download(t.Context(), srv.URL+path, &buf)
+		if !errors.Is(err, api.ErrStalled) || n != want || !strings.Contains(err.Error(), "nothing received for 1s") {
+			t.Errorf("%s: Download = %d, %v; want %d bytes and ErrStalled", path, n, err, want)
+		}
+	}
+	var buf bytes.Buffer
+	if n, err := c.Download(t.Context(), srv.URL+"/slow", &buf); err != nil || n != 300 {
+		t.Errorf("/slow: Download = %d, %v; want all 300 bytes", n, err)
 	}
 }
