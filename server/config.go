@@ -243,7 +243,12 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (Co
 		}
 	}
 	if v := getenv("SLIPWAY_HOOK_URLS"); v != "" {
-		cfg.HookURLs = strings.Split(v, ",")
+		cfg.HookURLs = nil
+		for p := range strings.SplitSeq(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				cfg.HookURLs = append(cfg.HookURLs, p)
+			}
+		}
 	}
 	if v := getenv("SLIPWAY_S3_PATH_STYLE"); v != "" {
 		b, err := strconv.ParseBool(v)

@@ -161,7 +161,7 @@ func TestLoadConfig_HelpSaysWhatTheServerIs(t *testing.T) {
 // hook_urls comes from the file or, comma-separated, the environment; a prefix that is not an
 // http(s) URL with a host is refused, saying what to give.
 func TestLoadConfig_HookURLs(t *testing.T) {
-	cfg, err := loadConfig(nil, tokensEnv("SLIPWAY_HOOK_URLS", "https://checks.example.com/slipway/,http://127.0.0.1:9000"), io.Discard)
+	cfg, err := loadConfig(nil, tokensEnv("SLIPWAY_HOOK_URLS", "https://checks.example.com/slipway/, http://127.0.0.1:9000,"), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}

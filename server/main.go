@@ -124,8 +124,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		HookTimeout:     cfg.HookTimeout,
 		HostsSetTags:    cfg.AgentTags == agentTagsHost,
 	}
-	// Checked by cfg.Validate.
-	apiCfg.HookURLs, _ = cfg.hookURLs()
+	if apiCfg.HookURLs, err = cfg.hookURLs(); err != nil {
+		return fmt.Errorf("hook_urls: %w", err)
+	}
 	if workflows != nil { // not a nil *auth.Verifier in the interface
 		apiCfg.Workflows = workflows
 	}
